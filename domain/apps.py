@@ -13,14 +13,14 @@ LARK_BASE_URL = "https://open.larksuite.com"
 _APP_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
-class AppType(str, enum.Enum):
+class AppType(enum.StrEnum):
     """How the app is distributed: built by the tenant itself, or bought from the app store."""
 
     SELF_BUILT = "self_built"
     MARKETPLACE = "marketplace"
 
 
-class Domain(str, enum.Enum):
+class Domain(enum.StrEnum):
     """The Lark brand an app belongs to; each brand has its own API host."""
 
     FEISHU = "feishu"

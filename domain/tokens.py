@@ -7,7 +7,7 @@ import enum
 import msgspec
 
 
-class TokenKind(str, enum.Enum):
+class TokenKind(enum.StrEnum):
     """Lark's three token kinds (`t-`, `a-`, `u-` prefixes on the wire)."""
 
     TENANT = "tenant"

@@ -1,0 +1,1 @@
+"""The service clients: one per Lark area, all on `BaseServiceClient`."""

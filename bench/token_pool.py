@@ -1,0 +1,161 @@
+"""Token pool benchmark: ours vs lark-oapi, against the fake Lark server on loopback.
+
+Prints: token requests per app for 1000 concurrent first calls; the longest event-loop stall
+while a first token is fetched (target <= 5 ms); the hot-path cost of resolve + token per call
+(target <= 20 us). Run: ``python bench/token_pool.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import lark_oapi as lark
+from lark_oapi.core.enum import AccessTokenType, HttpMethod
+from lark_oapi.core.model import BaseRequest
+
+from adapters.fake_lark import FakeLark, serve_in_thread
+from application import MessagingClient
+from bench._common import print_table
+from domain import AppConfig
+from entrypoints.embed import open_pool
+
+TOKEN_LATENCY = 0.05  # seconds the fake takes to issue a token, like a real round trip
+CALLS = 1000
+
+
+async def _stall_watch(stop: asyncio.Event) -> float:
+    worst = 0.0
+    last = time.perf_counter()
+    while not stop.is_set():
+        await asyncio.sleep(0.001)
+        now = time.perf_counter()
+        worst = max(worst, now - last - 0.001)
+        last = now
+    return worst
+
+
+async def ours(fake: FakeLark, base_url: str) -> dict[str, float]:
+    fake.add_app("cli_bench_ours", "s")
+    app = AppConfig(app_id="cli_bench_ours", app_secret="s")
+    async with open_pool(apps=[app], base_url=base_url) as pool:
+        client = MessagingClient(pool)
+        fake.inject_fault(
+            "latency", path_prefix="/open-apis/auth/", latency=TOKEN_LATENCY, count=10
+        )
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(_stall_watch(stop))
+        await asyncio.sleep(0.01)
+        await asyncio.gather(*(client.get_bot_info() for _ in range(CALLS)))
+        stop.set()
+        stall = await watcher
+        requests = fake.token_requests("cli_bench_ours")
+        n = 200_000
+        started = time.perf_counter()
+        for _ in range(n):
+            await pool.get_token(pool.resolve(None, None))
+        hot = (time.perf_counter() - started) / n * 1e6
+    return {"requests": requests, "stall_ms": stall * 1000, "hot_us": hot}
+
+
+def _oapi_client(app_id: str, base_url: str) -> lark.Client:
+    return (
+        lark.Client.builder()
+        .app_id(app_id)
+        .app_secret("s")
+        .domain(base_url)
+        .log_level(lark.LogLevel.ERROR)
+        .build()
+    )
+
+
+def _bot_info_request() -> BaseRequest:
+    return (
+        BaseRequest.builder()
+        .http_method(HttpMethod.GET)
+        .uri("/open-apis/bot/v3/info")
+        .token_types({AccessTokenType.TENANT})
+        .build()
+    )
+
+
+def oapi_threads(fake: FakeLark, base_url: str) -> int:
+    """lark-oapi sync API: 1000 first calls from 50 threads (its concurrent mode)."""
+    fake.add_app("cli_bench_oapi_sync", "s")
+    client = _oapi_client("cli_bench_oapi_sync", base_url)
+    fake.inject_fault("latency", path_prefix="/open-apis/auth/", latency=TOKEN_LATENCY, count=CALLS)
+    barrier = threading.Barrier(50)
+
+    def work() -> None:
+        barrier.wait()
+        for _ in range(CALLS // 50):
+            client.request(_bot_info_request())
+
+    threads = [threading.Thread(target=work) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return fake.token_requests("cli_bench_oapi_sync")
+
+
+async def oapi_async(fake: FakeLark, base_url: str) -> dict[str, float]:
+    fake.add_app("cli_bench_oapi_async", "s")
+    client = _oapi_client("cli_bench_oapi_async", base_url)
+    fake.inject_fault("latency", path_prefix="/open-apis/auth/", latency=TOKEN_LATENCY, count=10)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_stall_watch(stop))
+    await asyncio.sleep(0.01)
+    await asyncio.gather(*(client.arequest(_bot_info_request()) for _ in range(100)))
+    stop.set()
+    return {
+        "requests": fake.token_requests("cli_bench_oapi_async"),
+        "stall_ms": await watcher * 1000,
+    }
+
+
+async def main() -> None:
+    fake = FakeLark()
+    with serve_in_thread(fake) as server:
+        ours_result = await ours(fake, server.base_url)
+        oapi_async_result = await oapi_async(fake, server.base_url)
+        oapi_sync_requests = await asyncio.to_thread(oapi_threads, fake, server.base_url)
+    print_table(
+        f"Token pool, fake Lark on loopback, token endpoint latency {TOKEN_LATENCY * 1000:.0f} ms",
+        ["measure", "lark-service", "lark-oapi", "ratio / target"],
+        [
+            [
+                "token requests, 1000 concurrent first calls",
+                ours_result["requests"],
+                f"{oapi_sync_requests} (sync, 50 threads)",
+                "target 1",
+            ],
+            [
+                "token requests, concurrent first async calls",
+                ours_result["requests"],
+                f"{oapi_async_result['requests']:.0f} (async, 100 calls)",
+                "",
+            ],
+            [
+                "longest event-loop stall, first token (ms)",
+                f"{ours_result['stall_ms']:.2f}",
+                f"{oapi_async_result['stall_ms']:.2f}",
+                "target <= 5 ms",
+            ],
+            [
+                "hot path resolve + token (us/call)",
+                f"{ours_result['hot_us']:.2f}",
+                "n/a",
+                "target <= 20 us",
+            ],
+        ],
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Lark's resources as msgspec Structs, field names as on the wire."""

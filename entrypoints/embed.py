@@ -1,0 +1,68 @@
+"""`open_pool`: the composition root for services that embed lark-service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+
+from adapters.lark_http import RetryPolicy
+from application.pool import CredentialPool
+from domain.apps import AppConfig, Domain
+from domain.ports.clock import Clock
+from domain.ports.credentials import CredentialStore
+from domain.ports.metrics import Metrics
+from entrypoints.container import Container
+
+
+@asynccontextmanager
+async def open_pool(
+    *,
+    apps: Iterable[AppConfig] = (),
+    base_url: str | None = None,
+    database_url: str | None = None,
+    default_app_id: str | None = None,
+    store: CredentialStore | None = None,
+    clock: Clock | None = None,
+    metrics: Metrics | None = None,
+    retry: RetryPolicy | None = None,
+    refresh_ahead: float = 300.0,
+    **store_options: Any,
+) -> AsyncIterator[CredentialPool]:
+    """Open a `CredentialPool` wired to the real Lark HTTP transport.
+
+    ``base_url`` points the given apps at another host (a fake Lark server, a proxy).
+    ``database_url`` (SQLAlchemy URL) selects the SQL store; the default is in memory.
+    """
+    app_list = list(apps)
+    if base_url is not None:
+        app_list = [
+            msgspec.structs.replace(a, domain=base_url) if a.domain == Domain.FEISHU.value else a
+            for a in app_list
+        ]
+    container = Container()
+    container.config.from_dict(
+        {"apps": app_list, "default_app_id": default_app_id, "refresh_ahead": refresh_ahead}
+    )
+    if clock is not None:
+        container.clock.override(clock)
+    if metrics is not None:
+        container.metrics.override(metrics)
+    if retry is not None:
+        container.retry.override(retry)
+    if store is None and database_url is not None:
+        store = await _open_sql_store(database_url, **store_options)
+    if store is not None:
+        container.store.override(store)
+    pool: CredentialPool = container.pool()
+    async with pool:
+        yield pool
+
+
+async def _open_sql_store(database_url: str, **options: Any) -> CredentialStore:
+    from adapters.postgres import open_store  # imported lazily: SQL drivers are heavy
+
+    store: CredentialStore = await open_store(database_url, **options)
+    return store
