@@ -113,7 +113,11 @@ class BaseServiceClient:
         tenant_key: str = "",
         idempotent: bool | None = None,
         binary: bool = False,
+        rate_family: str | None = None,
+        rate_subject: str | None = None,
     ) -> LarkReply:
+        """Make one call. ``rate_family`` (a key of ``DEFAULT_LIMITS``) shapes it client-side;
+        ``rate_subject`` (a receiver id) applies the family's per-subject limit."""
         request = LarkRequest(
             method=method,
             base_url=self._base_url,
@@ -133,6 +137,8 @@ class BaseServiceClient:
         request.app_id = app.app_id
         request.base_url = app.base_url
         metrics = pool.metrics
+        if rate_family is not None:
+            await pool.limiter.acquire(app.app_id, rate_family, rate_subject)
         started = time.perf_counter()
         outcome = "ok"
         try:

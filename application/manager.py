@@ -115,7 +115,7 @@ class ApplicationManager:
         self._pool._register(app)
         return app
 
-    async def update(self, app_id: str, **changes: Any) -> AppConfig:
+    async def update(self, app_id: str, /, **changes: Any) -> AppConfig:
         """Change fields of an app (name, domain, is_default, enabled, ...)."""
         if "app_id" in changes:
             raise ConfigError("app_id cannot be changed; remove and add the app instead")

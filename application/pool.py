@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from application.rate_limit import RateLimiter
 from application.resolution import AppResolver
 from application.single_flight import SingleFlight
 from domain.apps import AppConfig
@@ -54,6 +55,7 @@ class CredentialPool:
         default_app_id: str | None = None,
         refresh_ahead: float = 300.0,
         min_remaining: float = 30.0,
+        limiter: RateLimiter | None = None,
     ) -> None:
         if refresh_ahead <= min_remaining:
             raise ConfigError("refresh_ahead must be larger than min_remaining")
@@ -64,6 +66,7 @@ class CredentialPool:
         self.metrics = metrics
         self.refresh_ahead = refresh_ahead
         self.min_remaining = min_remaining
+        self.limiter = limiter if limiter is not None else RateLimiter()
         self._apps: dict[str, AppConfig] = {}
         self._initial_apps = list(apps)
         self._tokens: dict[_CacheKey, AccessToken] = {}

@@ -27,7 +27,7 @@ class Domain(enum.StrEnum):
     LARK = "lark"
 
 
-class AppConfig(msgspec.Struct, frozen=True, kw_only=True):
+class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One Lark app's credentials and settings.
 
     Secrets (`app_secret`, `encrypt_key`, `verification_token`) never appear in `repr()`.
@@ -61,7 +61,7 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def is_marketplace(self) -> bool:
-        return self.app_type is AppType.MARKETPLACE
+        return self.app_type == AppType.MARKETPLACE
 
     def __repr__(self) -> str:
         return (

@@ -29,8 +29,8 @@ from domain.errors import ConfigError, LarkServiceError
 
 __all__ = ["add_parsers"]
 
-SECRET_KEY_ENV = "LARK_SERVICE_SECRET_KEY"  # noqa: S105 - a variable name
-NEW_SECRET_KEY_ENV = "LARK_SERVICE_NEW_SECRET_KEY"  # noqa: S105 - a variable name
+SECRET_KEY_ENV = "LARK_SERVICE_SECRET_KEY"  # noqa: S105  # nosec B105
+NEW_SECRET_KEY_ENV = "LARK_SERVICE_NEW_SECRET_KEY"  # noqa: S105  # nosec B105
 DATABASE_URL_ENV = "LARK_SERVICE_DATABASE_URL"
 
 

@@ -30,4 +30,5 @@ class Container(containers.DeclarativeContainer):
         apps=config.apps,
         default_app_id=config.default_app_id,
         refresh_ahead=config.refresh_ahead,
+        limiter=config.limiter,
     )

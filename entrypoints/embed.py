@@ -10,6 +10,7 @@ import msgspec
 
 from adapters.lark_http import RetryPolicy
 from application.pool import CredentialPool
+from application.rate_limit import RateLimiter
 from domain.apps import AppConfig, Domain
 from domain.ports.clock import Clock
 from domain.ports.credentials import CredentialStore
@@ -29,12 +30,14 @@ async def open_pool(
     metrics: Metrics | None = None,
     retry: RetryPolicy | None = None,
     refresh_ahead: float = 300.0,
+    limiter: RateLimiter | None = None,
     **store_options: Any,
 ) -> AsyncIterator[CredentialPool]:
     """Open a `CredentialPool` wired to the real Lark HTTP transport.
 
     ``base_url`` points the given apps at another host (a fake Lark server, a proxy).
     ``database_url`` (SQLAlchemy URL) selects the SQL store; the default is in memory.
+    ``limiter`` replaces the client-side rate limiter (Lark's documented limits).
     """
     app_list = list(apps)
     if base_url is not None:
@@ -44,7 +47,12 @@ async def open_pool(
         ]
     container = Container()
     container.config.from_dict(
-        {"apps": app_list, "default_app_id": default_app_id, "refresh_ahead": refresh_ahead}
+        {
+            "apps": app_list,
+            "default_app_id": default_app_id,
+            "refresh_ahead": refresh_ahead,
+            "limiter": limiter,
+        }
     )
     if clock is not None:
         container.clock.override(clock)

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         loop="asyncio",
+        interface="asgi3",
         http=http_impl(),
         log_level=args.log_level,
         access_log=False,

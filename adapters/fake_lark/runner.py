@@ -68,6 +68,7 @@ def serve_in_thread(
     config = uvicorn.Config(
         fake.app,
         loop="asyncio",
+        interface="asgi3",
         http=http_impl(),
         log_level="warning",
         access_log=False,

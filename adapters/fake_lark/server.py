@@ -86,7 +86,7 @@ class FakeLark:
         self.router = Router()
         self._log_prefix = time.strftime("%Y%m%d%H%M%S", time.gmtime(self._start)) + "FAKE"
         self._log_seq = itertools.count(1)
-        self.app: ASGIApp = self.asgi
+        self.app: ASGIApp = self  # FakeLark is itself the ASGI app (see __call__)
         for name in (*CORE_MODULES, *EXTENSIONS):
             importlib.import_module(name).register(self)
 
@@ -253,7 +253,7 @@ class FakeLark:
         self.router.add(method, path, handler)
 
     # ASGI ------------------------------------------------------------------------------
-    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
                 await lifespan(receive, send)

@@ -93,7 +93,7 @@ class Fault:
         return FakeLarkError(400, 99991663, MSG_INVALID_AUTH)
 
 
-async def send_body(
+async def send_body(  # header names in Lark's casing: lark-oapi reads them from a plain dict
     send: Send,
     status: int,
     payload: bytes,
@@ -103,12 +103,12 @@ async def send_body(
     ctype: bytes = JSON_CT,
 ) -> None:
     raw = [
-        (b"content-type", ctype),
-        (b"content-length", str(len(payload)).encode()),
-        (b"x-tt-logid", log_id.encode()),
+        (b"Content-Type", ctype),
+        (b"Content-Length", str(len(payload)).encode()),
+        (b"X-Tt-Logid", log_id.encode()),
     ]
     if headers:
-        raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+        raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})
 

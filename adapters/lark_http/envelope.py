@@ -15,8 +15,8 @@ class _ErrorDetail(msgspec.Struct):
 class _Envelope(msgspec.Struct):
     code: int = 0
     msg: str = ""
-    data: msgspec.Raw | None = None
-    error: _ErrorDetail | None = None
+    data: msgspec.Raw = msgspec.Raw(b"")
+    error: _ErrorDetail | str | None = None
     # OAuth v2 errors
     error_description: str = ""
 
@@ -43,10 +43,11 @@ def parse_reply(
             api=request.api,
             code=-2,
         )
-    if env.error is not None and env.error.log_id:
+    if isinstance(env.error, _ErrorDetail) and env.error.log_id:
         log_id = log_id or env.error.log_id
     if env.code == 0 and status < 400:
-        data = env.data if env.data is not None else msgspec.Raw(body)
+        # Token endpoints reply without a ``data`` wrapper: their fields are the body.
+        data = env.data if len(env.data) else msgspec.Raw(body)
         return LarkReply(
             http_status=status, code=0, msg=env.msg, log_id=log_id, data=data, headers=headers
         )

@@ -22,7 +22,7 @@ from adapters.postgres.engine import create_engine, is_transient, safe_url, stor
 from adapters.postgres.keyfile import sqlite_file
 from adapters.postgres.migrations import current_heads, head_revision
 from adapters.postgres.schema import DEFAULT_PREFIX, build_tables
-from domain.errors import ConfigError
+from domain.errors import ConfigError, StoreError
 
 __all__ = ["ATTEMPTS", "Insert", "StoreCore"]
 
@@ -139,24 +139,23 @@ class StoreCore:
                 f"need {head_revision()}): run `lark-service db upgrade`"
             )
 
-    async def verify_secret_key(self, *, create: bool = True) -> bool:
-        """Decrypt the canary row (``ConfigError`` on a wrong key), writing it if absent.
-
-        Returns whether the canary already existed.
-        """
+    async def _canary(self) -> RowMapping | None:
         t = self._t.meta
-        stmt = select(t).where(t.c.key == "canary")
-        found = await self._rows("checking the secret key", stmt)
-        if not found and create:
-            row = self._seal(t, {"key": "canary", "value": _CANARY}, "value")
-            insert = self._insert(t, row).on_conflict_do_nothing(index_elements=["key"])
+        found = await self._rows("checking the secret key", select(t).where(t.c.key == "canary"))
+        return found[0] if found else None
+
+    async def verify_secret_key(self) -> None:
+        """Decrypt the canary row (``ConfigError`` on a wrong key), writing it if absent."""
+        t = self._t.meta
+        if (row := await self._canary()) is None:
+            sealed = self._seal(t, {"key": "canary", "value": _CANARY}, "value")
+            insert = self._insert(t, sealed).on_conflict_do_nothing(index_elements=["key"])
             await self._write("writing the key canary", insert)
             # Another process may have won the race with its own key: check what is stored.
-            self._unseal(t, (await self._rows("checking the secret key", stmt))[0], "value")
-            return False
-        if found:
-            self._unseal(t, found[0], "value")
-        return bool(found)
+            row = await self._canary()
+        if row is None:
+            raise StoreError("credential store: the key canary vanished while being written")
+        self._unseal(t, row, "value")
 
     async def aclose(self) -> None:
         await self._engine.dispose()

@@ -59,7 +59,7 @@ class SqlCredentialStore(StoreCore, CredentialStore):
             await store.check_migrated()
             if new_key_file is not None:
                 path, key = new_key_file
-                if await store.verify_secret_key(create=False):
+                if await store._canary() is not None:
                     raise ConfigError(
                         f"secret key file {path} is missing but the database holds "
                         "encrypted secrets: restore the file or set LARK_SERVICE_SECRET_KEY"

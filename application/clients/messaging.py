@@ -87,5 +87,7 @@ class MessagingClient(BaseServiceClient):
                 "uuid": dedup,
             },
             idempotent=True,  # the uuid makes a repeat harmless
+            rate_family="im.message.send",
+            rate_subject=receive_id,
         )
         return decode_data(reply.data, Message, api="im.message.create")

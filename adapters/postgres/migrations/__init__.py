@@ -14,6 +14,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command, context
 from alembic.config import Config
@@ -40,6 +41,7 @@ __all__ = [
     "version_table",
 ]
 
+T = TypeVar("T")
 _SCRIPT_LOCATION = str(Path(__file__).resolve().parent)
 
 
@@ -49,9 +51,7 @@ def version_table(prefix: str) -> str:
 
 def table_prefix() -> str:
     """The prefix of the migration being run (for revision scripts and ``env.py``)."""
-    prefix = context.config.attributes.get("table_prefix", DEFAULT_PREFIX)
-    assert isinstance(prefix, str)
-    return prefix
+    return str(context.config.attributes.get("table_prefix", DEFAULT_PREFIX))
 
 
 def alembic_config(table_prefix: str = DEFAULT_PREFIX) -> Config:
@@ -73,9 +73,7 @@ def current_heads(conn: Connection, table_prefix: str = DEFAULT_PREFIX) -> tuple
     return tuple(ctx.get_current_heads())
 
 
-async def _with_connection(
-    database_url: str, action: str, fn: Callable[[Connection], object]
-) -> object:
+async def _with_connection(database_url: str, action: str, fn: Callable[[Connection], T]) -> T:
     engine = create_engine(database_url, pooled=False)
     try:
         conn: AsyncConnection
@@ -116,7 +114,6 @@ async def current_async(database_url: str, *, table_prefix: str = DEFAULT_PREFIX
     heads = await _with_connection(
         database_url, "reading the migration state", lambda c: current_heads(c, table_prefix)
     )
-    assert isinstance(heads, tuple)
     return ",".join(heads) or None
 
 

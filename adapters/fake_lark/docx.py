@@ -1,0 +1,12 @@
+"""Fake Lark endpoints: docx (to be filled in)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adapters.fake_lark.server import FakeLark
+
+
+def register(fake: FakeLark) -> None:
+    """Register this module's routes on fake."""

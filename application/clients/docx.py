@@ -1,0 +1,9 @@
+"""`DocxMixin`: part of `DocClient`."""
+
+from __future__ import annotations
+
+from application.base_client import BaseServiceClient
+
+
+class DocxMixin(BaseServiceClient):
+    """Placeholder until this area is implemented."""

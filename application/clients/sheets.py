@@ -1,0 +1,9 @@
+"""`SheetsMixin`: part of `DocClient`."""
+
+from __future__ import annotations
+
+from application.base_client import BaseServiceClient
+
+
+class SheetsMixin(BaseServiceClient):
+    """Placeholder until this area is implemented."""

@@ -1,0 +1,157 @@
+"""Client-side shaping to Lark's documented frequency limits, per app and API family.
+
+A burst is delayed instead of failing with Lark's rate-limit code. Each limit is a sliding
+window (``count`` calls per ``window`` seconds): a call is scheduled at the earliest time at
+which no window holds more than its count. Scheduling is FIFO per (app, family), so the
+windows stay ordered and the check is O(1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+
+import msgspec
+
+
+class Limit(msgspec.Struct, frozen=True, kw_only=True):
+    """Limits of one API family; 0 means unlimited."""
+
+    per_second: int = 0
+    per_minute: int = 0
+    per_subject_per_second: int = 0  # e.g. per receiver of a message
+
+    def scaled(self, factor: float) -> Limit:
+        def s(v: int) -> int:
+            return max(1, round(v * factor)) if v else 0
+
+        return Limit(
+            per_second=s(self.per_second),
+            per_minute=s(self.per_minute),
+            per_subject_per_second=s(self.per_subject_per_second),
+        )
+
+
+# Lark's documented frequency limits (lark-api-reference.md §3, §6; frequency-control doc).
+DEFAULT_LIMITS: dict[str, Limit] = {
+    # im/v1 message create: 1000/min and 50/s per app; 5 QPS per user or chat.
+    "im.message.send": Limit(per_second=50, per_minute=1000, per_subject_per_second=5),
+    "im.message.write": Limit(per_second=50, per_minute=1000),
+    "im.read": Limit(per_second=50, per_minute=1000),
+    "im.upload": Limit(per_second=50, per_minute=1000),
+    "contact": Limit(per_second=50, per_minute=1000),
+    "docx": Limit(per_second=5),
+    "drive": Limit(per_second=5),
+    "drive.upload": Limit(per_second=5),
+    "bitable.read": Limit(per_second=20),
+    "bitable.write": Limit(per_second=50),
+    "sheets": Limit(per_second=100),
+    "apaas": Limit(per_second=20),
+}
+
+
+class _Window:
+    __slots__ = ("count", "log", "window")
+
+    def __init__(self, count: int, window: float) -> None:
+        self.count = count
+        self.window = window
+        self.log: deque[float] = deque(maxlen=count)
+
+    def earliest(self, t: float) -> float:
+        if len(self.log) < self.count:
+            return t
+        return max(t, self.log[0] + self.window)
+
+    def commit(self, t: float) -> None:
+        self.log.append(t)
+
+
+class _Family:
+    __slots__ = ("last", "limit", "subjects", "windows")
+
+    def __init__(self, limit: Limit) -> None:
+        self.limit = limit
+        self.windows = [
+            _Window(n, w)
+            for n, w in ((limit.per_second, 1.0), (limit.per_minute, 60.0))
+            if n
+        ]
+        self.subjects: dict[str, _Window] = {}
+        self.last = 0.0
+
+
+class RateLimiter:
+    """Delays calls so no family of any app exceeds its limits."""
+
+    def __init__(
+        self,
+        limits: Mapping[str, Limit] | None = None,
+        *,
+        scale: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        base = DEFAULT_LIMITS if limits is None else limits
+        self.limits = {k: v.scaled(scale) for k, v in base.items()}
+        self._clock = clock
+        self._families: dict[tuple[str, str], _Family] = {}
+
+    def _family(self, app_id: str, family: str) -> _Family | None:
+        state = self._families.get((app_id, family))
+        if state is None:
+            limit = self.limits.get(family)
+            if limit is None:
+                return None
+            state = self._families[(app_id, family)] = _Family(limit)
+        return state
+
+    def reserve_subject(self, app_id: str, family: str, subject: str) -> float:
+        """Book the subject's (receiver's) next slot; seconds to wait for it."""
+        state = self._family(app_id, family)
+        if state is None or not state.limit.per_subject_per_second:
+            return 0.0
+        now = self._clock()
+        window = state.subjects.get(subject)
+        if window is None:
+            if len(state.subjects) > 10_000:
+                self._prune(state, now)
+            window = state.subjects[subject] = _Window(state.limit.per_subject_per_second, 1.0)
+        start = window.earliest(max(now, window.log[-1] if window.log else now))
+        window.commit(start)
+        return start - now
+
+    def reserve(self, app_id: str, family: str) -> float:
+        """Book the app's next slot in ``family``; seconds to wait for it."""
+        state = self._family(app_id, family)
+        if state is None:
+            return 0.0
+        now = self._clock()
+        start = max(now, state.last)
+        for w in state.windows:
+            start = w.earliest(start)
+        for w in state.windows:
+            w.commit(start)
+        state.last = start
+        return start - now
+
+    async def acquire(self, app_id: str, family: str, subject: str | None = None) -> None:
+        """Wait until a call of ``family`` for ``app_id`` (and ``subject``) may be sent.
+
+        The subject's slot is taken first, so one busy receiver does not hold up the
+        app's calls to other receivers.
+        """
+        if subject is not None:
+            delay = self.reserve_subject(app_id, family, subject)
+            if delay > 0:
+                await asyncio.sleep(delay)
+        delay = self.reserve(app_id, family)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    def _prune(state: _Family, now: float) -> None:
+        stale = [k for k, w in state.subjects.items() if not w.log or w.log[-1] < now - 1.0]
+        for k in stale:
+            del state.subjects[k]
