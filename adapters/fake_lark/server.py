@@ -54,15 +54,18 @@ from adapters.fake_lark.wire import (
     send_body,
 )
 
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = tuple(
+    f"adapters.fake_lark.{name}"
+    for name in ("im", "contact", "docx", "drive", "sheets", "bitable", "apaas")
+)
 CORE_MODULES = ("adapters.fake_lark.auth", "adapters.fake_lark.bot", "adapters.fake_lark.control")
 
 __all__ = ["EXTENSIONS", "FakeLark", "Handler", "HandlerResult"]
 
 
 class FakeLark:
-    """An in-memory Lark Open API. ``fake.app`` is the ASGI app; the clock only moves on
-    `advance` (or also with real time when ``realtime=True``)."""
+    """An in-memory Lark Open API. The instance is itself an ASGI app (``fake.app is fake``);
+    the clock only moves on `advance` (or also with real time when ``realtime=True``)."""
 
     max_recorded = 200_000
 

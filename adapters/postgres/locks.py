@@ -88,7 +88,10 @@ async def advisory_lock(engine: AsyncEngine, name: str, *, wait: float) -> Async
     lock_id = advisory_lock_id(name)
     deadline = anyio.current_time() + wait
     try:
-        conn = await engine.connect()
+        with anyio.fail_after(wait):  # a busy pool must not stretch the bound
+            conn = await engine.connect()
+    except TimeoutError:
+        raise _timed_out(wait) from None
     except (SQLAlchemyError, OSError) as exc:
         raise store_error("taking the token lock", exc) from None
     clean = False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from adapters.postgres import (
     SqlCredentialStore,
     current_async,
+    default_database_url,
     downgrade_async,
     generate_key,
     rotate_secret_key,
@@ -372,3 +375,16 @@ async def test_cli_db_and_secret_key_commands(
     assert await rotated.load_token(TENANT) == token()
     await rotated.aclose()
     assert "no revision" in await run("db", "downgrade", "base")
+
+
+async def test_default_database_url_lives_in_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LARK_SERVICE_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert (
+        default_database_url() == f"sqlite+aiosqlite:///{tmp_path}/xdg/lark-service/lark-service.db"
+    )
+    monkeypatch.setenv("LARK_SERVICE_DATA_DIR", str(tmp_path / "data"))
+    assert default_database_url() == f"sqlite+aiosqlite:///{tmp_path}/data/lark-service.db"
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700

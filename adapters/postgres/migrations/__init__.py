@@ -20,12 +20,14 @@ from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.postgres.engine import create_engine, store_error
 from adapters.postgres.schema import DEFAULT_PREFIX
+from domain.errors import ConfigError
 
 __all__ = [
     "alembic_config",
@@ -81,6 +83,8 @@ async def _with_connection(database_url: str, action: str, fn: Callable[[Connect
             return await conn.run_sync(fn)
     except (SQLAlchemyError, OSError) as exc:
         raise store_error(action, exc) from None
+    except CommandError as exc:  # e.g. an unknown revision
+        raise ConfigError(f"{action}: {exc}") from None
     finally:
         await engine.dispose()
 
