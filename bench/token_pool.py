@@ -22,7 +22,7 @@ from lark_oapi.core.model import BaseRequest
 from adapters.fake_lark import FakeLark, serve_in_thread
 from application import MessagingClient
 from bench._common import print_table
-from domain import AppConfig
+from domain import AppConfig, TokenKey, TokenKind
 from entrypoints.embed import open_pool
 
 TOKEN_LATENCY = 0.05  # seconds the fake takes to issue a token, like a real round trip
@@ -51,9 +51,17 @@ async def ours(fake: FakeLark, base_url: str) -> dict[str, float]:
         stop = asyncio.Event()
         watcher = asyncio.create_task(_stall_watch(stop))
         await asyncio.sleep(0.01)
-        await asyncio.gather(*(client.get_bot_info() for _ in range(CALLS)))
+        # the stall is measured while the first token is fetched (10 waiting callers)
+        await asyncio.gather(*(pool.get_token(pool.resolve()) for _ in range(10)))
         stop.set()
         stall = await watcher
+        pool.forget_tokens("cli_bench_ours")
+        await pool.store.delete_token(TokenKey(app_id="cli_bench_ours", kind=TokenKind.TENANT))
+        fake.reset()
+        fake.inject_fault(
+            "latency", path_prefix="/open-apis/auth/", latency=TOKEN_LATENCY, count=10
+        )
+        await asyncio.gather(*(client.get_bot_info() for _ in range(CALLS)))
         requests = fake.token_requests("cli_bench_ours")
         n = 200_000
         started = time.perf_counter()
@@ -111,7 +119,8 @@ async def oapi_async(fake: FakeLark, base_url: str) -> dict[str, float]:
     stop = asyncio.Event()
     watcher = asyncio.create_task(_stall_watch(stop))
     await asyncio.sleep(0.01)
-    await asyncio.gather(*(client.arequest(_bot_info_request()) for _ in range(100)))
+    # its first call fetches the token with a blocking HTTP call inside the loop
+    await client.arequest(_bot_info_request())
     stop.set()
     return {
         "requests": fake.token_requests("cli_bench_oapi_async"),
@@ -138,7 +147,7 @@ async def main() -> None:
             [
                 "token requests, concurrent first async calls",
                 ours_result["requests"],
-                f"{oapi_async_result['requests']:.0f} (async, 100 calls)",
+                f"{oapi_async_result['requests']:.0f} (async, first call)",
                 "",
             ],
             [
