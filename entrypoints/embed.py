@@ -70,7 +70,7 @@ async def open_pool(
 
 
 async def _open_sql_store(database_url: str, **options: Any) -> CredentialStore:
-    from adapters.postgres import open_store  # imported lazily: SQL drivers are heavy
+    # imported lazily: SQL drivers are heavy and the in-memory default needs none
+    from entrypoints.stores import open_sql_store
 
-    store: CredentialStore = await open_store(database_url, **options)
-    return store
+    return await open_sql_store(database_url, **options)

@@ -34,6 +34,9 @@ _BACKOFF = 0.1
 _CANARY = "lark-service canary v1"
 
 
+LOCK_CONNECTIONS = 4
+
+
 class StoreCore:
     """Engine, tables and cipher for one database URL and table prefix."""
 
@@ -42,6 +45,12 @@ class StoreCore:
     ) -> None:
         self._url = safe_url(database_url)
         self._engine = create_engine(database_url)
+        # Token locks hold a connection while the token is fetched; they get their own pool
+        # so that many apps refreshing at once cannot starve the reads they wait on.
+        # Each held lock is a connection: at most LOCK_CONNECTIONS at once per store, so
+        # replicas x apps cannot exhaust PostgreSQL's max_connections.
+        self._lock_engine = create_engine(database_url, pool_size=LOCK_CONNECTIONS, max_overflow=0)
+        self._lock_slots: anyio.Semaphore | None = None
         self._postgres = self._engine.dialect.name == "postgresql"
         self._t = build_tables(table_prefix)
         self._cipher = cipher
@@ -159,3 +168,4 @@ class StoreCore:
 
     async def aclose(self) -> None:
         await self._engine.dispose()
+        await self._lock_engine.dispose()

@@ -31,7 +31,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def create_engine(database_url: str, *, pooled: bool = True) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, pooled: bool = True, pool_size: int = 10, max_overflow: int = 20
+) -> AsyncEngine:
     """An async engine that pings connections before use (so it survives server restarts)."""
     try:
         url = make_url(database_url)
@@ -43,6 +45,8 @@ def create_engine(database_url: str, *, pooled: bool = True) -> AsyncEngine:
     kw: dict[str, Any] = {"pool_pre_ping": True}
     if not pooled:
         kw["poolclass"] = NullPool
+    elif backend == "postgresql":
+        kw.update(pool_size=pool_size, max_overflow=max_overflow)
     engine = create_async_engine(url, **kw)
     if backend == "sqlite" and url.database not in (None, "", ":memory:"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, RowMapping, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.postgres import locks
-from adapters.postgres.core import StoreCore
+from adapters.postgres.core import LOCK_CONNECTIONS, StoreCore
 from adapters.postgres.keyfile import resolve_cipher, write_key_file
 from adapters.postgres.schema import DEFAULT_PREFIX
 from domain.apps import AppConfig, AppType
@@ -211,6 +211,16 @@ class SqlCredentialStore(StoreCore, CredentialStore):
             if not self._postgres:
                 yield
                 return
+            if self._lock_slots is None:
+                self._lock_slots = anyio.Semaphore(LOCK_CONNECTIONS)
             left = max(deadline - anyio.current_time(), 0.0)
-            async with locks.advisory_lock(self._engine, f"{self._t.prefix}|{name}", wait=left):
-                yield
+            with anyio.fail_after(left if left > 0 else 0.001):
+                await self._lock_slots.acquire()
+            try:
+                left = max(deadline - anyio.current_time(), 0.0)
+                async with locks.advisory_lock(
+                    self._lock_engine, f"{self._t.prefix}|{name}", wait=left
+                ):
+                    yield
+            finally:
+                self._lock_slots.release()

@@ -53,3 +53,39 @@ class BotInfo(msgspec.Struct, kw_only=True):
     avatar_url: str = ""
     activate_status: int = 0
     ip_white_list: list[str] = []
+
+
+# --- additions for the full im/v1 client --------------------------------------------------
+
+MSG_TYPES = frozenset(
+    {
+        "text",
+        "post",
+        "image",
+        "file",
+        "audio",
+        "media",
+        "sticker",
+        "interactive",
+        "share_chat",
+        "share_user",
+    }
+)
+# PUT /messages/:id edits only these; PATCH only updates cards (``interactive``).
+EDITABLE_MSG_TYPES = frozenset({"text", "post"})
+CONTAINER_ID_TYPES = frozenset({"chat", "thread"})
+SORT_TYPES = frozenset({"ByCreateTimeAsc", "ByCreateTimeDesc"})
+IMAGE_TYPES = frozenset({"message", "avatar"})
+FILE_TYPES = frozenset({"opus", "mp4", "pdf", "doc", "xls", "ppt", "stream"})
+
+
+class BatchSendResult(msgspec.Struct, kw_only=True):
+    """One receiver's outcome of `MessagingClient.send_batch`: ``message`` or ``error``."""
+
+    receive_id: str
+    message: Message | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.message is not None
