@@ -75,9 +75,7 @@ class _Family:
     def __init__(self, limit: Limit) -> None:
         self.limit = limit
         self.windows = [
-            _Window(n, w)
-            for n, w in ((limit.per_second, 1.0), (limit.per_minute, 60.0))
-            if n
+            _Window(n, w) for n, w in ((limit.per_second, 1.0), (limit.per_minute, 60.0)) if n
         ]
         self.subjects: dict[str, _Window] = {}
         self.last = 0.0

@@ -54,10 +54,12 @@ async def _run_demo(args: argparse.Namespace) -> int:
 
 
 async def _run_fake(args: argparse.Namespace) -> int:
-    from adapters.fake_lark.__main__ import serve
+    from adapters.fake_lark.__main__ import main as fake_main
 
-    await asyncio.to_thread(serve, args.host, args.port, args.app)
-    return 0
+    argv = ["--host", args.host, "--port", str(args.port)]
+    for spec in args.app:
+        argv += ["--app", spec]
+    return await asyncio.to_thread(fake_main, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import os
 from adapters.postgres import SqlCredentialStore, default_database_url, upgrade_async
 
 DATABASE_URL_ENV = "LARK_SERVICE_DATABASE_URL"
-SECRET_KEY_ENV = "LARK_SERVICE_SECRET_KEY"
+SECRET_KEY_ENV = "LARK_SERVICE_SECRET_KEY"  # noqa: S105  # nosec B105 - a variable name
 
 
 def configured_database_url(explicit: str | None = None) -> tuple[str, bool]:

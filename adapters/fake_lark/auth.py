@@ -52,7 +52,7 @@ APP_INTERNAL = "/open-apis/auth/v3/app_access_token/internal"
 APP_STORE = "/open-apis/auth/v3/app_access_token"
 TENANT_STORE = "/open-apis/auth/v3/tenant_access_token"
 TICKET_RESEND = "/open-apis/auth/v3/app_ticket/resend"
-OAUTH_TOKEN = "/open-apis/authen/v2/oauth/token"  # noqa: S105 - a path
+OAUTH_TOKEN = "/open-apis/authen/v2/oauth/token"  # noqa: S105  # nosec B105 - a path
 TOKEN_PATHS = (TENANT_INTERNAL, APP_INTERNAL, APP_STORE, TENANT_STORE, OAUTH_TOKEN)
 
 

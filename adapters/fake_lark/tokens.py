@@ -145,7 +145,7 @@ class TokenStore:
             "expires_in": expires_in,
             "refresh_token": refresh,
             "refresh_token_expires_in": refresh_expires_in,
-            "token_type": "Bearer",
+            "token_type": "Bearer",  # nosec B105 - a token type name
             "scope": scope,
         }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import msgspec
 
 from domain.apps import AppConfig
@@ -19,6 +21,7 @@ from domain.tokens import AccessToken, TokenKind, UserToken
 from domain.wire import LarkRequest
 
 _encode = msgspec.json.Encoder().encode
+_R = TypeVar("_R")
 
 
 class _TenantTokenReply(msgspec.Struct):
@@ -59,7 +62,7 @@ class HttpTokenIssuer(TokenIssuer):
         reply = await self._transport.call(request)
         return bytes(reply.data)
 
-    def _decode(self, raw: bytes, type_: type[msgspec.Struct], app: AppConfig, api: str) -> object:
+    def _decode(self, raw: bytes, type_: type[_R], app: AppConfig, api: str) -> _R:
         try:
             return msgspec.json.decode(raw, type=type_)
         except msgspec.DecodeError as exc:
@@ -85,7 +88,6 @@ class HttpTokenIssuer(TokenIssuer):
             api,
         )
         reply = self._decode(raw, _TenantTokenReply, app, api)
-        assert isinstance(reply, _TenantTokenReply)
         return self._token(TokenKind.TENANT, reply.tenant_access_token, reply.expire, app)
 
     async def app_access_token_internal(self, app: AppConfig) -> AccessToken:
@@ -97,7 +99,6 @@ class HttpTokenIssuer(TokenIssuer):
             api,
         )
         reply = self._decode(raw, _AppTokenReply, app, api)
-        assert isinstance(reply, _AppTokenReply)
         return self._token(TokenKind.APP, reply.app_access_token, reply.expire, app)
 
     async def app_access_token(self, app: AppConfig, *, app_ticket: str) -> AccessToken:
@@ -109,7 +110,6 @@ class HttpTokenIssuer(TokenIssuer):
             api,
         )
         reply = self._decode(raw, _AppTokenReply, app, api)
-        assert isinstance(reply, _AppTokenReply)
         return self._token(TokenKind.APP, reply.app_access_token, reply.expire, app)
 
     async def tenant_access_token(
@@ -123,7 +123,6 @@ class HttpTokenIssuer(TokenIssuer):
             api,
         )
         reply = self._decode(raw, _TenantTokenReply, app, api)
-        assert isinstance(reply, _TenantTokenReply)
         return self._token(
             TokenKind.TENANT, reply.tenant_access_token, reply.expire, app, tenant_key
         )
@@ -150,7 +149,6 @@ class HttpTokenIssuer(TokenIssuer):
                 http_status=exc.http_status,
             ) from None
         reply = self._decode(raw, _OAuthReply, app, api)
-        assert isinstance(reply, _OAuthReply)
         now = self._clock.now()
         return UserToken(
             app_id=app.app_id,

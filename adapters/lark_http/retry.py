@@ -31,7 +31,7 @@ class RetryPolicy:
         self.max_rate_limit_retries = max_rate_limit_retries
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._rng = rng or random.Random()  # noqa: S311  # nosec B311 - jitter, not security
 
     def delay_for(
         self, request: LarkRequest, error: LarkServiceError, attempt: int

@@ -146,9 +146,18 @@ PERMISSION_DOC_TYPES = frozenset(
     {"doc", "sheet", "file", "wiki", "bitable", "docx", "folder", "mindnote", "minutes", "slides"}
 )
 MEMBER_TYPES = frozenset(
-    {"email", "openid", "unionid", "openchat", "opendepartmentid", "userid", "groupid",
-     "appid", "wikispaceid"}
-)  # fmt: skip
+    {
+        "email",
+        "openid",
+        "unionid",
+        "openchat",
+        "opendepartmentid",
+        "userid",
+        "groupid",
+        "appid",
+        "wikispaceid",
+    }
+)
 PERMS = frozenset({"view", "edit", "full_access"})
 
 
@@ -202,23 +211,23 @@ RANGE_RE = re.compile(r"^([^!\s]+)(?:!([A-Z]{0,3})(\d{0,7})(?::([A-Z]{0,3})(\d{0
 
 class ValueRange(msgspec.Struct, kw_only=True):
     range: str = ""
-    majorDimension: str = "ROWS"  # noqa: N815 - Lark's name
+    majorDimension: str = "ROWS"
     revision: int = 0
     values: list[list[Any]] = []
 
 
 class UpdatedRange(msgspec.Struct, kw_only=True):
-    spreadsheetToken: str = ""  # noqa: N815
-    updatedRange: str = ""  # noqa: N815
-    updatedRows: int = 0  # noqa: N815
-    updatedColumns: int = 0  # noqa: N815
-    updatedCells: int = 0  # noqa: N815
+    spreadsheetToken: str = ""
+    updatedRange: str = ""
+    updatedRows: int = 0
+    updatedColumns: int = 0
+    updatedCells: int = 0
     revision: int = 0
 
 
 class AppendResult(msgspec.Struct, kw_only=True):
-    spreadsheetToken: str = ""  # noqa: N815
-    tableRange: str = ""  # noqa: N815
+    spreadsheetToken: str = ""
+    tableRange: str = ""
     revision: int = 0
     updates: UpdatedRange | None = None
 

@@ -40,6 +40,6 @@ async def test_doc_examples_run(doc: Path, pool: CredentialPool, fake: FakeLark,
     }
     for n, source in enumerate(code):
         compiled = compile(source, f"{doc.name}[{n}]", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-        result = eval(compiled, namespace)  # noqa: S307 - our own documentation
+        result = eval(compiled, namespace)
         if result is not None:
             await result
