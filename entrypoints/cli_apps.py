@@ -50,10 +50,7 @@ def add_parsers(subparsers: Any) -> None:
 
 def read_secret(prompt: str) -> str:
     """A secret from the terminal (not echoed) or from the first line of stdin."""
-    if sys.stdin.isatty():
-        value = getpass.getpass(prompt)
-    else:
-        value = sys.stdin.readline().strip()
+    value = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().strip()
     if not value:
         raise ConfigError("no secret given")
     return value
