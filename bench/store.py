@@ -116,6 +116,53 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         print(" | ".join(cells))
 
 
+async def token_reads_per_second(store: Any, base_url: str, reads: int = 200_000) -> float:
+    """Token reads per second through the pool (resolve + get_token) with ``store`` behind."""
+    from application import MessagingClient
+    from entrypoints.embed import open_pool
+
+    app = AppConfig(app_id="cli_bench_reads", app_secret="s", domain=base_url)
+    async with open_pool(apps=[app], store=store) as pool:
+        await MessagingClient(pool).get_bot_info()
+        started = time.perf_counter()
+        for _ in range(reads):
+            await pool.get_token(pool.resolve())
+        return reads / (time.perf_counter() - started)
+
+
+async def _token_reads(admin_url: str) -> list[list[str]]:
+    from adapters.fake_lark import FakeLark, serve_in_thread
+    from adapters.memory import InMemoryCredentialStore
+
+    fake = FakeLark()
+    fake.add_app("cli_bench_reads", "s")
+    rows = []
+    with serve_in_thread(fake) as server:
+        memory = await token_reads_per_second(InMemoryCredentialStore(), server.base_url)
+        rows.append(["in-memory store", f"{memory:,.0f}", "1.00x"])
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{tmp}/reads.db"
+            await upgrade_async(url)
+            store = await SqlCredentialStore.open(url, secret_key=generate_key())
+            rate = await token_reads_per_second(store, server.base_url)
+            rows.append(["SQLite store", f"{rate:,.0f}", f"{rate / memory:.2f}x"])
+        admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        name = f"lark_bench_{uuid.uuid4().hex[:10]}"
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+            await upgrade_async(url)
+            store = await SqlCredentialStore.open(url, secret_key=generate_key())
+            rate = await token_reads_per_second(store, server.base_url)
+            rows.append(["PostgreSQL store", f"{rate:,.0f}", f"{rate / memory:.2f}x"])
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            await admin.dispose()
+    return rows
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--apps", type=int, default=1000)
@@ -127,6 +174,13 @@ async def main() -> None:
     if (pg := await _postgres(args.apps, args.pg_admin_url)) is not None:
         rows.append(pg)
     _print_table(rows)
+    from bench._common import print_table
+
+    print_table(
+        "Token reads per second through the pool (target: SQL store >= 0.9x in-memory)",
+        ["store behind the pool", "reads/s", "vs in-memory"],
+        await _token_reads(args.pg_admin_url),
+    )
 
 
 if __name__ == "__main__":
