@@ -155,7 +155,7 @@ class BaseServiceClient:
                         raise
                     metrics.retry(app_id=app.app_id, api=api, reason="token_invalid")
                     if user_id is not None:
-                        pool.invalidate_user(app.app_id, user_id)
+                        pool.invalidate_user(app.app_id, user_id, token)
                     else:
                         pool.invalidate(app.app_id, token_kind, tenant_key, token)
             raise AssertionError("unreachable")  # pragma: no cover

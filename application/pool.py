@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from application.rate_limit import RateLimiter
 from application.resolution import AppResolver
 from application.single_flight import SingleFlight
@@ -311,26 +313,33 @@ class CredentialPool:
         fresh = await self._user_flights.run(key, lambda: self._obtain_user(app, user_id))
         return fresh.access_token
 
-    def invalidate_user(self, app_id: str, user_id: str) -> None:
-        """Forget a cached user token Lark rejected (the refresh token is kept)."""
-        token = self._user_tokens.pop((app_id, user_id), None)
-        if token is not None:
-            self._user_tokens[(app_id, user_id)] = UserToken(
-                app_id=token.app_id,
-                user_id=token.user_id,
-                access_token=token.access_token,
-                expires_at=0.0,
-                refresh_token=token.refresh_token,
-                refresh_expires_at=token.refresh_expires_at,
-                scope=token.scope,
-            )
+    def invalidate_user(self, app_id: str, user_id: str, value: str | None = None) -> None:
+        """Forget a user token Lark rejected; its refresh token is kept for the next call."""
+        token = self._user_tokens.get((app_id, user_id))
+        if value is not None:
+            self._rejected.add(value)
+        if token is None or (value is not None and token.access_token != value):
+            return
+        self._rejected.add(token.access_token)
+        self._user_tokens[(app_id, user_id)] = msgspec.structs.replace(token, expires_at=0.0)
+
+    def _fresh_user(self, token: UserToken | None, now: float) -> bool:
+        return (
+            token is not None
+            and token.access_token not in self._rejected
+            and token.expires_at - now > self.min_remaining
+        )
 
     async def _obtain_user(self, app: AppConfig, user_id: str) -> UserToken:
         now = self.clock.now()
         token = self._user_tokens.get((app.app_id, user_id))
-        if token is None or token.expires_at - now <= self.min_remaining:
+        if not self._fresh_user(token, now):
             stored = await self.store.load_user_token(app.app_id, user_id)
-            if stored is not None and (token is None or stored.expires_at > token.expires_at):
+            if (
+                stored is not None
+                and stored.access_token not in self._rejected
+                and (token is None or stored.expires_at > token.expires_at)
+            ):
                 token = stored
         if token is None:
             raise UserNotAuthorizedError(
@@ -338,7 +347,7 @@ class CredentialPool:
                 "and pass the result to pool.save_user_token / pool.authorize_user",
                 app_id=app.app_id,
             )
-        if token.expires_at - now > self.min_remaining:
+        if self._fresh_user(token, now):
             self._user_tokens[(app.app_id, user_id)] = token
             return token
         if not token.refresh_token or (
