@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from domain.errors import ConfigError
 from domain.models.common import Page
 
 USER_ID_TYPES = frozenset({"open_id", "union_id", "user_id"})
@@ -187,3 +188,35 @@ class ChatMemberPage(Page[ChatMember], kw_only=True):
     """A page of chat members; ``member_total`` is Lark's count of all (non-bot) members."""
 
     member_total: int = 0
+
+
+# Lark's per-request limits (contact/v3 and im/v1 docs).
+BATCH_MAX = 50  # users/batch user_ids; batch_get_id emails and mobiles
+CONTACT_PAGE_MAX = 50  # find_by_department, departments/:id/children
+CHAT_MEMBERS_PAGE_MAX = 100  # im/v1/chats/:chat_id/members
+_UNSAFE_ID_CHARS = frozenset("/?#% \t\r\n")
+
+
+def check_id(value: str, what: str) -> str:
+    """A non-empty id that is safe in a URL path, else `ConfigError`."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{what} is empty")
+    if any(c in _UNSAFE_ID_CHARS for c in value):
+        raise ConfigError(f"{what} {value!r} contains a character Lark ids never have")
+    return value
+
+
+def check_choice(value: str, allowed: frozenset[str], what: str) -> str:
+    """``value`` if it is one of ``allowed``, else `ConfigError`."""
+    if value not in allowed:
+        raise ConfigError(f"{what} must be one of {sorted(allowed)}, not {value!r}")
+    return value
+
+
+def check_page_size(page_size: int, maximum: int) -> int:
+    """``page_size`` if within 1..maximum, else `ConfigError`."""
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise ConfigError(f"page_size must be an int, not {page_size!r}")
+    if not 1 <= page_size <= maximum:
+        raise ConfigError(f"page_size must be between 1 and {maximum}, not {page_size}")
+    return page_size

@@ -1,0 +1,87 @@
+"""The shared part of `ContactClient`: its per-app TTL cache.
+
+Lark answers some "not found" and "no access" cases with HTTP 400 and an area code;
+``domain.errors`` maps them: 41050 "no user authority" (Lark gives it both for an unknown
+user and for one outside the app's contact scope; the docs do not tell them apart, so it is
+`NotFoundError`), 40015 "department not exist" and 232006 "invalid chat_id" are
+`NotFoundError`; 232010 / 232011 / 232033 (other tenant, bot not in the chat, external
+chat) are `PermissionDeniedError`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from application.base_client import BaseServiceClient, decode_data
+from application.pool import CredentialPool
+from domain.errors import ConfigError
+from domain.models.common import Page
+from domain.ports.transport import LarkTransport
+
+T = TypeVar("T")
+P = TypeVar("P", bound=Page[Any])
+
+CACHE_MAX_ENTRIES = 10_000
+
+
+def next_token(page: P) -> P:
+    """Lark may send a stale token with ``has_more=false``; expose ``None`` then."""
+    if not page.has_more and page.page_token is not None:
+        page.page_token = None
+    return page
+
+
+class ContactClientBase(BaseServiceClient):
+    """`BaseServiceClient` plus an optional read-through cache with a TTL per entry."""
+
+    def __init__(
+        self,
+        pool: CredentialPool | None = None,
+        *,
+        cache_ttl: float | None = None,
+        app_id: str | None = None,
+        access_token: str | None = None,
+        base_url: str | None = None,
+        transport: LarkTransport | None = None,
+    ) -> None:
+        super().__init__(
+            pool, app_id=app_id, access_token=access_token, base_url=base_url, transport=transport
+        )
+        if cache_ttl is not None and (isinstance(cache_ttl, bool) or not cache_ttl > 0):
+            raise ConfigError("cache_ttl must be a positive number of seconds (or None)")
+        self.cache_ttl = cache_ttl
+        self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+    def invalidate_cache(self) -> None:
+        """Forget every cached user, department and chat (of every app)."""
+        self._cache.clear()
+
+    def _now(self) -> float:
+        return self.pool.clock.now() if self.pool is not None else time.monotonic()
+
+    def _cache_key(self, app_id: str | None, *parts: str) -> tuple[str, ...]:
+        # Keyed by the app the call resolves to, so one app's answer never serves another.
+        resolved = self.resolve_app(app_id).app_id if self.pool is not None else ""
+        return (resolved, *parts)
+
+    async def _cached(
+        self, app_id: str | None, parts: tuple[str, ...], load: Callable[[], Awaitable[T]]
+    ) -> T:
+        if self.cache_ttl is None:
+            return await load()
+        key = self._cache_key(app_id, *parts)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > self._now():
+            return hit[1]  # type: ignore[no-any-return]
+        value = await load()
+        if key not in self._cache and len(self._cache) >= CACHE_MAX_ENTRIES:
+            self._cache.pop(next(iter(self._cache)))  # the oldest insertion
+        self._cache[key] = (self._now() + self.cache_ttl, value)
+        return value
+
+    async def _get(self, type_: type[T], path: str, *, api: str, **kw: Any) -> T:
+        """GET and decode ``data``."""
+        reply = await self._call("GET", path, api=api, **kw)
+        return decode_data(reply.data, type_, api=api)
