@@ -61,7 +61,9 @@ def _quote_str(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ConfigError("an SQL string value must be valid Unicode (no lone surrogates)") from None
+        raise ConfigError(
+            "an SQL string value must be valid Unicode (no lone surrogates)"
+        ) from None
     if "\\" in value:
         return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
     return "'" + value.replace("'", "''") + "'"

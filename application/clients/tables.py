@@ -1,9 +1,357 @@
-"""`WorkspaceTableClient`: aPaaS workspace data tables, called with a user's token."""
+"""`WorkspaceTableClient`: aPaaS workspace data tables, called with a user's token.
+
+Paths under ``/open-apis/apaas/v1/workspaces/:workspace_id`` (lark-api-reference.md §6).
+These APIs accept only a user_access_token, so every method takes ``user_id=`` (whose token,
+from the pool) and raises `UserNotAuthorizedError` when that user has not authorized the app.
+Rate family ``apaas``.
+
+Lark sends rows as JSON *strings* (``items`` in replies, ``records``/``record`` in bodies);
+this client encodes and decodes them, so callers see lists of dicts. ``execute_sql`` binds
+parameters with `application.sql_quote` (``%s`` / ``%(name)s``), never string formatting.
+
+Choices where Lark's docs are silent: ``filter``, ``select``, ``order`` and ``on_conflict``
+are passed through as Lark's PostgREST-like strings (``select``/``on_conflict`` also accept a
+list of column names, joined with commas); tables are listed 100 per page and rows up to 500
+per page and per insert; an empty ``filter`` on update/delete is refused with `ConfigError`
+so a missing argument cannot touch every row.
+"""
 
 from __future__ import annotations
 
-from application.base_client import BaseServiceClient
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+
+from application.base_client import BaseServiceClient, decode_data, encode_json
+from application.pagination import iterate_pages
+from application.sql_quote import bind_params
+from domain.errors import ConfigError, ServerError
+from domain.models.common import Page
+from domain.models.tables import SqlResult, WorkspaceRecordPage, WorkspaceTable
+
+W = "/open-apis/apaas/v1/workspaces"
+TABLE_PAGE_MAX = 100
+RECORD_PAGE_MAX = 500
+WRITE_MAX = 500
+
+
+class _RowsWire(msgspec.Struct):
+    items: str = ""
+    has_more: bool = False
+    page_token: str = ""
+    total: int = 0
+
+
+class _Ids(msgspec.Struct):
+    record_ids: list[str] | None = None
+
+
+def _name(kind: str, value: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{kind} must be a non-empty string")
+    return quote(value, safe="")
+
+
+def _rows(records: Sequence[Mapping[str, Any]], kind: str = "records") -> str:
+    if isinstance(records, Mapping) or not records:
+        raise ConfigError(f"{kind} must be a non-empty list of dicts")
+    if len(records) > WRITE_MAX:
+        raise ConfigError(f"at most {WRITE_MAX} {kind} per request")
+    if not all(isinstance(r, Mapping) and r for r in records):
+        raise ConfigError(f"each of {kind} must be a non-empty dict")
+    return encode_json([dict(r) for r in records]).decode()
+
+
+def _csv(value: str | Sequence[str] | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return ",".join(value)
+
+
+def _filter(value: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("filter must be a non-empty string (refusing to touch every row)")
+    return value
 
 
 class WorkspaceTableClient(BaseServiceClient):
-    """aPaaS workspace data tables, called with a user's token."""
+    """aPaaS workspace tables. Every method takes ``user_id=`` and ``app_id=`` keyword-only."""
+
+    async def _apaas(self, method: str, path: str, api: str, **kw: Any) -> Any:
+        reply = await self._call(method, path, api=api, rate_family="apaas", **kw)
+        return reply.data
+
+    async def list_tables(
+        self,
+        workspace_id: str,
+        *,
+        user_id: str,
+        page_size: int = TABLE_PAGE_MAX,
+        page_token: str | None = None,
+        app_id: str | None = None,
+    ) -> Page[WorkspaceTable]:
+        """One page of the workspace's tables (with their columns)."""
+        if not 1 <= page_size <= TABLE_PAGE_MAX:
+            raise ConfigError(f"page_size must be from 1 to {TABLE_PAGE_MAX}")
+        return await self._call_data(
+            Page[WorkspaceTable],
+            "GET",
+            f"{W}/{_name('workspace_id', workspace_id)}/tables",
+            api="apaas.table.list",
+            app_id=app_id,
+            user_id=user_id,
+            query={"page_size": page_size, "page_token": page_token},
+            rate_family="apaas",
+        )
+
+    def iter_tables(
+        self, workspace_id: str, *, user_id: str, app_id: str | None = None
+    ) -> AsyncIterator[WorkspaceTable]:
+        """Every table of the workspace."""
+        return iterate_pages(
+            lambda tok: self.list_tables(
+                workspace_id, user_id=user_id, page_token=tok, app_id=app_id
+            )
+        )
+
+    async def get_table(
+        self, workspace_id: str, table_name: str, *, user_id: str, app_id: str | None = None
+    ) -> WorkspaceTable:
+        """One table's schema (columns)."""
+        path = f"{W}/{_name('workspace_id', workspace_id)}/tables/{_name('table', table_name)}"
+        return await self._call_data(
+            WorkspaceTable,
+            "GET",
+            path,
+            api="apaas.table.get",
+            app_id=app_id,
+            user_id=user_id,
+            rate_family="apaas",
+        )
+
+    def _records_path(self, workspace_id: str, table: str, suffix: str = "records") -> str:
+        return f"{W}/{_name('workspace_id', workspace_id)}/tables/{_name('table', table)}/{suffix}"
+
+    async def query_records(
+        self,
+        workspace_id: str,
+        table_name: str,
+        *,
+        user_id: str,
+        select: str | Sequence[str] | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        page_size: int = RECORD_PAGE_MAX,
+        page_token: str | None = None,
+        app_id: str | None = None,
+    ) -> WorkspaceRecordPage:
+        """One page of rows; ``items`` decoded from Lark's JSON string into dicts."""
+        if not 1 <= page_size <= RECORD_PAGE_MAX:
+            raise ConfigError(f"page_size must be from 1 to {RECORD_PAGE_MAX}")
+        query = {
+            "page_size": page_size,
+            "page_token": page_token,
+            "select": _csv(select),
+            "filter": filter,
+            "order": order,
+        }
+        data = await self._apaas(
+            "GET",
+            self._records_path(workspace_id, table_name),
+            "apaas.records.query",
+            app_id=app_id,
+            user_id=user_id,
+            query=query,
+        )
+        wire = decode_data(data, _RowsWire)
+        try:
+            items = msgspec.json.decode(wire.items, type=list[dict[str, Any]]) if wire.items else []
+        except msgspec.DecodeError as exc:
+            raise ServerError(f"items is not a JSON list of rows: {exc}", code=-2) from None
+        return WorkspaceRecordPage(
+            items=items,
+            page_token=wire.page_token or None,
+            has_more=wire.has_more,
+            total=wire.total,
+        )
+
+    def iter_records(
+        self,
+        workspace_id: str,
+        table_name: str,
+        *,
+        user_id: str,
+        select: str | Sequence[str] | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        page_size: int = RECORD_PAGE_MAX,
+        app_id: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every matching row, page after page."""
+        return iterate_pages(
+            lambda tok: self.query_records(
+                workspace_id,
+                table_name,
+                user_id=user_id,
+                select=select,
+                filter=filter,
+                order=order,
+                page_size=page_size,
+                page_token=tok,
+                app_id=app_id,
+            )
+        )
+
+    async def _post_rows(
+        self,
+        workspace_id: str,
+        table: str,
+        records: Sequence[Mapping[str, Any]],
+        query: dict[str, Any],
+        api: str,
+        user_id: str,
+        app_id: str | None,
+    ) -> list[str]:
+        data = await self._apaas(
+            "POST",
+            self._records_path(workspace_id, table),
+            api,
+            app_id=app_id,
+            user_id=user_id,
+            query=query,
+            json={"records": _rows(records)},
+        )
+        return decode_data(data, _Ids).record_ids or []
+
+    async def insert_records(
+        self,
+        workspace_id: str,
+        table: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        user_id: str,
+        columns: str | Sequence[str] | None = None,
+        app_id: str | None = None,
+    ) -> list[str]:
+        """Insert rows (≤500); the new record ids."""
+        return await self._post_rows(
+            workspace_id,
+            table,
+            records,
+            {"columns": _csv(columns)},
+            "apaas.records.insert",
+            user_id,
+            app_id,
+        )
+
+    async def upsert_records(
+        self,
+        workspace_id: str,
+        table: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        user_id: str,
+        on_conflict: str | Sequence[str],
+        columns: str | Sequence[str] | None = None,
+        app_id: str | None = None,
+    ) -> list[str]:
+        """Insert rows, or update the row whose ``on_conflict`` columns match."""
+        conflict = _csv(on_conflict)
+        if not conflict:
+            raise ConfigError("on_conflict must name the unique column(s)")
+        return await self._post_rows(
+            workspace_id,
+            table,
+            records,
+            {"columns": _csv(columns), "on_conflict": conflict},
+            "apaas.records.upsert",
+            user_id,
+            app_id,
+        )
+
+    async def update_records(
+        self,
+        workspace_id: str,
+        table: str,
+        record: Mapping[str, Any],
+        *,
+        filter: str,
+        user_id: str,
+        app_id: str | None = None,
+    ) -> list[str]:
+        """Set ``record``'s columns on every row matching ``filter``; their ids."""
+        if not isinstance(record, Mapping) or not record:
+            raise ConfigError("record must be a non-empty dict")
+        data = await self._apaas(
+            "PATCH",
+            self._records_path(workspace_id, table),
+            "apaas.records.update",
+            app_id=app_id,
+            user_id=user_id,
+            query={"filter": _filter(filter)},
+            json={"record": encode_json(dict(record)).decode()},
+        )
+        return decode_data(data, _Ids).record_ids or []
+
+    async def batch_update_records(
+        self,
+        workspace_id: str,
+        table: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        user_id: str,
+        app_id: str | None = None,
+    ) -> list[str]:
+        """Update rows each identified by its primary key (e.g. ``_id``) within the dict."""
+        data = await self._apaas(
+            "PATCH",
+            self._records_path(workspace_id, table, "records_batch_update"),
+            "apaas.records.batch_update",
+            app_id=app_id,
+            user_id=user_id,
+            json={"records": _rows(records)},
+        )
+        return decode_data(data, _Ids).record_ids or []
+
+    async def delete_records(
+        self,
+        workspace_id: str,
+        table: str,
+        *,
+        filter: str,
+        user_id: str,
+        app_id: str | None = None,
+    ) -> None:
+        """Delete every row matching ``filter``."""
+        await self._apaas(
+            "DELETE",
+            self._records_path(workspace_id, table),
+            "apaas.records.delete",
+            app_id=app_id,
+            user_id=user_id,
+            query={"filter": _filter(filter)},
+        )
+
+    async def execute_sql(
+        self,
+        workspace_id: str,
+        sql: str,
+        params: Sequence[Any] | Mapping[str, Any] = (),
+        *,
+        user_id: str,
+        app_id: str | None = None,
+    ) -> SqlResult:
+        """Run one SQL statement with ``%s`` / ``%(name)s`` parameters bound as literals."""
+        statement = bind_params(sql, params)
+        return await self._call_data(
+            SqlResult,
+            "POST",
+            f"{W}/{_name('workspace_id', workspace_id)}/sql_commands",
+            api="apaas.sql",
+            app_id=app_id,
+            user_id=user_id,
+            json={"sql": statement},
+            rate_family="apaas",
+        )

@@ -136,7 +136,7 @@ class Condition(msgspec.Struct, kw_only=True, omit_defaults=True):
 class Filter(msgspec.Struct, kw_only=True, omit_defaults=True):
     """``{conjunction, conditions, children}``; build with `Filter.all` / `Filter.any`."""
 
-    conjunction: str = "and"
+    conjunction: str  # required by Lark, so never omitted
     conditions: list[Condition] = []
     children: list[Filter] = []
 

@@ -1,0 +1,374 @@
+"""`InMemoryBitable`: a dict-backed `BitablePort` for embedders' unit tests.
+
+Behaves like the client against Lark on the main operations: unknown app / table / record
+raise `NotFoundError` with Lark's codes (1254040 / 1254041 / 1254043), unknown field names
+`BadRequestError` 1254045, bad input `ConfigError`; search evaluates the typed `Filter`
+(numbers compared numerically for number fields, type 2) and `Sort`. Not modelled: views,
+formula filters of `list_records` (``filter``/``sort`` strings raise NotImplementedError),
+user fields, batch chunking (no per-request cap applies in memory).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from application.pagination import iterate_pages
+from domain.errors import BadRequestError, ConfigError, NotFoundError
+from domain.models.bitable import (
+    BatchGetResult,
+    BitableField,
+    BitableRecord,
+    BitableTable,
+    DeletedRecord,
+    Filter,
+    RecordPage,
+    Sort,
+    filter_from_dict,
+)
+from domain.models.common import Page
+
+Fields = Mapping[str, Any]
+
+
+def _page(items: list[Any], page_size: int, page_token: str | None) -> tuple[list[Any], str, bool]:
+    if not 1 <= page_size <= 500:
+        raise ConfigError("page_size must be an int from 1 to 500")
+    start = int(page_token or 0)
+    end = start + page_size
+    more = end < len(items)
+    return items[start:end], str(end) if more else "", more
+
+
+class InMemoryBitable:
+    """Apps → tables → records in dicts. Seed with `add_table`."""
+
+    def __init__(self) -> None:
+        self.apps: dict[str, dict[str, dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+
+    def add_table(self, app_token: str, name: str, fields: Mapping[str, int]) -> str:
+        """Create a table with ``fields`` (name → Lark type code); its table_id."""
+        table_id = f"tbl{next(self._ids):08d}"
+        self.apps.setdefault(app_token, {})[table_id] = {
+            "table": BitableTable(table_id=table_id, name=name, revision=1),
+            "fields": {
+                n: BitableField(field_id=f"fld{i:06d}", field_name=n, type=t, is_primary=i == 0)
+                for i, (n, t) in enumerate(fields.items())
+            },
+            "records": {},
+        }
+        return table_id
+
+    def _table(self, app_token: str, table_id: str) -> dict[str, Any]:
+        tables = self.apps.get(app_token)
+        if tables is None:
+            raise NotFoundError("BaseTokenNotFound", code=1254040)
+        if table_id not in tables:
+            raise NotFoundError("TableIdNotFound", code=1254041)
+        return tables[table_id]
+
+    def _record(self, table: dict[str, Any], record_id: str) -> BitableRecord:
+        rec: BitableRecord | None = table["records"].get(record_id)
+        if rec is None:
+            raise NotFoundError("RecordIdNotFound", code=1254043)
+        return rec
+
+    @staticmethod
+    def _check(table: dict[str, Any], fields: Fields) -> dict[str, Any]:
+        if not isinstance(fields, Mapping) or not fields:
+            raise ConfigError("fields must be a non-empty mapping of field name to value")
+        for name in fields:
+            if name not in table["fields"]:
+                raise BadRequestError(f"FieldNameNotFound: {name}", code=1254045)
+        return dict(fields)
+
+    async def list_tables(
+        self,
+        app_token: str,
+        *,
+        page_size: int = 100,
+        page_token: str | None = None,
+        app_id: str | None = None,
+    ) -> Page[BitableTable]:
+        """One page of tables."""
+        if app_token not in self.apps:
+            raise NotFoundError("BaseTokenNotFound", code=1254040)
+        tables = [t["table"] for t in self.apps[app_token].values()]
+        items, token, more = _page(tables, page_size, page_token)
+        return Page(items=items, page_token=token or None, has_more=more)
+
+    def iter_tables(
+        self, app_token: str, *, app_id: str | None = None
+    ) -> AsyncIterator[BitableTable]:
+        """Every table."""
+        return iterate_pages(lambda tok: self.list_tables(app_token, page_token=tok))
+
+    async def list_fields(
+        self,
+        app_token: str,
+        table_id: str,
+        *,
+        page_size: int = 100,
+        page_token: str | None = None,
+        app_id: str | None = None,
+    ) -> Page[BitableField]:
+        """One page of fields."""
+        fields = list(self._table(app_token, table_id)["fields"].values())
+        items, token, more = _page(fields, page_size, page_token)
+        return Page(items=items, page_token=token or None, has_more=more)
+
+    def iter_fields(
+        self, app_token: str, table_id: str, *, app_id: str | None = None
+    ) -> AsyncIterator[BitableField]:
+        """Every field."""
+        return iterate_pages(lambda tok: self.list_fields(app_token, table_id, page_token=tok))
+
+    def _records_page(
+        self, recs: list[BitableRecord], names: Sequence[str] | None, size: int, tok: str | None
+    ) -> RecordPage:
+        if names is not None:
+            recs = [
+                msgspec.structs.replace(r, fields={k: v for k, v in r.fields.items() if k in names})
+                for r in recs
+            ]
+        items, token, more = _page(recs, size, tok)
+        return RecordPage(items=items, page_token=token or None, has_more=more, total=len(recs))
+
+    async def list_records(
+        self,
+        app_token: str,
+        table_id: str,
+        *,
+        view_id: str | None = None,
+        filter: str | None = None,
+        sort: str | None = None,
+        field_names: Sequence[str] | None = None,
+        page_size: int = 500,
+        page_token: str | None = None,
+        user_id_type: str | None = None,
+        app_id: str | None = None,
+    ) -> RecordPage:
+        """One page of records; formula ``filter``/``sort`` are not modelled."""
+        if filter is not None or sort is not None:
+            raise NotImplementedError("InMemoryBitable does not evaluate formulas: use search")
+        recs = list(self._table(app_token, table_id)["records"].values())
+        return self._records_page(recs, field_names, page_size, page_token)
+
+    def iter_records(
+        self,
+        app_token: str,
+        table_id: str,
+        *,
+        view_id: str | None = None,
+        filter: str | None = None,
+        sort: str | None = None,
+        field_names: Sequence[str] | None = None,
+        page_size: int = 500,
+        user_id_type: str | None = None,
+        app_id: str | None = None,
+    ) -> AsyncIterator[BitableRecord]:
+        """Every record."""
+        return iterate_pages(
+            lambda tok: self.list_records(
+                app_token, table_id, filter=filter, sort=sort, field_names=field_names,
+                page_size=page_size, page_token=tok,
+            )
+        )  # fmt: skip
+
+    async def search_records(
+        self,
+        app_token: str,
+        table_id: str,
+        *,
+        filter: Filter | dict[str, Any] | None = None,
+        sort: Sequence[Sort] | None = None,
+        field_names: Sequence[str] | None = None,
+        view_id: str | None = None,
+        automatic_fields: bool = False,
+        page_size: int = 500,
+        page_token: str | None = None,
+        user_id_type: str | None = None,
+        app_id: str | None = None,
+    ) -> RecordPage:
+        """One page of matching records, sorted."""
+        table = self._table(app_token, table_id)
+        recs = list(table["records"].values())
+        if filter is not None:
+            flt = filter_from_dict(filter)
+            recs = [r for r in recs if _holds(table["fields"], flt, r.fields)]
+        for spec in reversed(sort or []):
+            field = table["fields"].get(spec.field_name)
+            if field is None:
+                raise BadRequestError(f"FieldNameNotFound: {spec.field_name}", code=1254045)
+            have = [r for r in recs if r.fields.get(spec.field_name) is not None]
+            none = [r for r in recs if r.fields.get(spec.field_name) is None]
+            have.sort(key=lambda r: _key(field, r.fields[spec.field_name]), reverse=spec.desc)
+            recs = none + have
+        return self._records_page(recs, field_names, page_size, page_token)
+
+    def iter_search_records(
+        self,
+        app_token: str,
+        table_id: str,
+        *,
+        filter: Filter | dict[str, Any] | None = None,
+        sort: Sequence[Sort] | None = None,
+        field_names: Sequence[str] | None = None,
+        view_id: str | None = None,
+        automatic_fields: bool = False,
+        page_size: int = 500,
+        user_id_type: str | None = None,
+        app_id: str | None = None,
+    ) -> AsyncIterator[BitableRecord]:
+        """Every matching record."""
+        return iterate_pages(
+            lambda tok: self.search_records(
+                app_token, table_id, filter=filter, sort=sort, field_names=field_names,
+                page_size=page_size, page_token=tok,
+            )
+        )  # fmt: skip
+
+    async def get_record(
+        self, app_token: str, table_id: str, record_id: str, *, app_id: str | None = None
+    ) -> BitableRecord:
+        """One record."""
+        return self._record(self._table(app_token, table_id), record_id)
+
+    async def batch_get_records(
+        self,
+        app_token: str,
+        table_id: str,
+        record_ids: Sequence[str],
+        *,
+        automatic_fields: bool = False,
+        app_id: str | None = None,
+    ) -> BatchGetResult:
+        """Records by id; absent ids listed."""
+        recs = self._table(app_token, table_id)["records"]
+        return BatchGetResult(
+            records=[recs[i] for i in record_ids if i in recs],
+            absent_record_ids=[i for i in record_ids if i not in recs],
+        )
+
+    async def create_record(
+        self,
+        app_token: str,
+        table_id: str,
+        fields: Fields,
+        *,
+        client_token: str | None = None,
+        app_id: str | None = None,
+    ) -> BitableRecord:
+        """Create one record."""
+        return (await self.batch_create_records(app_token, table_id, [fields]))[0]
+
+    async def update_record(
+        self,
+        app_token: str,
+        table_id: str,
+        record_id: str,
+        fields: Fields,
+        *,
+        app_id: str | None = None,
+    ) -> BitableRecord:
+        """Set some fields of one record."""
+        return (await self.batch_update_records(app_token, table_id, {record_id: fields}))[0]
+
+    async def delete_record(
+        self, app_token: str, table_id: str, record_id: str, *, app_id: str | None = None
+    ) -> DeletedRecord:
+        """Delete one record."""
+        return (await self.batch_delete_records(app_token, table_id, [record_id]))[0]
+
+    async def batch_create_records(
+        self, app_token: str, table_id: str, records: Sequence[Fields], *, app_id: str | None = None
+    ) -> list[BitableRecord]:
+        """Create records, in order (all-or-nothing)."""
+        table = self._table(app_token, table_id)
+        checked = [self._check(table, r) for r in records]
+        now = int(time.time() * 1000)
+        out = []
+        for fields in checked:
+            rid = f"rec{next(self._ids):010d}"
+            rec = BitableRecord(
+                record_id=rid, fields=fields, created_time=now, last_modified_time=now
+            )
+            table["records"][rid] = rec
+            out.append(rec)
+        return out
+
+    async def batch_update_records(
+        self,
+        app_token: str,
+        table_id: str,
+        records: Mapping[str, Fields] | Sequence[tuple[str, Fields]],
+        *,
+        app_id: str | None = None,
+    ) -> list[BitableRecord]:
+        """Update records by id (all-or-nothing)."""
+        table = self._table(app_token, table_id)
+        pairs = list(records.items()) if isinstance(records, Mapping) else list(records)
+        plan = [(self._record(table, rid), self._check(table, f)) for rid, f in pairs]
+        out = []
+        for rec, fields in plan:
+            new = msgspec.structs.replace(
+                rec, fields={**rec.fields, **fields}, last_modified_time=int(time.time() * 1000)
+            )
+            table["records"][rec.record_id] = new
+            out.append(new)
+        return out
+
+    async def batch_delete_records(
+        self, app_token: str, table_id: str, record_ids: Sequence[str], *, app_id: str | None = None
+    ) -> list[DeletedRecord]:
+        """Delete records by id (all-or-nothing)."""
+        table = self._table(app_token, table_id)
+        for rid in record_ids:
+            self._record(table, rid)
+        for rid in record_ids:
+            del table["records"][rid]
+        return [DeletedRecord(record_id=rid, deleted=True) for rid in record_ids]
+
+
+def _key(field: BitableField, value: Any) -> Any:
+    return float(value) if field.type == 2 else str(value)
+
+
+def _holds(fields: dict[str, BitableField], flt: Filter, values: dict[str, Any]) -> bool:
+    results = []
+    for cond in flt.conditions:
+        field = fields.get(cond.field_name)
+        if field is None:
+            raise BadRequestError(f"FieldNameNotFound: {cond.field_name}", code=1254045)
+        value = values.get(cond.field_name)
+        empty = value is None or value == "" or value == []
+        op, wanted = cond.operator, (cond.value or [""])[0]
+        if op in ("isEmpty", "isNotEmpty"):
+            ok = empty == (op == "isEmpty")
+        elif op in ("contains", "doesNotContain"):
+            found = not empty and any(w in str(value) for w in cond.value or [])
+            ok = found == (op == "contains")
+        elif op in ("is", "isNot"):
+            ok = (not empty and _key(field, value) == _key(field, wanted)) == (op == "is")
+        else:
+            ok = not empty and _compare(op, _key(field, value), _key(field, wanted))
+        results.append(ok)
+    results.extend(_holds(fields, child, values) for child in flt.children)
+    if flt.conjunction == "or":
+        return any(results) if results else True
+    return all(results)
+
+
+def _compare(op: str, a: Any, b: Any) -> bool:
+    if op == "isGreater":
+        return bool(a > b)
+    if op == "isGreaterEqual":
+        return bool(a >= b)
+    if op == "isLess":
+        return bool(a < b)
+    return bool(a <= b)
