@@ -42,7 +42,8 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "im.read": Limit(per_second=50, per_minute=1000),
     "im.upload": Limit(per_second=50, per_minute=1000),
     "contact": Limit(per_second=50, per_minute=1000),
-    "docx": Limit(per_second=5),
+    # docx block APIs: 3/s per app (and per document).
+    "docx": Limit(per_second=3),
     "drive": Limit(per_second=5),
     "drive.upload": Limit(per_second=5),
     "bitable.read": Limit(per_second=20),

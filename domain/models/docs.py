@@ -25,13 +25,13 @@ MAX_BLOCKS_PAGE_SIZE = 500  # GET …/blocks
 MAX_MEDIA_UPLOAD_BYTES = 20 * 1024 * 1024  # medias/upload_all, like files/upload_all
 
 
-class Link(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Link(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
     """A hyperlink; Lark wants ``url`` percent-encoded (the builders do it)."""
 
     url: str = ""
 
 
-class TextElementStyle(msgspec.Struct, kw_only=True, omit_defaults=True):
+class TextElementStyle(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
     bold: bool = False
     italic: bool = False
     strikethrough: bool = False
@@ -40,18 +40,18 @@ class TextElementStyle(msgspec.Struct, kw_only=True, omit_defaults=True):
     link: Link | None = None
 
 
-class TextRun(msgspec.Struct, kw_only=True, omit_defaults=True):
+class TextRun(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
     content: str = ""
     text_element_style: TextElementStyle | None = None
 
 
-class TextElement(msgspec.Struct, kw_only=True, omit_defaults=True):
+class TextElement(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
     """One element of a text block; only ``text_run`` is modelled (mentions etc. ignored)."""
 
     text_run: TextRun | None = None
 
 
-class TextStyle(msgspec.Struct, kw_only=True, omit_defaults=True):
+class TextStyle(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
     align: int | None = None
     done: bool | None = None  # todo blocks
     folded: bool | None = None
@@ -59,7 +59,7 @@ class TextStyle(msgspec.Struct, kw_only=True, omit_defaults=True):
     wrap: bool | None = None
 
 
-class TextBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+class TextBody(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
     """The body of every text-like block (text, heading1–9, bullet, ordered, code, …)."""
 
     elements: list[TextElement] = []
@@ -74,14 +74,14 @@ class Divider(msgspec.Struct, kw_only=True):
     """Lark sends ``divider: {}``."""
 
 
-class Image(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Image(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
     token: str | None = None
     width: int | None = None
     height: int | None = None
     align: int | None = None
 
 
-class Block(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Block(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
     """A docx block. Exactly one body field matches ``block_type``; other kinds of block
     decode with only the common fields set."""
 
@@ -210,6 +210,8 @@ RANGE_RE = re.compile(r"^([^!\s]+)(?:!([A-Z]{0,3})(\d{0,7})(?::([A-Z]{0,3})(\d{0
 
 
 class ValueRange(msgspec.Struct, kw_only=True):
+    """Cells of one range, row by row (Sheets v2 keeps camelCase names, and so do we)."""
+
     range: str = ""
     majorDimension: str = "ROWS"
     revision: int = 0
