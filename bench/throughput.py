@@ -55,7 +55,7 @@ def _serve(port: int) -> None:
         host="127.0.0.1",
         port=port,
         loop="asyncio",
-        http=http_impl(),
+        http=http_impl(fast=True),
         log_level="error",
         access_log=False,
         lifespan="off",

@@ -20,8 +20,13 @@ from adapters.fake_lark.server import FakeLark
 __all__ = ["RunningServer", "serve_in_thread"]
 
 
-def http_impl() -> str:
-    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
+def http_impl(*, fast: bool = False) -> str:
+    """The uvicorn HTTP implementation: h11 by default, because it keeps header names as
+    written (``X-Tt-Logid``) like Lark's servers, and lark-oapi looks them up
+    case-sensitively; httptools (``fast=True``, lower-cases names) for benchmarks."""
+    if fast and importlib.util.find_spec("httptools") is not None:
+        return "httptools"
+    return "h11"
 
 
 class RunningServer:
