@@ -137,8 +137,6 @@ class BaseServiceClient:
         request.app_id = app.app_id
         request.base_url = app.base_url
         metrics = pool.metrics
-        if rate_family is not None:
-            await pool.limiter.acquire(app.app_id, rate_family, rate_subject)
         started = time.perf_counter()
         outcome = "ok"
         try:
@@ -147,6 +145,9 @@ class BaseServiceClient:
                     token = await pool.user_access_token(app, user_id)
                 else:
                     token = await pool.get_token(app, token_kind, tenant_key)
+                if rate_family is not None and not attempt:
+                    # after the token: a slot is booked as close to sending as possible
+                    await pool.limiter.acquire(app.app_id, rate_family, rate_subject)
                 request.token = token
                 try:
                     return await self._transport.call(request)

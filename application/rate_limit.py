@@ -71,12 +71,15 @@ class _Window:
 
 
 class _Family:
-    __slots__ = ("last", "limit", "subjects", "windows")
+    __slots__ = ("last", "limit", "stretch", "subjects", "windows")
 
-    def __init__(self, limit: Limit) -> None:
+    def __init__(self, limit: Limit, stretch: float) -> None:
         self.limit = limit
+        self.stretch = stretch
         self.windows = [
-            _Window(n, w) for n, w in ((limit.per_second, 1.0), (limit.per_minute, 60.0)) if n
+            _Window(n, w * stretch)
+            for n, w in ((limit.per_second, 1.0), (limit.per_minute, 60.0))
+            if n
         ]
         self.subjects: dict[str, _Window] = {}
         self.last = 0.0
@@ -90,10 +93,14 @@ class RateLimiter:
         limits: Mapping[str, Limit] | None = None,
         *,
         scale: float = 1.0,
+        margin: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         base = DEFAULT_LIMITS if limits is None else limits
         self.limits = {k: v.scaled(scale) for k, v in base.items()}
+        # Windows are stretched by ``margin``: a call booked on time can leave (and reach
+        # Lark) a little late, and Lark's own window is not aligned with ours.
+        self._stretch = 1.0 + margin
         self._clock = clock
         self._families: dict[tuple[str, str], _Family] = {}
 
@@ -103,7 +110,7 @@ class RateLimiter:
             limit = self.limits.get(family)
             if limit is None:
                 return None
-            state = self._families[(app_id, family)] = _Family(limit)
+            state = self._families[(app_id, family)] = _Family(limit, self._stretch)
         return state
 
     def reserve_subject(self, app_id: str, family: str, subject: str) -> float:
@@ -116,7 +123,9 @@ class RateLimiter:
         if window is None:
             if len(state.subjects) > 10_000:
                 self._prune(state, now)
-            window = state.subjects[subject] = _Window(state.limit.per_subject_per_second, 1.0)
+            window = state.subjects[subject] = _Window(
+                state.limit.per_subject_per_second, state.stretch
+            )
         start = window.earliest(max(now, window.log[-1] if window.log else now))
         window.commit(start)
         return start - now
