@@ -18,6 +18,7 @@ from application.rate_limit import RateLimiter
 from domain import (
     BadRequestError,
     ConfigError,
+    NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
     TokenInvalidError,
@@ -210,7 +211,7 @@ async def test_reply_update_recall_get(pool: CredentialPool, fake: FakeLark):
     assert len(sent(fake, "DELETE", f"{MSG}/{reply.message_id}")) == 1
     got = await client.get_message(reply.message_id)
     assert got.deleted and got.message_id == reply.message_id
-    with pytest.raises(BadRequestError) as info:
+    with pytest.raises(NotFoundError) as info:
         await client.reply_text(reply.message_id, "late")
     assert info.value.code == 230011
 
@@ -230,10 +231,10 @@ async def test_update_card_only_for_cards(pool: CredentialPool, fake: FakeLark):
 async def test_other_apps_message_and_unknown_message(pool: CredentialPool, fake: FakeLark):
     client = MessagingClient(pool)
     mine = await client.send_text(CHAT, "a")
-    with pytest.raises(BadRequestError) as info:
+    with pytest.raises(PermissionDeniedError) as info:
         await client.update_text(mine.message_id, "b", app_id="cli_app1")
     assert info.value.code == 230012 and info.value.app_id == "cli_app1"
-    with pytest.raises(BadRequestError) as info:  # errors.py maps 230026 by HTTP status
+    with pytest.raises(PermissionDeniedError) as info:
         await client.recall_message(mine.message_id, app_id="cli_app1")
     assert info.value.code == 230026
     with pytest.raises(BadRequestError) as info:
@@ -354,9 +355,9 @@ async def test_memory_adapter_is_a_port_and_behaves(tmp_path: Path):
     assert img.msg_type == "image"
     await mem.recall_message(reply.message_id)
     assert (await mem.get_message(reply.message_id)).deleted
-    with pytest.raises(BadRequestError):
+    with pytest.raises(NotFoundError):
         await mem.reply_text(reply.message_id, "late")
-    with pytest.raises(BadRequestError, match="recall"):
+    with pytest.raises(PermissionDeniedError, match="recall"):
         await mem.recall_message(root.message_id, app_id="cli_other")
     page = await mem.list_messages(CHAT, page_size=2)
     assert len(page.items) == 2 and page.has_more
