@@ -39,7 +39,16 @@ def test_fake_lark_command_serves_the_fake():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli", "fake-lark", "--port", str(port), "--app", "cli_cmdline:sec"],
+        [
+            sys.executable,
+            "-m",
+            "entrypoints.cli",
+            "fake-lark",
+            "--port",
+            str(port),
+            "--app",
+            "cli_cmdline:sec",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
