@@ -384,7 +384,7 @@ def run_sql(ws: dict[str, Any], sql: str) -> str:
             db.execute(f"CREATE TABLE {_ident(name)} ({defs})")
             marks = ", ".join("?" for _ in cols)
             db.executemany(
-                f"INSERT INTO {_ident(name)} VALUES ({marks})",  # noqa: S608 - quoted
+                f"INSERT INTO {_ident(name)} VALUES ({marks})",  # noqa: S608  # nosec B608 - quoted
                 [[r.get(c) for c in cols] for r in table["rows"]],
             )
         try:
@@ -396,7 +396,7 @@ def run_sql(ws: dict[str, Any], sql: str) -> str:
             return msgspec.json.encode([dict(zip(names, r, strict=True)) for r in cur]).decode()
         for name, table in ws.items():
             cols = [c["name"] for c in table["columns"]]
-            got = db.execute(f'SELECT * FROM {_ident(name)} ORDER BY "_id"').fetchall()  # noqa: S608
+            got = db.execute(f'SELECT * FROM {_ident(name)} ORDER BY "_id"').fetchall()  # noqa: S608  # nosec B608
             table["rows"] = [dict(zip(cols, r, strict=True)) for r in got]
             table["next_id"] = max([table["next_id"], *(r["_id"] + 1 for r in table["rows"])])
         return ""

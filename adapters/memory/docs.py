@@ -81,7 +81,7 @@ class InMemoryDocs:
         return f"{prefix}{next(self._ids):08d}"
 
     def _add_file(self, token: str, type_: str, name: str, parent: str) -> DriveFile:
-        if self.files.get(parent, DriveFile(token="")).type != "folder":
+        if self.files.get(parent, DriveFile(token="")).type != "folder":  # nosec B106
             raise NotFoundError("folder not found", code=1061003)
         now = str(int(time.time()))
         entry = DriveFile(
@@ -186,7 +186,7 @@ class InMemoryDocs:
             new = Block(**{f: getattr(block, f) for f in block.__struct_fields__})
             new.block_id, new.parent_id, new.children = self._new("doxcnblk"), parent.block_id, []
             if new.block_type == 27:
-                new.image = Image(token="", width=100, height=100, align=2)
+                new.image = Image(token="", width=100, height=100, align=2)  # nosec B106
             doc[new.block_id] = new
             created.append(new)
         at = len(parent.children) if index is None or index == -1 else index

@@ -233,7 +233,8 @@ class MessagingClient(MessageOpsMixin, UploadsMixin):
         if (text is None) == (content is None):
             raise ConfigError("give either text or msg_type + content")
         kind, body = ("text", {"text": text}) if text is not None else (msg_type or "", content)
-        assert body is not None
+        if body is None:  # pragma: no cover - excluded by the check above
+            raise ConfigError("give either text or msg_type + content")
         encoded = encode_content(kind, body)
         for receive_id in receivers:
             check_receiver(receive_id, receive_id_type)
