@@ -111,21 +111,23 @@ async def _show(args: argparse.Namespace) -> int:
 async def _enable(args: argparse.Namespace) -> int:
     async with _pool(args) as pool:
         await pool.apps.enable(args.app_id)
-    print(f"enabled {args.app_id}")
-    return 0
+    return _done("enabled", args.app_id)
 
 
 async def _disable(args: argparse.Namespace) -> int:
     async with _pool(args) as pool:
         await pool.apps.disable(args.app_id)
-    print(f"disabled {args.app_id}")
-    return 0
+    return _done("disabled", args.app_id)
 
 
 async def _remove(args: argparse.Namespace) -> int:
     async with _pool(args) as pool:
         await pool.apps.remove(args.app_id)
-    print(f"removed {args.app_id}")
+    return _done("removed", args.app_id)
+
+
+def _done(what: str, app_id: str) -> int:
+    print(f"{what} {app_id}")
     return 0
 
 

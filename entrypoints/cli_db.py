@@ -11,6 +11,7 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from adapters.postgres import (
@@ -50,36 +51,29 @@ def _describe(revision: str | None) -> str:
     return f"{revision} (head)" if revision == head_revision() else revision
 
 
-async def _db_upgrade(args: argparse.Namespace) -> int:
+async def _migrate(args: argparse.Namespace, step: Callable[..., Awaitable[None]] | None) -> int:
+    """Run ``step`` (upgrade or downgrade, or nothing), then print the revision."""
     url = _database_url(args)
     try:
-        await upgrade_async(url, args.revision, table_prefix=args.table_prefix)
+        if step is not None:
+            await step(url, args.revision, table_prefix=args.table_prefix)
         revision = await current_async(url, table_prefix=args.table_prefix)
     except LarkServiceError as exc:
         return _fail(exc)
     print(f"{safe_url(url)}: at {_describe(revision)}")
     return 0
+
+
+async def _db_upgrade(args: argparse.Namespace) -> int:
+    return await _migrate(args, upgrade_async)
 
 
 async def _db_downgrade(args: argparse.Namespace) -> int:
-    url = _database_url(args)
-    try:
-        await downgrade_async(url, args.revision, table_prefix=args.table_prefix)
-        revision = await current_async(url, table_prefix=args.table_prefix)
-    except LarkServiceError as exc:
-        return _fail(exc)
-    print(f"{safe_url(url)}: at {_describe(revision)}")
-    return 0
+    return await _migrate(args, downgrade_async)
 
 
 async def _db_current(args: argparse.Namespace) -> int:
-    url = _database_url(args)
-    try:
-        revision = await current_async(url, table_prefix=args.table_prefix)
-    except LarkServiceError as exc:
-        return _fail(exc)
-    print(f"{safe_url(url)}: at {_describe(revision)}")
-    return 0
+    return await _migrate(args, None)
 
 
 async def _key_generate(args: argparse.Namespace) -> int:

@@ -22,16 +22,13 @@ from domain.wire import LarkRequest
 
 _encode = msgspec.json.Encoder().encode
 _R = TypeVar("_R")
+_AUTH = "/open-apis/auth/v3/"
 
 
-class _TenantTokenReply(msgspec.Struct):
-    tenant_access_token: str
+class _TokenReply(msgspec.Struct):
     expire: int
-
-
-class _AppTokenReply(msgspec.Struct):
-    app_access_token: str
-    expire: int
+    tenant_access_token: str = ""
+    app_access_token: str = ""
 
 
 class _OAuthReply(msgspec.Struct):
@@ -68,71 +65,54 @@ class HttpTokenIssuer(TokenIssuer):
         except msgspec.DecodeError as exc:
             raise ServerError(f"malformed token reply: {exc}", app_id=app.app_id, api=api) from None
 
-    def _token(
-        self, kind: TokenKind, value: str, expire: int, app: AppConfig, tk: str = ""
+    async def _issue(
+        self, app: AppConfig, kind: TokenKind, path: str, body: dict[str, str], tenant_key: str = ""
     ) -> AccessToken:
+        """POST to a token endpoint; its reply carries the token at the top level."""
+        api = "auth." + path.removeprefix("/open-apis/auth/v3/").replace("/", "_")
+        raw = await self._post(app, path, body, api)
+        reply = self._decode(raw, _TokenReply, app, api)
+        value = reply.tenant_access_token if kind is TokenKind.TENANT else reply.app_access_token
+        if not value:
+            raise ServerError(
+                f"token reply without a {kind.value} token", app_id=app.app_id, api=api
+            )
         return AccessToken(
             kind=kind,
             value=value,
-            expires_at=self._clock.now() + expire,
+            expires_at=self._clock.now() + reply.expire,
             app_id=app.app_id,
-            tenant_key=tk,
+            tenant_key=tenant_key,
         )
+
+    def _credentials(self, app: AppConfig) -> dict[str, str]:
+        return {"app_id": app.app_id, "app_secret": app.app_secret}
 
     async def tenant_access_token_internal(self, app: AppConfig) -> AccessToken:
-        api = "auth.tenant_access_token_internal"
-        raw = await self._post(
-            app,
-            "/open-apis/auth/v3/tenant_access_token/internal",
-            {"app_id": app.app_id, "app_secret": app.app_secret},
-            api,
+        return await self._issue(
+            app, TokenKind.TENANT, _AUTH + "tenant_access_token/internal", self._credentials(app)
         )
-        reply = self._decode(raw, _TenantTokenReply, app, api)
-        return self._token(TokenKind.TENANT, reply.tenant_access_token, reply.expire, app)
 
     async def app_access_token_internal(self, app: AppConfig) -> AccessToken:
-        api = "auth.app_access_token_internal"
-        raw = await self._post(
-            app,
-            "/open-apis/auth/v3/app_access_token/internal",
-            {"app_id": app.app_id, "app_secret": app.app_secret},
-            api,
+        return await self._issue(
+            app, TokenKind.APP, _AUTH + "app_access_token/internal", self._credentials(app)
         )
-        reply = self._decode(raw, _AppTokenReply, app, api)
-        return self._token(TokenKind.APP, reply.app_access_token, reply.expire, app)
 
     async def app_access_token(self, app: AppConfig, *, app_ticket: str) -> AccessToken:
-        api = "auth.app_access_token"
-        raw = await self._post(
-            app,
-            "/open-apis/auth/v3/app_access_token",
-            {"app_id": app.app_id, "app_secret": app.app_secret, "app_ticket": app_ticket},
-            api,
-        )
-        reply = self._decode(raw, _AppTokenReply, app, api)
-        return self._token(TokenKind.APP, reply.app_access_token, reply.expire, app)
+        body = {**self._credentials(app), "app_ticket": app_ticket}
+        return await self._issue(app, TokenKind.APP, _AUTH + "app_access_token", body)
 
     async def tenant_access_token(
         self, app: AppConfig, *, app_access_token: str, tenant_key: str
     ) -> AccessToken:
-        api = "auth.tenant_access_token"
-        raw = await self._post(
-            app,
-            "/open-apis/auth/v3/tenant_access_token",
-            {"app_access_token": app_access_token, "tenant_key": tenant_key},
-            api,
-        )
-        reply = self._decode(raw, _TenantTokenReply, app, api)
-        return self._token(
-            TokenKind.TENANT, reply.tenant_access_token, reply.expire, app, tenant_key
+        body = {"app_access_token": app_access_token, "tenant_key": tenant_key}
+        return await self._issue(
+            app, TokenKind.TENANT, _AUTH + "tenant_access_token", body, tenant_key
         )
 
     async def resend_app_ticket(self, app: AppConfig) -> None:
         await self._post(
-            app,
-            "/open-apis/auth/v3/app_ticket/resend",
-            {"app_id": app.app_id, "app_secret": app.app_secret},
-            "auth.app_ticket_resend",
+            app, _AUTH + "app_ticket/resend", self._credentials(app), "auth.app_ticket_resend"
         )
 
     async def _oauth(self, app: AppConfig, user_id: str, body: dict[str, str]) -> UserToken:
