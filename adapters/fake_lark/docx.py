@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from adapters.fake_lark.drive import (
+from adapters.fake_lark.drive_state import (
     add_node,
     check_scope,
     drive_state,

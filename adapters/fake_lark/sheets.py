@@ -19,12 +19,11 @@ down).
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from adapters.fake_lark.drive import (
+from adapters.fake_lark.drive_state import (
     add_node,
     check_scope,
     find_node,
@@ -32,12 +31,20 @@ from adapters.fake_lark.drive import (
     root_folder,
 )
 from adapters.fake_lark.models import FakeLarkError, FakeRequest
+from domain.models.docs_sheets import (
+    INSERT_DATA_OPTIONS,
+    MAX_CELL_CHARS,
+    MAX_WRITE_COLUMNS,
+    MAX_WRITE_ROWS,
+    RANGE_RE,
+    VALUE_RENDER_OPTIONS,
+    a1_range,
+    column_number,
+)
 
 if TYPE_CHECKING:
     from adapters.fake_lark.server import FakeLark, HandlerResult
 
-RANGE_RE = re.compile(r"^([^!\s]+)(?:!([A-Z]{0,3})(\d{0,7})(?::([A-Z]{0,3})(\d{0,7}))?)?$")
-RENDER = frozenset({"ToString", "FormattedValue", "Formula", "UnformattedValue"})
 Cells = dict[tuple[int, int], Any]
 
 
@@ -46,21 +53,6 @@ class Spreadsheet:
     token: str
     sheets: dict[str, Cells] = field(default_factory=dict)
     revision: int = 0
-
-
-def col_num(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def col_letters(n: int) -> str:
-    out = ""
-    while n > 0:
-        n, rem = divmod(n - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def _wrong_range(range_: str) -> FakeLarkError:
@@ -107,11 +99,7 @@ def parse(book: Spreadsheet, range_: str) -> tuple[Cells, str, list[int]]:
     cells = book.sheets.get(sheet)
     if cells is None:
         raise FakeLarkError(404, 90215, f"sheetId not found: {sheet}")
-    return cells, sheet, [col_num(c1), int(r1 or 0), col_num(c2), int(r2 or 0)]
-
-
-def a1(sheet: str, c1: int, r1: int, c2: int, r2: int) -> str:
-    return f"{sheet}!{col_letters(c1)}{r1}:{col_letters(c2)}{r2}"
+    return cells, sheet, [column_number(c1), int(r1 or 0), column_number(c2), int(r2 or 0)]
 
 
 def read(book: Spreadsheet, range_: str, render: str | None) -> dict[str, Any]:
@@ -124,7 +112,7 @@ def read(book: Spreadsheet, range_: str, render: str | None) -> dict[str, Any]:
         values = [[v if v is None else str(v) for v in row] for row in values]
     return {
         "majorDimension": "ROWS",
-        "range": a1(sheet, c1, r1, c2, r2),
+        "range": a1_range(sheet, c1, r1, c2, r2),
         "revision": book.revision,
         "values": values,
     }
@@ -140,10 +128,11 @@ def check_write(range_: Any, values: Any, book: Spreadsheet) -> tuple[Cells, str
     if not (c1 or r1):
         raise _wrong_range(range_)
     width = max(len(row) for row in values)
-    if len(values) > 5000 or width > 100:
-        raise FakeLarkError(400, 90202, "too many rows or columns: at most 5000 x 100")
-    if any(isinstance(v, str) and len(v) > 50_000 for row in values for v in row):
-        raise FakeLarkError(400, 90202, "a cell holds over 50000 characters")
+    if len(values) > MAX_WRITE_ROWS or width > MAX_WRITE_COLUMNS:
+        msg = f"too many rows or columns: at most {MAX_WRITE_ROWS} x {MAX_WRITE_COLUMNS}"
+        raise FakeLarkError(400, 90202, msg)
+    if any(isinstance(v, str) and len(v) > MAX_CELL_CHARS for row in values for v in row):
+        raise FakeLarkError(400, 90202, f"a cell holds over {MAX_CELL_CHARS} characters")
     c1, r1 = c1 or 1, r1 or 1
     if (r2 and len(values) > r2 - r1 + 1) or (c2 and width > c2 - c1 + 1):
         raise _wrong_range(range_)
@@ -158,7 +147,7 @@ def write(book: Spreadsheet, range_: Any, values: Any) -> dict[str, Any]:
     book.revision += 1
     return {
         "spreadsheetToken": book.token,
-        "updatedRange": a1(sheet, c1, r1, c1 + width - 1, r1 + height - 1),
+        "updatedRange": a1_range(sheet, c1, r1, c1 + width - 1, r1 + height - 1),
         "updatedRows": height,
         "updatedColumns": width,
         "updatedCells": width * height,
@@ -181,7 +170,7 @@ def register(fake: FakeLark) -> None:
 
     def render_option(req: FakeRequest) -> str | None:
         render = req.query.get("valueRenderOption")
-        if render is not None and render not in RENDER:
+        if render is not None and render not in VALUE_RENDER_OPTIONS:
             raise FakeLarkError(400, 90204, "wrong request param: valueRenderOption")
         return render
 
@@ -207,7 +196,7 @@ def register(fake: FakeLark) -> None:
     async def append(req: FakeRequest) -> HandlerResult:
         book = open_book(req, "edit")
         option = req.query.get("insertDataOption") or "OVERWRITE"
-        if option not in ("OVERWRITE", "INSERT_ROWS"):
+        if option not in INSERT_DATA_OPTIONS:
             raise FakeLarkError(400, 90204, "wrong request param: insertDataOption")
         range_, values = value_range(req)
         cells, sheet, (c1, r1, width, height) = check_write(range_, values, book)
@@ -218,8 +207,10 @@ def register(fake: FakeLark) -> None:
             moved = {((r + height if r >= start else r), c): v for (r, c), v in cells.items()}
             cells.clear()
             cells.update(moved)
-        updates = write(book, a1(sheet, c1, start, c1 + width - 1, start + height - 1), values)
-        table = a1(sheet, c1, r1, c1 + width - 1, start + height - 1)
+        updates = write(
+            book, a1_range(sheet, c1, start, c1 + width - 1, start + height - 1), values
+        )
+        table = a1_range(sheet, c1, r1, c1 + width - 1, start + height - 1)
         return {
             "spreadsheetToken": book.token,
             "tableRange": table,

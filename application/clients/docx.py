@@ -13,24 +13,17 @@ Choices where Lark's docs are silent or leave room:
 from __future__ import annotations
 
 import uuid
-import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 import msgspec
 
-from application.base_client import BaseServiceClient, decode_data
+from application.base_client import decode_data
 from application.clients.blocks import Inline, elements, empty_image
+from application.clients.drive_calls import CloudDocCalls
 from application.pagination import iterate_pages
-from domain.errors import ConfigError
 from domain.models.common import Page
-from domain.models.docs import (
-    MAX_BLOCKS_PAGE_SIZE,
-    MAX_CHILDREN_PER_REQUEST,
-    MAX_MEDIA_UPLOAD_BYTES,
-    Block,
-    Document,
-)
-from domain.wire import FormField
+from domain.models.docs import MAX_BLOCKS_PAGE_SIZE, MAX_CHILDREN_PER_REQUEST, Block, Document
+from domain.models.docs_checks import check_image, check_new_blocks, check_page_size, require
 
 _DOCS = "/open-apis/docx/v1/documents"
 
@@ -51,15 +44,6 @@ class _BlockReply(msgspec.Struct):
     block: Block
 
 
-class _FileToken(msgspec.Struct):
-    file_token: str
-
-
-def _require(value: str, name: str) -> None:
-    if not value or not isinstance(value, str):
-        raise ConfigError(f"{name} is empty")
-
-
 def chunk_tokens(client_token: str | None, count: int) -> list[str]:
     """One client_token per chunk: the caller's own for a single chunk, else derived."""
     if client_token is None:
@@ -69,7 +53,7 @@ def chunk_tokens(client_token: str | None, count: int) -> list[str]:
     return [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{client_token}/{i}")) for i in range(count)]
 
 
-class DocxMixin(BaseServiceClient):
+class DocxMixin(CloudDocCalls):
     """docx v1: documents, blocks, text updates and images."""
 
     async def create_document(
@@ -81,39 +65,27 @@ class DocxMixin(BaseServiceClient):
     ) -> Document:
         """Create an empty document (in the app's root folder unless ``folder_token``)."""
         body = {k: v for k, v in (("title", title), ("folder_token", folder_token)) if v}
-        reply = await self._call(
-            "POST",
-            _DOCS,
-            api="docx.document.create",
-            app_id=app_id,
-            json=body,
-            rate_family="docx",
+        api = "docx.document.create"
+        reply = await self._fetch(
+            _DocumentReply, "POST", _DOCS, api, app_id, body, rate_family="docx"
         )
-        return decode_data(reply.data, _DocumentReply, api="docx.document.create").document
+        return reply.document
 
     async def get_document(self, document_id: str, *, app_id: str | None = None) -> Document:
         """A document's id, title and revision."""
-        _require(document_id, "document_id")
-        reply = await self._call(
-            "GET",
-            f"{_DOCS}/{document_id}",
-            api="docx.document.get",
-            app_id=app_id,
-            rate_family="docx",
-        )
-        return decode_data(reply.data, _DocumentReply, api="docx.document.get").document
+        require(document_id, "document_id")
+        path = f"{_DOCS}/{document_id}"
+        api = "docx.document.get"
+        reply = await self._fetch(_DocumentReply, "GET", path, api, app_id, rate_family="docx")
+        return reply.document
 
     async def get_raw_content(self, document_id: str, *, app_id: str | None = None) -> str:
         """The document as plain text."""
-        _require(document_id, "document_id")
-        reply = await self._call(
-            "GET",
-            f"{_DOCS}/{document_id}/raw_content",
-            api="docx.document.raw_content",
-            app_id=app_id,
-            rate_family="docx",
-        )
-        return decode_data(reply.data, _RawContent, api="docx.document.raw_content").content
+        require(document_id, "document_id")
+        path = f"{_DOCS}/{document_id}/raw_content"
+        api = "docx.document.raw_content"
+        reply = await self._fetch(_RawContent, "GET", path, api, app_id, rate_family="docx")
+        return reply.content
 
     async def list_blocks(
         self,
@@ -125,22 +97,17 @@ class DocxMixin(BaseServiceClient):
         app_id: str | None = None,
     ) -> Page[Block]:
         """One page of the document's blocks (the page block first)."""
-        _require(document_id, "document_id")
-        if not 1 <= page_size <= MAX_BLOCKS_PAGE_SIZE:
-            raise ConfigError(f"page_size must be 1–{MAX_BLOCKS_PAGE_SIZE}, not {page_size}")
-        reply = await self._call(
-            "GET",
-            f"{_DOCS}/{document_id}/blocks",
-            api="docx.block.list",
-            app_id=app_id,
-            query={
-                "page_size": page_size,
-                "page_token": page_token,
-                "document_revision_id": document_revision_id,
-            },
-            rate_family="docx",
+        require(document_id, "document_id")
+        check_page_size(page_size, MAX_BLOCKS_PAGE_SIZE)
+        query = {
+            "page_size": page_size,
+            "page_token": page_token,
+            "document_revision_id": document_revision_id,
+        }
+        path = f"{_DOCS}/{document_id}/blocks"
+        return await self._fetch(
+            Page[Block], "GET", path, "docx.block.list", app_id, query=query, rate_family="docx"
         )
-        return decode_data(reply.data, Page[Block], api="docx.block.list")
 
     def iter_blocks(
         self,
@@ -175,11 +142,7 @@ class DocxMixin(BaseServiceClient):
     ) -> list[Block]:
         """Add ``blocks`` under ``parent_block_id`` (default: the page block, whose id is the
         document_id) at ``index`` (default: the end); any count, sent 50 per request."""
-        _require(document_id, "document_id")
-        if not blocks:
-            raise ConfigError("blocks is empty")
-        if index is not None and index < -1:
-            raise ConfigError(f"index must be -1 (end) or ≥ 0, not {index}")
+        check_new_blocks(document_id, blocks, index)
         parent = parent_block_id or document_id
         step = MAX_CHILDREN_PER_REQUEST
         chunks = [list(blocks[i : i + step]) for i in range(0, len(blocks), step)]
@@ -211,8 +174,8 @@ class DocxMixin(BaseServiceClient):
         app_id: str | None = None,
     ) -> Block:
         """Replace the text of a text-like block with a string or runs (``run(...)``)."""
-        _require(document_id, "document_id")
-        _require(block_id, "block_id")
+        require(document_id, "document_id")
+        require(block_id, "block_id")
         parts = (content,) if isinstance(content, str) else tuple(content)
         body = {"update_text_elements": {"elements": elements(parts)}}
         return await self._patch_block(document_id, block_id, body, client_token, app_id)
@@ -230,11 +193,7 @@ class DocxMixin(BaseServiceClient):
         app_id: str | None = None,
     ) -> Block:
         """Add an image: create an empty image block, upload the media to it, attach it."""
-        _require(document_id, "document_id")
-        if not image_bytes:
-            raise ConfigError("image_bytes is empty")
-        if len(image_bytes) > MAX_MEDIA_UPLOAD_BYTES:
-            raise ConfigError(f"images over {MAX_MEDIA_UPLOAD_BYTES} bytes are not accepted")
+        check_image(document_id, image_bytes)
         (placeholder,) = await self.append_blocks(
             document_id,
             [empty_image()],
@@ -242,29 +201,15 @@ class DocxMixin(BaseServiceClient):
             index=index,
             app_id=app_id,
         )
-        form = [
-            FormField(name="file_name", value=file_name),
-            FormField(name="parent_type", value="docx_image"),
-            FormField(name="parent_node", value=placeholder.block_id),
-            FormField(name="size", value=str(len(image_bytes))),
-            FormField(name="checksum", value=str(zlib.adler32(image_bytes))),
-            FormField(name="extra", value=f'{{"drive_route_token":"{document_id}"}}'),
-            FormField(
-                name="file",
-                value=image_bytes,
-                filename=file_name,
-                content_type="application/octet-stream",
-            ),
-        ]
-        reply = await self._call(
-            "POST",
-            "/open-apis/drive/v1/medias/upload_all",
-            api="drive.media.upload_all",
+        token = await self._upload_all(
+            "medias",
+            image_bytes,
+            file_name=file_name,
+            parent_type="docx_image",
+            parent_node=placeholder.block_id,
+            extra=f'{{"drive_route_token":"{document_id}"}}',
             app_id=app_id,
-            form=form,
-            rate_family="drive.upload",
         )
-        token = decode_data(reply.data, _FileToken, api="drive.media.upload_all").file_token
         replace: dict[str, object] = {"token": token}
         if width is not None:
             replace["width"] = width

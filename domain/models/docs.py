@@ -1,5 +1,6 @@
 """Cloud docs as Lark sends them: docx documents and blocks, drive files, permission
-members and Sheets v2 value ranges. Field names are Lark's own (Sheets v2 uses camelCase).
+members, and (re-exported from `domain.models.docs_sheets`) Sheets v2 value ranges. Field
+names are Lark's own.
 
 Value sets and limits used to reject bad input before a call live here too, with their
 source: Lark's docs (docx block structure, drive v1, permission-member create, Sheets
@@ -8,12 +9,80 @@ source: Lark's docs (docx block structure, drive v1, permission-member create, S
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import msgspec
 
-from domain.errors import ConfigError
+from domain.models.docs_sheets import (
+    INSERT_DATA_OPTIONS,
+    MAX_CELL_CHARS,
+    MAX_WRITE_COLUMNS,
+    MAX_WRITE_ROWS,
+    RANGE_RE,
+    VALUE_RENDER_OPTIONS,
+    AppendResult,
+    CellRange,
+    UpdatedRange,
+    ValueRange,
+    check_values,
+    column_letters,
+    column_number,
+    parse_range,
+)
+
+# Sheets v2 names are defined in docs_sheets and stay importable from here.
+__all__ = [
+    "BLOCK_BULLET",
+    "BLOCK_CALLOUT",
+    "BLOCK_CODE",
+    "BLOCK_DIVIDER",
+    "BLOCK_HEADING1",
+    "BLOCK_IMAGE",
+    "BLOCK_ORDERED",
+    "BLOCK_PAGE",
+    "BLOCK_QUOTE",
+    "BLOCK_TABLE",
+    "BLOCK_TEXT",
+    "BLOCK_TODO",
+    "DELETE_FILE_TYPES",
+    "FILE_DIRECTIONS",
+    "FILE_ORDER_BY",
+    "INSERT_DATA_OPTIONS",
+    "MAX_BLOCKS_PAGE_SIZE",
+    "MAX_CELL_CHARS",
+    "MAX_CHILDREN_PER_REQUEST",
+    "MAX_FILES_PAGE_SIZE",
+    "MAX_FILE_NAME_CHARS",
+    "MAX_MEDIA_UPLOAD_BYTES",
+    "MAX_WRITE_COLUMNS",
+    "MAX_WRITE_ROWS",
+    "MEMBER_TYPES",
+    "PERMISSION_DOC_TYPES",
+    "PERMS",
+    "RANGE_RE",
+    "UPLOAD_ALL_MAX_BYTES",
+    "VALUE_RENDER_OPTIONS",
+    "AppendResult",
+    "Block",
+    "CellRange",
+    "Divider",
+    "Document",
+    "DriveFile",
+    "Folder",
+    "Image",
+    "Link",
+    "Member",
+    "TextBody",
+    "TextElement",
+    "TextElementStyle",
+    "TextRun",
+    "TextStyle",
+    "UpdatedRange",
+    "UploadPlan",
+    "ValueRange",
+    "check_values",
+    "column_letters",
+    "column_number",
+    "parse_range",
+]
 
 # docx ------------------------------------------------------------------------------------
 # block_type numbers (lark-api-reference.md §5).
@@ -197,120 +266,3 @@ class Member(msgspec.Struct, kw_only=True):
     type: str = ""
     name: str = ""
     avatar: str = ""
-
-
-# sheets ------------------------------------------------------------------------------------
-MAX_WRITE_ROWS = 5000  # "write to a single range": ≤5000 rows and ≤100 columns per call
-MAX_WRITE_COLUMNS = 100
-MAX_CELL_CHARS = 50_000
-VALUE_RENDER_OPTIONS = frozenset({"ToString", "FormattedValue", "Formula", "UnformattedValue"})
-INSERT_DATA_OPTIONS = frozenset({"OVERWRITE", "INSERT_ROWS"})
-# <sheetId>[!<cell>[:<cell>]]; a cell is letters and/or digits (A1, A, 1).
-RANGE_RE = re.compile(r"^([^!\s]+)(?:!([A-Z]{0,3})(\d{0,7})(?::([A-Z]{0,3})(\d{0,7}))?)?$")
-
-
-class ValueRange(msgspec.Struct, kw_only=True):
-    """Cells of one range, row by row (Sheets v2 keeps camelCase names, and so do we)."""
-
-    range: str = ""
-    majorDimension: str = "ROWS"
-    revision: int = 0
-    values: list[list[Any]] = []
-
-
-class UpdatedRange(msgspec.Struct, kw_only=True):
-    spreadsheetToken: str = ""
-    updatedRange: str = ""
-    updatedRows: int = 0
-    updatedColumns: int = 0
-    updatedCells: int = 0
-    revision: int = 0
-
-
-class AppendResult(msgspec.Struct, kw_only=True):
-    spreadsheetToken: str = ""
-    tableRange: str = ""
-    revision: int = 0
-    updates: UpdatedRange | None = None
-
-
-def column_number(letters: str) -> int:
-    """``"A"`` → 1, ``"AA"`` → 27."""
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def column_letters(number: int) -> str:
-    """1 → ``"A"``, 27 → ``"AA"``."""
-    out = ""
-    while number > 0:
-        number, rem = divmod(number - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
-class CellRange(msgspec.Struct, frozen=True, kw_only=True):
-    """A parsed range; a 0 bound is open (whole column or row, or the whole sheet)."""
-
-    sheet_id: str
-    first_col: int = 0
-    first_row: int = 0
-    last_col: int = 0
-    last_row: int = 0
-
-    @property
-    def has_cells(self) -> bool:
-        return bool(self.first_col or self.first_row)
-
-
-def parse_range(range_: str) -> CellRange:
-    """Parse ``<sheetId>!A1:C10`` (also ``<sheetId>``, ``<sheetId>!A1``, ``<sheetId>!A:C``);
-    raise `ConfigError` on anything else."""
-    m = RANGE_RE.match(range_ or "")
-    if m is None:
-        raise ConfigError(f"bad Sheets range {range_!r}: expected '<sheetId>!A1:C10'")
-    sheet, c1, r1, c2, r2 = m.groups()
-    cells = (c1 or "", r1 or "", c2 or "", r2 or "")
-    if "!" in range_ and not (cells[0] or cells[1]):
-        raise ConfigError(f"bad Sheets range {range_!r}: no start cell")
-    if ":" in range_ and not (cells[2] or cells[3]):
-        raise ConfigError(f"bad Sheets range {range_!r}: no end cell")
-    rng = CellRange(
-        sheet_id=sheet,
-        first_col=column_number(cells[0]),
-        first_row=int(cells[1] or 0),
-        last_col=column_number(cells[2]) if ":" in range_ else column_number(cells[0]),
-        last_row=int(cells[3] or 0) if ":" in range_ else int(cells[1] or 0),
-    )
-    if (rng.last_col and rng.first_col > rng.last_col) or (
-        rng.last_row and rng.first_row > rng.last_row
-    ):
-        raise ConfigError(f"bad Sheets range {range_!r}: end before start")
-    return rng
-
-
-def check_values(range_: str, values: list[list[Any]]) -> CellRange:
-    """Check a write: a range with a start cell, Lark's row/column/cell-size limits, and
-    that the values fit inside the range's explicit bounds."""
-    rng = parse_range(range_)
-    if not rng.has_cells:
-        raise ConfigError(f"range {range_!r} names no cells; write to '<sheetId>!A1:C10'")
-    if not values or not isinstance(values, list):
-        raise ConfigError("values is empty: give a list of rows")
-    if len(values) > MAX_WRITE_ROWS:
-        raise ConfigError(f"{len(values)} rows: Lark takes at most {MAX_WRITE_ROWS} per write")
-    width = max(len(row) for row in values)
-    if width > MAX_WRITE_COLUMNS:
-        raise ConfigError(f"{width} columns: Lark takes at most {MAX_WRITE_COLUMNS} per write")
-    for row in values:
-        for cell in row:
-            if isinstance(cell, str) and len(cell) > MAX_CELL_CHARS:
-                raise ConfigError(f"a cell holds over {MAX_CELL_CHARS} characters")
-    first_row, first_col = rng.first_row or 1, rng.first_col or 1
-    if rng.last_row and len(values) > rng.last_row - first_row + 1:
-        raise ConfigError(f"{len(values)} rows do not fit in range {range_!r}")
-    if rng.last_col and width > rng.last_col - first_col + 1:
-        raise ConfigError(f"{width} columns do not fit in range {range_!r}")
-    return rng
