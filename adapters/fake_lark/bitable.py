@@ -26,21 +26,15 @@ from typing import Any
 
 import msgspec
 
-from adapters.fake_lark.models import FakeLarkError, FakeRequest
+from adapters.fake_lark.bitable_search import err as _err
+from adapters.fake_lark.bitable_search import evaluate, project, sort_records
+from adapters.fake_lark.models import FakeRequest
 from adapters.fake_lark.server import FakeLark, HandlerResult
 
 A = "/open-apis/bitable/v1/apps/{app_token}"
 T = A + "/tables/{table_id}"
 LIMITS = {"batch_create": 1000, "batch_update": 1000, "batch_delete": 500, "batch_get": 100}
-OPERATORS = frozenset(
-    {"is", "isNot", "contains", "doesNotContain", "isEmpty", "isNotEmpty"}
-    | {"isGreater", "isGreaterEqual", "isLess", "isLessEqual"}
-)
 _ids = itertools.count(1)
-
-
-def _err(code: int, msg: str, status: int = 400) -> FakeLarkError:
-    return FakeLarkError(status, code, msg)
 
 
 def _state(fake: FakeLark) -> dict[str, Any]:
@@ -128,82 +122,6 @@ def _page(req: FakeRequest, items: list[Any], maximum: int, default: int) -> dic
     return out
 
 
-def _matches(field: dict[str, Any], cond: dict[str, Any], value: Any) -> bool:
-    op, wanted = cond.get("operator"), cond.get("value") or []
-    if op not in OPERATORS:
-        raise _err(1254018, f"InvalidFilter: operator {op!r}")
-    empty = value is None or value == "" or value == []
-    if op in ("isEmpty", "isNotEmpty"):
-        return empty if op == "isEmpty" else not empty
-    if not wanted or not all(isinstance(w, str) for w in wanted):
-        raise _err(1254018, "InvalidFilter: value must be a list of strings")
-    if op in ("contains", "doesNotContain"):
-        found = not empty and any(w in str(value) for w in wanted)
-        return found if op == "contains" else not found
-    numeric = field["type"] == 2
-    try:
-        target: Any = float(wanted[0]) if numeric else wanted[0]
-    except ValueError:
-        raise _err(1254018, f"InvalidFilter: {wanted[0]!r} is not a number") from None
-    if op in ("is", "isNot"):
-        equal = not empty and (float(value) if numeric else str(value)) == target
-        return equal if op == "is" else not equal
-    if empty:
-        return False
-    got = float(value) if numeric else str(value)
-    return bool(
-        {
-            "isGreater": got > target,
-            "isGreaterEqual": got >= target,
-            "isLess": got < target,
-            "isLessEqual": got <= target,
-        }[op]
-    )
-
-
-def _evaluate(table: dict[str, Any], flt: Any, fields: dict[str, Any]) -> bool:
-    if not isinstance(flt, dict) or flt.get("conjunction", "and") not in ("and", "or"):
-        raise _err(1254018, "InvalidFilter")
-    results = []
-    for cond in flt.get("conditions") or []:
-        field = table["fields"].get(cond.get("field_name"))
-        if field is None:
-            raise _err(1254045, f"FieldNameNotFound: {cond.get('field_name')}")
-        results.append(_matches(field, cond, fields.get(field["field_name"])))
-    results.extend(_evaluate(table, child, fields) for child in flt.get("children") or [])
-    if flt.get("conjunction", "and") == "or":
-        return any(results) if results else True
-    return all(results)
-
-
-def _sort(table: dict[str, Any], items: list[dict[str, Any]], sort: Any) -> list[dict[str, Any]]:
-    if not isinstance(sort, list):
-        raise _err(1254016, "InvalidSort")
-    for spec in reversed(sort):  # stable sorts, last key first
-        name = spec.get("field_name") if isinstance(spec, dict) else None
-        if name not in table["fields"]:
-            raise _err(1254045, f"FieldNameNotFound: {name}")
-        numeric = table["fields"][name]["type"] == 2
-        present = [r for r in items if r["fields"].get(name) is not None]
-        missing = [r for r in items if r["fields"].get(name) is None]
-        present.sort(
-            key=lambda r: float(r["fields"][name]) if numeric else str(r["fields"][name]),
-            reverse=bool(spec.get("desc")),
-        )
-        items = missing + present
-    return items
-
-
-def _project(rec: dict[str, Any], names: list[str] | None, automatic: bool) -> dict[str, Any]:
-    out = dict(rec)
-    if names is not None:
-        out["fields"] = {k: v for k, v in rec["fields"].items() if k in names}
-    if not automatic:
-        for key in ("created_time", "last_modified_time"):
-            out.pop(key, None)
-    return out
-
-
 def register(fake: FakeLark) -> None:
     """Register the Bitable routes on ``fake``."""
     fake.on_reset(lambda: fake.state.pop("bitable", None))
@@ -248,6 +166,12 @@ def register(fake: FakeLark) -> None:
         key = (req.path_params["app_token"], table["table_id"], req.path, ct)
         return key, _state(fake)["client_tokens"].get(key)
 
+    def remember(key: tuple[str, ...] | None, reply: dict[str, Any]) -> dict[str, Any]:
+        """Keep a create's reply for a repeat of its ``client_token``."""
+        if key is not None:
+            _state(fake)["client_tokens"][key] = reply
+        return reply
+
     @fake.route("GET", A + "/tables")
     async def list_tables(req: FakeRequest) -> HandlerResult:
         tables = begin(req)["tables"].values()
@@ -271,7 +195,7 @@ def register(fake: FakeLark) -> None:
         for name in wanted or []:
             if name not in table["fields"]:
                 raise _err(1254045, f"FieldNameNotFound: {name}")
-        items = [_project(r, wanted, True) for r in table["records"].values()]
+        items = [project(r, wanted, True) for r in table["records"].values()]
         return _page(req, items, 500, 20)
 
     @fake.route("POST", T + "/records/search")
@@ -281,15 +205,15 @@ def register(fake: FakeLark) -> None:
             raise _err(1254000, "WrongRequestJson")
         items = list(table["records"].values())
         if body.get("filter") is not None:
-            items = [r for r in items if _evaluate(table, body["filter"], r["fields"])]
+            items = [r for r in items if evaluate(table, body["filter"], r["fields"])]
         if body.get("sort"):
-            items = _sort(table, items, body["sort"])
+            items = sort_records(table, items, body["sort"])
         names = body.get("field_names")
         for name in names or []:
             if name not in table["fields"]:
                 raise _err(1254045, f"FieldNameNotFound: {name}")
         auto = bool(body.get("automatic_fields"))
-        return _page(req, [_project(r, names, auto) for r in items], 500, 20)
+        return _page(req, [project(r, names, auto) for r in items], 500, 20)
 
     @fake.route("GET", T + "/records/{record_id}")
     async def get_record(req: FakeRequest) -> HandlerResult:
@@ -311,10 +235,7 @@ def register(fake: FakeLark) -> None:
             return seen  # type: ignore[no-any-return]
         body = req.json()
         fields = _check_fields(table, body.get("fields") if isinstance(body, dict) else None)
-        reply = {"record": _insert(fake, table, fields)}
-        if key is not None:
-            _state(fake)["client_tokens"][key] = reply
-        return reply
+        return remember(key, {"record": _insert(fake, table, fields)})
 
     @fake.route("PUT", T + "/records/{record_id}")
     async def update(req: FakeRequest) -> HandlerResult:
@@ -345,10 +266,7 @@ def register(fake: FakeLark) -> None:
         checked = [
             _check_fields(table, r.get("fields") if isinstance(r, dict) else None) for r in items
         ]
-        reply = {"records": [_insert(fake, table, f) for f in checked]}
-        if key is not None:
-            _state(fake)["client_tokens"][key] = reply
-        return reply
+        return remember(key, {"records": [_insert(fake, table, f) for f in checked]})
 
     @fake.route("POST", T + "/records/batch_update")
     async def batch_update(req: FakeRequest) -> HandlerResult:

@@ -27,7 +27,8 @@ from adapters.fake_lark.models import FakeLarkError, FakeRequest
 from adapters.fake_lark.server import FakeLark, HandlerResult
 
 RECEIVE_ID_TYPES = frozenset({"open_id", "union_id", "user_id", "email", "chat_id"})
-MSG_TYPES = frozenset(
+# what an app may send (im.py); this minimal send also takes "system"
+SENDABLE_MSG_TYPES = frozenset(
     {
         "text",
         "post",
@@ -39,9 +40,9 @@ MSG_TYPES = frozenset(
         "interactive",
         "share_chat",
         "share_user",
-        "system",
     }
 )
+MSG_TYPES = SENDABLE_MSG_TYPES | {"system"}
 UUID_WINDOW_MS = 3600 * 1000
 
 
@@ -87,6 +88,48 @@ def store_message(fake: FakeLark, msg: dict[str, Any]) -> dict[str, Any]:
     return msg
 
 
+def json_body(req: FakeRequest) -> dict[str, Any]:
+    """The request's JSON object (230001 otherwise)."""
+    body = req.json()
+    if not isinstance(body, dict):
+        raise bad_param("body")
+    return body
+
+
+def checked_uuid(uuid: object) -> str:
+    """A send's dedup uuid: absent (→ "") or a string of at most 50 characters."""
+    if uuid is not None and (not isinstance(uuid, str) or len(uuid) > 50):
+        raise bad_param("uuid")
+    return uuid or ""
+
+
+def new_record(
+    app_id: str,
+    tenant_key: str,
+    receive_id: str,
+    receive_id_type: str,
+    chat_id: str,
+    msg_type: str,
+    content: object,
+    uuid: str,
+) -> dict[str, Any]:
+    """A message record as `store_message` keeps it, before its id and times."""
+    return {
+        "app_id": app_id,
+        "tenant_key": tenant_key,
+        "receive_id": receive_id,
+        "receive_id_type": receive_id_type,
+        "chat_id": chat_id,
+        "msg_type": msg_type,
+        "content": content,
+        "uuid": uuid,
+        "root_id": "",
+        "parent_id": "",
+        "deleted": False,
+        "updated": False,
+    }
+
+
 def find_by_uuid(fake: FakeLark, app_id: str, uuid: str | None) -> dict[str, Any] | None:
     if not uuid:
         return None
@@ -116,11 +159,9 @@ def register(fake: FakeLark) -> None:
         id_type = req.query.get("receive_id_type", "")
         if id_type not in RECEIVE_ID_TYPES:
             raise bad_param("receive_id_type")
-        body = req.json()
-        if not isinstance(body, dict):
-            raise bad_param("body")
+        body = json_body(req)
         receive_id, msg_type = body.get("receive_id"), body.get("msg_type")
-        content, uuid = body.get("content"), body.get("uuid")
+        content = body.get("content")
         if not isinstance(receive_id, str) or not receive_id:
             raise bad_param("receive_id")
         if msg_type not in MSG_TYPES:
@@ -131,27 +172,13 @@ def register(fake: FakeLark) -> None:
             msgspec.json.decode(content)
         except msgspec.DecodeError:
             raise bad_param("content is not valid JSON") from None
-        if uuid is not None and (not isinstance(uuid, str) or len(uuid) > 50):
-            raise bad_param("uuid")
+        uuid = checked_uuid(body.get("uuid"))
         existing = find_by_uuid(fake, token.app_id, uuid)
         if existing is not None:
             return message_view(existing)
         chat_id = receive_id if id_type == "chat_id" else p2p_chat_id(token.app_id, receive_id)
-        msg = store_message(
-            fake,
-            {
-                "app_id": token.app_id,
-                "tenant_key": token.tenant_key,
-                "receive_id": receive_id,
-                "receive_id_type": id_type,
-                "chat_id": chat_id,
-                "msg_type": msg_type,
-                "content": content,
-                "uuid": uuid or "",
-                "root_id": "",
-                "parent_id": "",
-                "deleted": False,
-                "updated": False,
-            },
+        record = new_record(
+            token.app_id, token.tenant_key, receive_id, id_type, chat_id, msg_type, content, uuid
         )
+        msg = store_message(fake, record)
         return message_view(msg)

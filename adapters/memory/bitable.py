@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 
-from application.pagination import iterate_pages
+from adapters.memory.bitable_search import holds, sort_records
+from application.clients.bitable_base import check_fields
+from application.clients.bitable_iter import BitableIterators
 from domain.errors import BadRequestError, ConfigError, NotFoundError
 from domain.models.bitable import (
     BatchGetResult,
@@ -44,7 +46,7 @@ def _page(items: list[Any], page_size: int, page_token: str | None) -> tuple[lis
     return items[start:end], str(end) if more else "", more
 
 
-class InMemoryBitable:
+class InMemoryBitable(BitableIterators):
     """Apps → tables → records in dicts. Seed with `add_table`."""
 
     def __init__(self) -> None:
@@ -80,12 +82,11 @@ class InMemoryBitable:
 
     @staticmethod
     def _check(table: dict[str, Any], fields: Fields) -> dict[str, Any]:
-        if not isinstance(fields, Mapping) or not fields:
-            raise ConfigError("fields must be a non-empty mapping of field name to value")
+        fields = check_fields(fields)
         for name in fields:
             if name not in table["fields"]:
                 raise BadRequestError(f"FieldNameNotFound: {name}", code=1254045)
-        return dict(fields)
+        return fields
 
     async def list_tables(
         self,
@@ -102,12 +103,6 @@ class InMemoryBitable:
         items, token, more = _page(tables, page_size, page_token)
         return Page(items=items, page_token=token or None, has_more=more)
 
-    def iter_tables(
-        self, app_token: str, *, app_id: str | None = None
-    ) -> AsyncIterator[BitableTable]:
-        """Every table."""
-        return iterate_pages(lambda tok: self.list_tables(app_token, page_token=tok))
-
     async def list_fields(
         self,
         app_token: str,
@@ -121,12 +116,6 @@ class InMemoryBitable:
         fields = list(self._table(app_token, table_id)["fields"].values())
         items, token, more = _page(fields, page_size, page_token)
         return Page(items=items, page_token=token or None, has_more=more)
-
-    def iter_fields(
-        self, app_token: str, table_id: str, *, app_id: str | None = None
-    ) -> AsyncIterator[BitableField]:
-        """Every field."""
-        return iterate_pages(lambda tok: self.list_fields(app_token, table_id, page_token=tok))
 
     def _records_page(
         self, recs: list[BitableRecord], names: Sequence[str] | None, size: int, tok: str | None
@@ -159,27 +148,6 @@ class InMemoryBitable:
         recs = list(self._table(app_token, table_id)["records"].values())
         return self._records_page(recs, field_names, page_size, page_token)
 
-    def iter_records(
-        self,
-        app_token: str,
-        table_id: str,
-        *,
-        view_id: str | None = None,
-        filter: str | None = None,
-        sort: str | None = None,
-        field_names: Sequence[str] | None = None,
-        page_size: int = 500,
-        user_id_type: str | None = None,
-        app_id: str | None = None,
-    ) -> AsyncIterator[BitableRecord]:
-        """Every record."""
-        return iterate_pages(
-            lambda tok: self.list_records(
-                app_token, table_id, filter=filter, sort=sort, field_names=field_names,
-                page_size=page_size, page_token=tok,
-            )
-        )  # fmt: skip
-
     async def search_records(
         self,
         app_token: str,
@@ -200,38 +168,9 @@ class InMemoryBitable:
         recs = list(table["records"].values())
         if filter is not None:
             flt = filter_from_dict(filter)
-            recs = [r for r in recs if _holds(table["fields"], flt, r.fields)]
-        for spec in reversed(sort or []):
-            field = table["fields"].get(spec.field_name)
-            if field is None:
-                raise BadRequestError(f"FieldNameNotFound: {spec.field_name}", code=1254045)
-            have = [r for r in recs if r.fields.get(spec.field_name) is not None]
-            none = [r for r in recs if r.fields.get(spec.field_name) is None]
-            have.sort(key=lambda r: _key(field, r.fields[spec.field_name]), reverse=spec.desc)
-            recs = none + have
+            recs = [r for r in recs if holds(table["fields"], flt, r.fields)]
+        recs = sort_records(table["fields"], recs, sort or [])
         return self._records_page(recs, field_names, page_size, page_token)
-
-    def iter_search_records(
-        self,
-        app_token: str,
-        table_id: str,
-        *,
-        filter: Filter | dict[str, Any] | None = None,
-        sort: Sequence[Sort] | None = None,
-        field_names: Sequence[str] | None = None,
-        view_id: str | None = None,
-        automatic_fields: bool = False,
-        page_size: int = 500,
-        user_id_type: str | None = None,
-        app_id: str | None = None,
-    ) -> AsyncIterator[BitableRecord]:
-        """Every matching record."""
-        return iterate_pages(
-            lambda tok: self.search_records(
-                app_token, table_id, filter=filter, sort=sort, field_names=field_names,
-                page_size=page_size, page_token=tok,
-            )
-        )  # fmt: skip
 
     async def get_record(
         self, app_token: str, table_id: str, record_id: str, *, app_id: str | None = None
@@ -333,42 +272,3 @@ class InMemoryBitable:
         for rid in record_ids:
             del table["records"][rid]
         return [DeletedRecord(record_id=rid, deleted=True) for rid in record_ids]
-
-
-def _key(field: BitableField, value: Any) -> Any:
-    return float(value) if field.type == 2 else str(value)
-
-
-def _holds(fields: dict[str, BitableField], flt: Filter, values: dict[str, Any]) -> bool:
-    results = []
-    for cond in flt.conditions:
-        field = fields.get(cond.field_name)
-        if field is None:
-            raise BadRequestError(f"FieldNameNotFound: {cond.field_name}", code=1254045)
-        value = values.get(cond.field_name)
-        empty = value is None or value == "" or value == []
-        op, wanted = cond.operator, (cond.value or [""])[0]
-        if op in ("isEmpty", "isNotEmpty"):
-            ok = empty == (op == "isEmpty")
-        elif op in ("contains", "doesNotContain"):
-            found = not empty and any(w in str(value) for w in cond.value or [])
-            ok = found == (op == "contains")
-        elif op in ("is", "isNot"):
-            ok = (not empty and _key(field, value) == _key(field, wanted)) == (op == "is")
-        else:
-            ok = not empty and _compare(op, _key(field, value), _key(field, wanted))
-        results.append(ok)
-    results.extend(_holds(fields, child, values) for child in flt.children)
-    if flt.conjunction == "or":
-        return any(results) if results else True
-    return all(results)
-
-
-def _compare(op: str, a: Any, b: Any) -> bool:
-    if op == "isGreater":
-        return bool(a > b)
-    if op == "isGreaterEqual":
-        return bool(a >= b)
-    if op == "isLess":
-        return bool(a < b)
-    return bool(a <= b)

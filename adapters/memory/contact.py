@@ -10,10 +10,11 @@ ignored). A department's users are those whose ``department_ids`` hold its open 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import TypeVar
 
-from application.pagination import iterate_pages
+from application.clients.contact_iter import ContactIterators
+from application.clients.contact_support import check_lookups, check_user_ids
 from domain.errors import ConfigError, NotFoundError, PermissionDeniedError
 from domain.models.common import Page
 from domain.models.contact import (
@@ -46,7 +47,7 @@ def _page(items: list[T], token: str | None, size: int) -> tuple[list[T], str | 
     return items[start:end], str(end) if more else None, more
 
 
-class InMemoryContacts:
+class InMemoryContacts(ContactIterators):
     """Users, departments and chats held in dicts; implements `domain.ports.contact.ContactPort`."""
 
     def __init__(self) -> None:
@@ -78,6 +79,9 @@ class InMemoryContacts:
     def _user(self, user_id: str, id_type: str) -> User | None:
         return next((u for u in self.users if getattr(u, id_type) == user_id), None)
 
+    def _found_user(self, found: list[UserContactInfo], id_type: str) -> User | None:
+        return self._user(found[0].user_id, id_type) if found[0].user_id else None
+
     async def get_user(
         self,
         user_id: str,
@@ -104,10 +108,9 @@ class InMemoryContacts:
         app_id: str | None = None,
     ) -> list[User]:
         """Known users in input order; unknown ids left out."""
-        if isinstance(user_ids, str):
-            raise ConfigError("user_ids must be a sequence of ids, not one string")
+        ids = check_user_ids(user_ids)
         check_choice(user_id_type, USER_ID_TYPES, "user_id_type")
-        found = (self._user(check_id(i, "user_id"), user_id_type) for i in user_ids)
+        found = (self._user(i, user_id_type) for i in ids)
         return [u for u in found if u is not None]
 
     async def batch_get_user_ids(
@@ -120,14 +123,11 @@ class InMemoryContacts:
         app_id: str | None = None,
     ) -> list[UserContactInfo]:
         """One entry per email, then per mobile; ``user_id`` "" when not found."""
-        if isinstance(emails, str) or isinstance(mobiles, str):
-            raise ConfigError("emails and mobiles must be sequences, not one string")
+        check_lookups(emails, mobiles)
         check_choice(user_id_type, USER_ID_TYPES, "user_id_type")
         out = []
         for field, values in (("email", emails), ("mobile", mobiles)):
             for value in values:
-                if not value:
-                    raise ConfigError("an email or mobile is empty")
                 user = next((u for u in self.users if getattr(u, field) == value), None)
                 entry = UserContactInfo(
                     email=value if field == "email" else "",
@@ -151,7 +151,7 @@ class InMemoryContacts:
         found = await self.batch_get_user_ids(
             emails=[email], include_resigned=include_resigned, user_id_type=user_id_type
         )
-        return self._user(found[0].user_id, user_id_type) if found[0].user_id else None
+        return self._found_user(found, user_id_type)
 
     async def get_user_by_mobile(
         self,
@@ -165,7 +165,7 @@ class InMemoryContacts:
         found = await self.batch_get_user_ids(
             mobiles=[mobile], include_resigned=include_resigned, user_id_type=user_id_type
         )
-        return self._user(found[0].user_id, user_id_type) if found[0].user_id else None
+        return self._found_user(found, user_id_type)
 
     # departments --------------------------------------------------------------------------
     async def get_department(
@@ -216,29 +216,6 @@ class InMemoryContacts:
         items, token, more = _page(self._children(dept, fetch_child), page_token, page_size)
         return Page(items=items, page_token=token, has_more=more)
 
-    def iter_child_departments(
-        self,
-        department_id: str,
-        *,
-        fetch_child: bool = False,
-        page_size: int = CONTACT_PAGE_MAX,
-        department_id_type: str = "open_department_id",
-        user_id_type: str = "open_id",
-        app_id: str | None = None,
-    ) -> AsyncIterator[Department]:
-        """Every sub-department."""
-        check_id(department_id, "department_id")
-        check_page_size(page_size, CONTACT_PAGE_MAX)
-        return iterate_pages(
-            lambda t: self.list_child_departments(
-                department_id,
-                fetch_child=fetch_child,
-                page_size=page_size,
-                page_token=t,
-                department_id_type=department_id_type,
-            )
-        )
-
     async def list_department_users(
         self,
         department_id: str,
@@ -256,27 +233,6 @@ class InMemoryContacts:
         members = [u for u in self.users if ids.intersection(u.department_ids) and not _resigned(u)]
         items, token, more = _page(members, page_token, page_size)
         return Page(items=items, page_token=token, has_more=more)
-
-    def iter_department_users(
-        self,
-        department_id: str,
-        *,
-        page_size: int = CONTACT_PAGE_MAX,
-        department_id_type: str = "open_department_id",
-        user_id_type: str = "open_id",
-        app_id: str | None = None,
-    ) -> AsyncIterator[User]:
-        """Every direct member of a department."""
-        check_id(department_id, "department_id")
-        check_page_size(page_size, CONTACT_PAGE_MAX)
-        return iterate_pages(
-            lambda t: self.list_department_users(
-                department_id,
-                page_size=page_size,
-                page_token=t,
-                department_id_type=department_id_type,
-            )
-        )
 
     # chats ------------------------------------------------------------------------------
     def _chat(self, chat_id: str) -> tuple[Chat, list[ChatMember], bool]:
@@ -313,23 +269,6 @@ class InMemoryContacts:
         items, token, more = _page(members, page_token, page_size)
         return ChatMemberPage(
             items=items, page_token=token, has_more=more, member_total=len(members)
-        )
-
-    def iter_chat_members(
-        self,
-        chat_id: str,
-        *,
-        member_id_type: str = "open_id",
-        page_size: int = CHAT_MEMBERS_PAGE_MAX,
-        app_id: str | None = None,
-    ) -> AsyncIterator[ChatMember]:
-        """Every member of the chat."""
-        check_id(chat_id, "chat_id")
-        check_page_size(page_size, CHAT_MEMBERS_PAGE_MAX)
-        return iterate_pages(
-            lambda t: self.list_chat_members(
-                chat_id, member_id_type=member_id_type, page_size=page_size, page_token=t
-            )
         )
 
 

@@ -1,38 +1,41 @@
 """`InMemoryWorkspaceTables`: a dict-backed `WorkspaceTablesPort` for embedders' unit tests.
 
-It shares the fake Lark server's table logic (`adapters.fake_lark.apaas`): the same subset of
+It shares the fake Lark server's table engine (`adapters.workspace_sql`): the same subset of
 the PostgREST-like ``filter``/``select``/``order`` grammar and the same sqlite-backed
 ``execute_sql`` (parameters bound by `application.sql_quote`), so tests written against it
-agree with the fake. Errors are raised as `BadRequestError` / `NotFoundError`; ``user_id``
-and ``app_id`` are accepted and ignored (no tokens in memory).
+agree with the fake; and the client's input checks (`application.clients.tables_wire`).
+Errors are raised as `BadRequestError` / `NotFoundError`; ``user_id`` and ``app_id`` are
+accepted and ignored (no tokens in memory).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from adapters.fake_lark import apaas as logic
-from adapters.fake_lark.models import FakeLarkError
-from application.pagination import iterate_pages
+from adapters import workspace_sql as engine
+from application.clients.tables_iter import WorkspaceTableIterators
+from application.clients.tables_wire import RECORD_PAGE_MAX, check_filter, check_page_size, csv
 from application.sql_quote import bind_params
-from domain.errors import BadRequestError, ConfigError, LarkAPIError, NotFoundError
+from domain.errors import BadRequestError, ConfigError, NotFoundError
 from domain.models.common import Page
 from domain.models.tables import SqlResult, WorkspaceColumn, WorkspaceRecordPage, WorkspaceTable
 
 Row = Mapping[str, Any]
 
 
-def _csv(value: str | Sequence[str] | None) -> str | None:
-    return value if value is None or isinstance(value, str) else ",".join(value)
+@contextmanager
+def _lark_errors() -> Iterator[None]:
+    """Re-raise the engine's `WorkspaceTableError` as the client's typed error."""
+    try:
+        yield
+    except engine.WorkspaceTableError as exc:
+        kind = NotFoundError if exc.http_status == 404 else BadRequestError
+        raise kind(exc.msg, code=exc.code, http_status=exc.http_status) from None
 
 
-def _lark(exc: FakeLarkError) -> LarkAPIError:
-    kind = NotFoundError if exc.http_status == 404 else BadRequestError
-    return kind(exc.msg, code=exc.code, http_status=exc.http_status)
-
-
-class InMemoryWorkspaceTables:
+class InMemoryWorkspaceTables(WorkspaceTableIterators):
     """Workspaces → tables → rows in dicts. Seed with `add_table`."""
 
     def __init__(self) -> None:
@@ -48,8 +51,8 @@ class InMemoryWorkspaceTables:
         rows: list[dict[str, Any]] | None = None,
     ) -> None:
         """A table with a ``_id`` primary key plus ``columns`` (name → data_type)."""
-        holder: Any = type("S", (), {"state": {"apaas": {"workspaces": self.workspaces}}})
-        logic.add_table(holder, workspace_id, name, columns, unique=unique, rows=rows)
+        table = engine.make_table(name, columns, unique=unique, rows=rows)
+        self.workspaces.setdefault(workspace_id, {})[name] = table
 
     def _table(self, workspace_id: str, name: str) -> dict[str, Any]:
         table: dict[str, Any] | None = self.workspaces.get(workspace_id, {}).get(name)
@@ -71,12 +74,6 @@ class InMemoryWorkspaceTables:
         if tables is None:
             raise NotFoundError("workspace not found", code=1000404, http_status=404)
         return Page(items=[await self.get_table(workspace_id, n, user_id=user_id) for n in tables])
-
-    def iter_tables(
-        self, workspace_id: str, *, user_id: str, app_id: str | None = None
-    ) -> AsyncIterator[WorkspaceTable]:
-        """Every table."""
-        return iterate_pages(lambda tok: self.list_tables(workspace_id, user_id=user_id))
 
     async def get_table(
         self, workspace_id: str, table_name: str, *, user_id: str, app_id: str | None = None
@@ -100,16 +97,13 @@ class InMemoryWorkspaceTables:
         app_id: str | None = None,
     ) -> WorkspaceRecordPage:
         """One page of matching rows."""
-        if not 1 <= page_size <= 500:
-            raise ConfigError("page_size must be from 1 to 500")
+        check_page_size(page_size, RECORD_PAGE_MAX)
         if order is not None:
             raise NotImplementedError("InMemoryWorkspaceTables does not sort: use execute_sql")
         table = self._table(workspace_id, table_name)
-        try:
-            match = logic._matcher(table, filter)
-            cols = logic._columns(table, _csv(select))
-        except FakeLarkError as exc:
-            raise _lark(exc) from None
+        with _lark_errors():
+            match = engine.matcher(table, filter)
+            cols = engine.columns(table, csv(select))
         found = [dict(r) for r in table["rows"] if match(r)]
         if cols is not None:
             found = [{c: r[c] for c in cols} for r in found]
@@ -120,32 +114,6 @@ class InMemoryWorkspaceTables:
             page_token=str(start + page_size) if more else None,
             has_more=more,
             total=len(found),
-        )
-
-    def iter_records(
-        self,
-        workspace_id: str,
-        table_name: str,
-        *,
-        user_id: str,
-        select: str | Sequence[str] | None = None,
-        filter: str | None = None,
-        order: str | None = None,
-        page_size: int = 500,
-        app_id: str | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every matching row."""
-        return iterate_pages(
-            lambda tok: self.query_records(
-                workspace_id,
-                table_name,
-                user_id=user_id,
-                select=select,
-                filter=filter,
-                order=order,
-                page_size=page_size,
-                page_token=tok,
-            )
         )
 
     async def insert_records(
@@ -178,24 +146,19 @@ class InMemoryWorkspaceTables:
         t = self._table(workspace_id, table)
         if not records:
             raise ConfigError("records must be a non-empty list of dicts")
-        try:
-            keys = logic._columns(t, _csv(on_conflict))
-            allowed = logic._columns(t, _csv(columns))
+        with _lark_errors():
+            keys = engine.columns(t, csv(on_conflict))
+            allowed = engine.columns(t, csv(columns))
             for row in records:
-                for col in row:
-                    if col not in logic._types(t) or (allowed is not None and col not in allowed):
-                        raise logic.bad(f"unknown column {col!r}")
-        except FakeLarkError as exc:
-            raise _lark(exc) from None
-        ids = []
-        for row in records:
-            same = [r for r in t["rows"] if keys and all(r[k] == row.get(k) for k in keys)]
-            if same:
-                same[0].update(row)
-                ids.append(str(same[0]["_id"]))
-            else:
-                ids.append(str(logic._insert(t, dict(row))["_id"]))
-        return ids
+                engine.check_row(t, row, allowed)
+        return engine.upsert(t, records, keys)
+
+    def _matching(self, workspace_id: str, table: str, filter: str) -> tuple[dict[str, Any], Any]:
+        """The table and the predicate of an update's or delete's required ``filter``."""
+        check_filter(filter)
+        t = self._table(workspace_id, table)
+        with _lark_errors():
+            return t, engine.matcher(t, filter)
 
     async def update_records(
         self,
@@ -208,13 +171,7 @@ class InMemoryWorkspaceTables:
         app_id: str | None = None,
     ) -> list[str]:
         """Set columns on matching rows."""
-        if not filter:
-            raise ConfigError("filter must be a non-empty string")
-        t = self._table(workspace_id, table)
-        try:
-            match = logic._matcher(t, filter)
-        except FakeLarkError as exc:
-            raise _lark(exc) from None
+        t, match = self._matching(workspace_id, table, filter)
         hit = [r for r in t["rows"] if match(r)]
         for r in hit:
             r.update(record)
@@ -248,13 +205,7 @@ class InMemoryWorkspaceTables:
         app_id: str | None = None,
     ) -> None:
         """Delete matching rows."""
-        if not filter:
-            raise ConfigError("filter must be a non-empty string")
-        t = self._table(workspace_id, table)
-        try:
-            match = logic._matcher(t, filter)
-        except FakeLarkError as exc:
-            raise _lark(exc) from None
+        t, match = self._matching(workspace_id, table, filter)
         t["rows"] = [r for r in t["rows"] if not match(r)]
 
     async def execute_sql(
@@ -268,7 +219,7 @@ class InMemoryWorkspaceTables:
     ) -> SqlResult:
         """Run one statement against an sqlite mirror of the workspace."""
         statement = bind_params(sql, params)
-        try:
-            return SqlResult(result=logic.run_sql(self.workspaces.get(workspace_id, {}), statement))
-        except FakeLarkError as exc:
-            raise _lark(exc) from None
+        with _lark_errors():
+            return SqlResult(
+                result=engine.run_sql(self.workspaces.get(workspace_id, {}), statement)
+            )

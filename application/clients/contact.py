@@ -8,16 +8,21 @@ remapping and the optional cache are in `application.clients.contact_support`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from application.base_client import decode_data
 from application.clients.contact_chats import ChatMethods
-from application.clients.contact_support import next_token
-from application.pagination import iterate_pages
-from domain.errors import ConfigError
+from application.clients.contact_iter import ContactIterators
+from application.clients.contact_support import (
+    check_lookups,
+    check_user_ids,
+    department_query,
+    page_query,
+)
+from domain.batch import chunks
 from domain.models.common import Page
 from domain.models.contact import (
     BATCH_MAX,
@@ -29,7 +34,6 @@ from domain.models.contact import (
     UserContactInfo,
     check_choice,
     check_id,
-    check_page_size,
 )
 
 CONTACT = "/open-apis/contact/v3"
@@ -51,12 +55,7 @@ class _IdsReply(msgspec.Struct):
     user_list: list[UserContactInfo] = []
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-class ContactClient(ChatMethods):
+class ContactClient(ContactIterators, ChatMethods):
     """Users, departments (contact/v3) and chats (im/v1), every method taking ``app_id=``.
 
     ``cache_ttl`` (seconds, default off) turns on a read-through cache of `get_user`,
@@ -106,14 +105,12 @@ class ContactClient(ChatMethods):
     ) -> list[User]:
         """Users by id (``GET users/batch``, 50 ids a request, chunked), in input order;
         ids Lark does not return (unknown, out of scope) are left out."""
-        if isinstance(user_ids, str):
-            raise ConfigError("user_ids must be a sequence of ids, not one string")
-        ids = [check_id(u, "user_id") for u in user_ids]
+        ids = check_user_ids(user_ids)
         check_choice(user_id_type, USER_ID_TYPES, "user_id_type")
         check_choice(department_id_type, DEPARTMENT_ID_TYPES, "department_id_type")
         unique = list(dict.fromkeys(ids))
         found: list[User] = []
-        for chunk in _chunks(unique, BATCH_MAX):
+        for chunk in chunks(unique, BATCH_MAX):
             reply = await self._get(
                 _UsersReply,
                 f"{CONTACT}/users/batch",
@@ -144,14 +141,10 @@ class ContactClient(ChatMethods):
     ) -> list[UserContactInfo]:
         """User ids by email / mobile (``POST users/batch_get_id``, 50 of each a request,
         chunked): the email entries in input order, then the mobile entries."""
-        if isinstance(emails, str) or isinstance(mobiles, str):
-            raise ConfigError("emails and mobiles must be sequences, not one string")
-        for value in (*emails, *mobiles):
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError("an email or mobile is empty")
+        check_lookups(emails, mobiles)
         check_choice(user_id_type, USER_ID_TYPES, "user_id_type")
-        email_chunks = list(_chunks(list(emails), BATCH_MAX))
-        mobile_chunks = list(_chunks(list(mobiles), BATCH_MAX))
+        email_chunks = list(chunks(list(emails), BATCH_MAX))
+        mobile_chunks = list(chunks(list(mobiles), BATCH_MAX))
         by_email: list[UserContactInfo] = []
         by_mobile: list[UserContactInfo] = []
         for i in range(max(len(email_chunks), len(mobile_chunks))):
@@ -228,12 +221,7 @@ class ContactClient(ChatMethods):
     ) -> Department:
         """One department (``GET departments/:id``; the root is ``"0"``)."""
         check_id(department_id, "department_id")
-        query = {
-            "department_id_type": check_choice(
-                department_id_type, DEPARTMENT_ID_TYPES, "department_id_type"
-            ),
-            "user_id_type": check_choice(user_id_type, USER_ID_TYPES, "user_id_type"),
-        }
+        query = department_query(department_id_type, user_id_type)
 
         async def load() -> Department:
             reply = await self._get(
@@ -264,49 +252,17 @@ class ContactClient(ChatMethods):
         is Lark's recursive flag."""
         check_id(department_id, "department_id")
         query = {
-            "department_id_type": check_choice(
-                department_id_type, DEPARTMENT_ID_TYPES, "department_id_type"
-            ),
-            "user_id_type": check_choice(user_id_type, USER_ID_TYPES, "user_id_type"),
+            **department_query(department_id_type, user_id_type),
             "fetch_child": bool(fetch_child),
-            "page_size": check_page_size(page_size, CONTACT_PAGE_MAX),
-            "page_token": page_token or None,
+            **page_query(page_size, page_token, CONTACT_PAGE_MAX),
         }
-        page = await self._get(
+        return await self._get_page(
             Page[Department],
             f"{CONTACT}/departments/{department_id}/children",
             api="contact.department.children",
             app_id=app_id,
             query=query,
             rate_family="contact",
-        )
-        return next_token(page)
-
-    def iter_child_departments(
-        self,
-        department_id: str,
-        *,
-        fetch_child: bool = False,
-        page_size: int = CONTACT_PAGE_MAX,
-        department_id_type: str = "open_department_id",
-        user_id_type: str = "open_id",
-        app_id: str | None = None,
-    ) -> AsyncIterator[Department]:
-        """Every sub-department, page after page."""
-        check_id(department_id, "department_id")
-        check_choice(department_id_type, DEPARTMENT_ID_TYPES, "department_id_type")
-        check_choice(user_id_type, USER_ID_TYPES, "user_id_type")
-        check_page_size(page_size, CONTACT_PAGE_MAX)
-        return iterate_pages(
-            lambda token: self.list_child_departments(
-                department_id,
-                fetch_child=fetch_child,
-                page_size=page_size,
-                page_token=token,
-                department_id_type=department_id_type,
-                user_id_type=user_id_type,
-                app_id=app_id,
-            )
         )
 
     async def list_department_users(
@@ -322,44 +278,14 @@ class ContactClient(ChatMethods):
         """One page of a department's direct members (``GET users/find_by_department``)."""
         query = {
             "department_id": check_id(department_id, "department_id"),
-            "department_id_type": check_choice(
-                department_id_type, DEPARTMENT_ID_TYPES, "department_id_type"
-            ),
-            "user_id_type": check_choice(user_id_type, USER_ID_TYPES, "user_id_type"),
-            "page_size": check_page_size(page_size, CONTACT_PAGE_MAX),
-            "page_token": page_token or None,
+            **department_query(department_id_type, user_id_type),
+            **page_query(page_size, page_token, CONTACT_PAGE_MAX),
         }
-        page = await self._get(
+        return await self._get_page(
             Page[User],
             f"{CONTACT}/users/find_by_department",
             api="contact.user.find_by_department",
             app_id=app_id,
             query=query,
             rate_family="contact",
-        )
-        return next_token(page)
-
-    def iter_department_users(
-        self,
-        department_id: str,
-        *,
-        page_size: int = CONTACT_PAGE_MAX,
-        department_id_type: str = "open_department_id",
-        user_id_type: str = "open_id",
-        app_id: str | None = None,
-    ) -> AsyncIterator[User]:
-        """Every direct member of a department, page after page."""
-        check_id(department_id, "department_id")
-        check_choice(department_id_type, DEPARTMENT_ID_TYPES, "department_id_type")
-        check_choice(user_id_type, USER_ID_TYPES, "user_id_type")
-        check_page_size(page_size, CONTACT_PAGE_MAX)
-        return iterate_pages(
-            lambda token: self.list_department_users(
-                department_id,
-                page_size=page_size,
-                page_token=token,
-                department_id_type=department_id_type,
-                user_id_type=user_id_type,
-                app_id=app_id,
-            )
         )

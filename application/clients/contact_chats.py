@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-from application.clients.contact_support import ContactClientBase, next_token
-from application.pagination import iterate_pages
+from application.clients.contact_support import ContactClientBase, page_query
 from domain.models.contact import (
     CHAT_MEMBERS_PAGE_MAX,
     USER_ID_TYPES,
     Chat,
-    ChatMember,
     ChatMemberPage,
     check_choice,
     check_id,
-    check_page_size,
 )
 
 CHATS = "/open-apis/im/v1/chats"
 
 
 class ChatMethods(ContactClientBase):
-    """``get_chat``, ``list_chat_members`` and ``iter_chat_members``."""
+    """``get_chat`` and ``list_chat_members`` (``iter_chat_members`` is in `ContactIterators`)."""
 
     async def get_chat(
         self, chat_id: str, *, user_id_type: str = "open_id", app_id: str | None = None
@@ -59,37 +54,13 @@ class ChatMethods(ContactClientBase):
         check_id(chat_id, "chat_id")
         query = {
             "member_id_type": check_choice(member_id_type, USER_ID_TYPES, "member_id_type"),
-            "page_size": check_page_size(page_size, CHAT_MEMBERS_PAGE_MAX),
-            "page_token": page_token or None,
+            **page_query(page_size, page_token, CHAT_MEMBERS_PAGE_MAX),
         }
-        page = await self._get(
+        return await self._get_page(
             ChatMemberPage,
             f"{CHATS}/{chat_id}/members",
             api="im.chat.members.get",
             app_id=app_id,
             query=query,
             rate_family="im.read",
-        )
-        return next_token(page)
-
-    def iter_chat_members(
-        self,
-        chat_id: str,
-        *,
-        member_id_type: str = "open_id",
-        page_size: int = CHAT_MEMBERS_PAGE_MAX,
-        app_id: str | None = None,
-    ) -> AsyncIterator[ChatMember]:
-        """Every member of a chat, page after page (input checked before any request)."""
-        check_id(chat_id, "chat_id")
-        check_choice(member_id_type, USER_ID_TYPES, "member_id_type")
-        check_page_size(page_size, CHAT_MEMBERS_PAGE_MAX)
-        return iterate_pages(
-            lambda token: self.list_chat_members(
-                chat_id,
-                member_id_type=member_id_type,
-                page_size=page_size,
-                page_token=token,
-                app_id=app_id,
-            )
         )

@@ -1,4 +1,4 @@
-"""The shared part of `ContactClient`: its per-app TTL cache.
+"""The shared part of `ContactClient`: its per-app TTL cache, paged GETs and query checks.
 
 Lark answers some "not found" and "no access" cases with HTTP 400 and an area code;
 ``domain.errors`` maps them: 41050 "no user authority" (Lark gives it both for an unknown
@@ -11,13 +11,20 @@ chat) are `PermissionDeniedError`.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from application.base_client import BaseServiceClient, decode_data
 from application.pool import CredentialPool
 from domain.errors import ConfigError
 from domain.models.common import Page
+from domain.models.contact import (
+    DEPARTMENT_ID_TYPES,
+    USER_ID_TYPES,
+    check_choice,
+    check_id,
+    check_page_size,
+)
 from domain.ports.transport import LarkTransport
 
 T = TypeVar("T")
@@ -31,6 +38,37 @@ def next_token(page: P) -> P:
     if not page.has_more and page.page_token is not None:
         page.page_token = None
     return page
+
+
+def check_user_ids(user_ids: Sequence[str]) -> list[str]:
+    """Every id of ``user_ids`` checked (a lone string is refused), as a list."""
+    if isinstance(user_ids, str):
+        raise ConfigError("user_ids must be a sequence of ids, not one string")
+    return [check_id(u, "user_id") for u in user_ids]
+
+
+def check_lookups(emails: Sequence[str], mobiles: Sequence[str]) -> None:
+    """Refuse a lone string or an empty entry among ``emails`` and ``mobiles``."""
+    if isinstance(emails, str) or isinstance(mobiles, str):
+        raise ConfigError("emails and mobiles must be sequences, not one string")
+    for value in (*emails, *mobiles):
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError("an email or mobile is empty")
+
+
+def department_query(department_id_type: str, user_id_type: str) -> dict[str, Any]:
+    """Both id types checked (`ConfigError`), as query parameters."""
+    return {
+        "department_id_type": check_choice(
+            department_id_type, DEPARTMENT_ID_TYPES, "department_id_type"
+        ),
+        "user_id_type": check_choice(user_id_type, USER_ID_TYPES, "user_id_type"),
+    }
+
+
+def page_query(page_size: int, page_token: str | None, maximum: int) -> dict[str, Any]:
+    """``page_size`` checked against ``maximum``, and ``page_token``, as query parameters."""
+    return {"page_size": check_page_size(page_size, maximum), "page_token": page_token or None}
 
 
 class ContactClientBase(BaseServiceClient):
@@ -85,3 +123,7 @@ class ContactClientBase(BaseServiceClient):
         """GET and decode ``data``."""
         reply = await self._call("GET", path, api=api, **kw)
         return decode_data(reply.data, type_, api=api)
+
+    async def _get_page(self, type_: type[P], path: str, *, api: str, **kw: Any) -> P:
+        """GET one page (`next_token` applied)."""
+        return next_token(await self._get(type_, path, api=api, **kw))

@@ -12,16 +12,28 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid as uuid_lib
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from application.base_client import encode_json
+from application.clients.cards import CardBuilder
+from application.clients.post import PostBuilder
 from domain.errors import ConfigError
-from domain.models.messaging import FILE_TYPES, MSG_TYPES, RECEIVE_ID_TYPES
+from domain.models.messaging import (
+    CONTAINER_ID_TYPES,
+    EDITABLE_MSG_TYPES,
+    FILE_TYPES,
+    IMAGE_TYPES,
+    MSG_TYPES,
+    RECEIVE_ID_TYPES,
+    SORT_TYPES,
+)
 
 TEXT_MAX_BYTES = 150 * 1024
 RICH_MAX_BYTES = 30 * 1024  # post and interactive
 UUID_MAX_LEN = 50
+LIST_PAGE_SIZE_MAX = 50
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 FILE_MAX_BYTES = 30 * 1024 * 1024
 _ID_PREFIX = {"chat_id": "oc_", "open_id": "ou_", "union_id": "on_"}
@@ -71,6 +83,11 @@ def check_uuid(uuid: str) -> str:
     return uuid
 
 
+def send_uuid(uuid: str | None) -> str:
+    """The caller's uuid (checked) or a new one for this logical send."""
+    return check_uuid(uuid) if uuid is not None else new_uuid()
+
+
 def encode_content(msg_type: str, content: str | dict[str, Any]) -> str:
     """The JSON string Lark expects in ``content``, size-checked for ``msg_type``."""
     if msg_type not in MSG_TYPES:
@@ -82,6 +99,48 @@ def encode_content(msg_type: str, content: str | dict[str, Any]) -> str:
     if msg_type in ("post", "interactive") and size > RICH_MAX_BYTES:
         raise ConfigError(f"{msg_type} content is over Lark's {RICH_MAX_BYTES // 1024} KB limit")
     return text
+
+
+def reply_content(msg_type: str, content: str | dict[str, Any] | PostBuilder | CardBuilder) -> str:
+    """A reply's ``content``: builders are built first, then encoded for ``msg_type``."""
+    if isinstance(content, (PostBuilder, CardBuilder)):
+        content = content.build()
+    return encode_content(msg_type, content)
+
+
+def edit_content(msg_type: str, content: str | dict[str, Any] | PostBuilder) -> str:
+    """An edit's (PUT) ``content``: only text and post can be edited."""
+    if msg_type not in EDITABLE_MSG_TYPES:
+        raise ConfigError("only text and post messages can be edited; use update_card")
+    if isinstance(content, PostBuilder):
+        content = content.build()
+    return encode_content(msg_type, content)
+
+
+def card_content(card: dict[str, Any] | CardBuilder) -> str:
+    """A card update's (PATCH) ``content``."""
+    return encode_content("interactive", card.build() if isinstance(card, CardBuilder) else card)
+
+
+def check_history(
+    container_id: str, container_id_type: str, sort_type: str, page_size: int
+) -> None:
+    """Reject a history query Lark would refuse."""
+    if container_id_type not in CONTAINER_ID_TYPES:
+        raise ConfigError(f"container_id_type must be one of {sorted(CONTAINER_ID_TYPES)}")
+    if not container_id:
+        raise ConfigError("container_id is empty")
+    if sort_type not in SORT_TYPES:
+        raise ConfigError(f"sort_type must be one of {sorted(SORT_TYPES)}")
+    if not 1 <= page_size <= LIST_PAGE_SIZE_MAX:
+        raise ConfigError(f"page_size must be 1 to {LIST_PAGE_SIZE_MAX}")
+
+
+def unix_seconds(value: int | datetime | None) -> int | None:
+    """A history bound as Unix seconds (Lark's unit there)."""
+    if value is None:
+        return None
+    return int(value.timestamp()) if isinstance(value, datetime) else int(value)
 
 
 async def read_source(source: Source) -> tuple[bytes, str]:
@@ -122,6 +181,24 @@ def check_image(data: bytes) -> None:
         raise ConfigError("the image is over Lark's 10 MB limit")
     if image_format(data) is None:
         raise ConfigError("not an image Lark takes (JPEG, PNG, WEBP, GIF, TIFF, BMP, ICO)")
+
+
+async def read_image(image: Source, image_type: str) -> tuple[bytes, str]:
+    """The checked bytes and file name of an image upload."""
+    if image_type not in IMAGE_TYPES:
+        raise ConfigError(f"image_type must be one of {sorted(IMAGE_TYPES)}")
+    data, name = await read_source(image)
+    check_image(data)
+    return data, name
+
+
+async def read_file(
+    file: Source, file_name: str | None, file_type: str | None
+) -> tuple[bytes, str, str]:
+    """The checked bytes, file name and file_type of a file upload."""
+    data, name = await read_source(file)
+    name = file_name or name
+    return data, name, check_file(data, name, file_type)
 
 
 def check_file(data: bytes, file_name: str, file_type: str | None) -> str:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from application.base_client import BaseServiceClient, decode_data
-from application.clients.im_content import Source, check_file, check_image, read_source
-from domain.errors import ConfigError
-from domain.models.messaging import IMAGE_TYPES
+from application.clients.im_content import Source, read_file, read_image
 from domain.wire import FormField
 
 
@@ -31,10 +29,7 @@ class UploadsMixin(BaseServiceClient):
         self, image: Source, *, image_type: str = "message", app_id: str | None = None
     ) -> str:
         """Upload an image (≤10 MB) and return its ``image_key``."""
-        if image_type not in IMAGE_TYPES:
-            raise ConfigError(f"image_type must be one of {sorted(IMAGE_TYPES)}")
-        data, name = await read_source(image)
-        check_image(data)
+        data, name = await read_image(image, image_type)
         form = [
             FormField(name="image_type", value=image_type),
             FormField(name="image", value=data, filename=name or "image"),
@@ -59,9 +54,7 @@ class UploadsMixin(BaseServiceClient):
         app_id: str | None = None,
     ) -> str:
         """Upload a file and return its ``file_key``; ``file_type`` defaults from the name."""
-        data, name = await read_source(file)
-        name = file_name or name
-        kind = check_file(data, name, file_type)
+        data, name, kind = await read_file(file, file_name, file_type)
         form = [FormField(name="file_type", value=kind), FormField(name="file_name", value=name)]
         if duration is not None:
             form.append(FormField(name="duration", value=str(int(duration))))

@@ -18,65 +18,36 @@ so a missing argument cannot touch every row.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
 import msgspec
 
 from application.base_client import BaseServiceClient, decode_data, encode_json
-from application.pagination import iterate_pages
+from application.clients.tables_iter import WorkspaceTableIterators
+from application.clients.tables_wire import (
+    RECORD_PAGE_MAX,
+    TABLE_PAGE_MAX,
+    WRITE_MAX,
+    Ids,
+    RowsWire,
+    W,
+    check_filter,
+    check_page_size,
+    csv,
+    encode_rows,
+    path_name,
+    table_path,
+)
 from application.sql_quote import bind_params
 from domain.errors import ConfigError, ServerError
 from domain.models.common import Page
 from domain.models.tables import SqlResult, WorkspaceRecordPage, WorkspaceTable
 
-W = "/open-apis/apaas/v1/workspaces"
-TABLE_PAGE_MAX = 100
-RECORD_PAGE_MAX = 500
-WRITE_MAX = 500
+__all__ = ["RECORD_PAGE_MAX", "TABLE_PAGE_MAX", "WRITE_MAX", "WorkspaceTableClient"]
 
 
-class _RowsWire(msgspec.Struct):
-    items: str = ""
-    has_more: bool = False
-    page_token: str = ""
-    total: int = 0
-
-
-class _Ids(msgspec.Struct):
-    record_ids: list[str] | None = None
-
-
-def _name(kind: str, value: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{kind} must be a non-empty string")
-    return quote(value, safe="")
-
-
-def _rows(records: Sequence[Mapping[str, Any]], kind: str = "records") -> str:
-    if isinstance(records, Mapping) or not records:
-        raise ConfigError(f"{kind} must be a non-empty list of dicts")
-    if len(records) > WRITE_MAX:
-        raise ConfigError(f"at most {WRITE_MAX} {kind} per request")
-    if not all(isinstance(r, Mapping) and r for r in records):
-        raise ConfigError(f"each of {kind} must be a non-empty dict")
-    return encode_json([dict(r) for r in records]).decode()
-
-
-def _csv(value: str | Sequence[str] | None) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return ",".join(value)
-
-
-def _filter(value: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError("filter must be a non-empty string (refusing to touch every row)")
-    return value
-
-
-class WorkspaceTableClient(BaseServiceClient):
+class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
     """aPaaS workspace tables. Every method takes ``user_id=`` and ``app_id=`` keyword-only."""
 
     async def _apaas(self, method: str, path: str, api: str, **kw: Any) -> Any:
@@ -93,12 +64,11 @@ class WorkspaceTableClient(BaseServiceClient):
         app_id: str | None = None,
     ) -> Page[WorkspaceTable]:
         """One page of the workspace's tables (with their columns)."""
-        if not 1 <= page_size <= TABLE_PAGE_MAX:
-            raise ConfigError(f"page_size must be from 1 to {TABLE_PAGE_MAX}")
+        check_page_size(page_size, TABLE_PAGE_MAX)
         return await self._call_data(
             Page[WorkspaceTable],
             "GET",
-            f"{W}/{_name('workspace_id', workspace_id)}/tables",
+            f"{W}/{path_name('workspace_id', workspace_id)}/tables",
             api="apaas.table.list",
             app_id=app_id,
             user_id=user_id,
@@ -106,25 +76,14 @@ class WorkspaceTableClient(BaseServiceClient):
             rate_family="apaas",
         )
 
-    def iter_tables(
-        self, workspace_id: str, *, user_id: str, app_id: str | None = None
-    ) -> AsyncIterator[WorkspaceTable]:
-        """Every table of the workspace."""
-        return iterate_pages(
-            lambda tok: self.list_tables(
-                workspace_id, user_id=user_id, page_token=tok, app_id=app_id
-            )
-        )
-
     async def get_table(
         self, workspace_id: str, table_name: str, *, user_id: str, app_id: str | None = None
     ) -> WorkspaceTable:
         """One table's schema (columns)."""
-        path = f"{W}/{_name('workspace_id', workspace_id)}/tables/{_name('table', table_name)}"
         return await self._call_data(
             WorkspaceTable,
             "GET",
-            path,
+            table_path(workspace_id, table_name),
             api="apaas.table.get",
             app_id=app_id,
             user_id=user_id,
@@ -132,7 +91,7 @@ class WorkspaceTableClient(BaseServiceClient):
         )
 
     def _records_path(self, workspace_id: str, table: str, suffix: str = "records") -> str:
-        return f"{W}/{_name('workspace_id', workspace_id)}/tables/{_name('table', table)}/{suffix}"
+        return f"{table_path(workspace_id, table)}/{suffix}"
 
     async def query_records(
         self,
@@ -148,12 +107,11 @@ class WorkspaceTableClient(BaseServiceClient):
         app_id: str | None = None,
     ) -> WorkspaceRecordPage:
         """One page of rows; ``items`` decoded from Lark's JSON string into dicts."""
-        if not 1 <= page_size <= RECORD_PAGE_MAX:
-            raise ConfigError(f"page_size must be from 1 to {RECORD_PAGE_MAX}")
+        check_page_size(page_size, RECORD_PAGE_MAX)
         query = {
             "page_size": page_size,
             "page_token": page_token,
-            "select": _csv(select),
+            "select": csv(select),
             "filter": filter,
             "order": order,
         }
@@ -165,7 +123,7 @@ class WorkspaceTableClient(BaseServiceClient):
             user_id=user_id,
             query=query,
         )
-        wire = decode_data(data, _RowsWire)
+        wire = decode_data(data, RowsWire)
         try:
             items = msgspec.json.decode(wire.items, type=list[dict[str, Any]]) if wire.items else []
         except msgspec.DecodeError as exc:
@@ -175,33 +133,6 @@ class WorkspaceTableClient(BaseServiceClient):
             page_token=wire.page_token or None,
             has_more=wire.has_more,
             total=wire.total,
-        )
-
-    def iter_records(
-        self,
-        workspace_id: str,
-        table_name: str,
-        *,
-        user_id: str,
-        select: str | Sequence[str] | None = None,
-        filter: str | None = None,
-        order: str | None = None,
-        page_size: int = RECORD_PAGE_MAX,
-        app_id: str | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every matching row, page after page."""
-        return iterate_pages(
-            lambda tok: self.query_records(
-                workspace_id,
-                table_name,
-                user_id=user_id,
-                select=select,
-                filter=filter,
-                order=order,
-                page_size=page_size,
-                page_token=tok,
-                app_id=app_id,
-            )
         )
 
     async def _post_rows(
@@ -221,9 +152,9 @@ class WorkspaceTableClient(BaseServiceClient):
             app_id=app_id,
             user_id=user_id,
             query=query,
-            json={"records": _rows(records)},
+            json={"records": encode_rows(records)},
         )
-        return decode_data(data, _Ids).record_ids or []
+        return decode_data(data, Ids).record_ids or []
 
     async def insert_records(
         self,
@@ -240,7 +171,7 @@ class WorkspaceTableClient(BaseServiceClient):
             workspace_id,
             table,
             records,
-            {"columns": _csv(columns)},
+            {"columns": csv(columns)},
             "apaas.records.insert",
             user_id,
             app_id,
@@ -258,14 +189,14 @@ class WorkspaceTableClient(BaseServiceClient):
         app_id: str | None = None,
     ) -> list[str]:
         """Insert rows, or update the row whose ``on_conflict`` columns match."""
-        conflict = _csv(on_conflict)
+        conflict = csv(on_conflict)
         if not conflict:
             raise ConfigError("on_conflict must name the unique column(s)")
         return await self._post_rows(
             workspace_id,
             table,
             records,
-            {"columns": _csv(columns), "on_conflict": conflict},
+            {"columns": csv(columns), "on_conflict": conflict},
             "apaas.records.upsert",
             user_id,
             app_id,
@@ -290,10 +221,10 @@ class WorkspaceTableClient(BaseServiceClient):
             "apaas.records.update",
             app_id=app_id,
             user_id=user_id,
-            query={"filter": _filter(filter)},
+            query={"filter": check_filter(filter)},
             json={"record": encode_json(dict(record)).decode()},
         )
-        return decode_data(data, _Ids).record_ids or []
+        return decode_data(data, Ids).record_ids or []
 
     async def batch_update_records(
         self,
@@ -311,9 +242,9 @@ class WorkspaceTableClient(BaseServiceClient):
             "apaas.records.batch_update",
             app_id=app_id,
             user_id=user_id,
-            json={"records": _rows(records)},
+            json={"records": encode_rows(records)},
         )
-        return decode_data(data, _Ids).record_ids or []
+        return decode_data(data, Ids).record_ids or []
 
     async def delete_records(
         self,
@@ -331,7 +262,7 @@ class WorkspaceTableClient(BaseServiceClient):
             "apaas.records.delete",
             app_id=app_id,
             user_id=user_id,
-            query={"filter": _filter(filter)},
+            query={"filter": check_filter(filter)},
         )
 
     async def execute_sql(
@@ -348,7 +279,7 @@ class WorkspaceTableClient(BaseServiceClient):
         return await self._call_data(
             SqlResult,
             "POST",
-            f"{W}/{_name('workspace_id', workspace_id)}/sql_commands",
+            f"{W}/{path_name('workspace_id', workspace_id)}/sql_commands",
             api="apaas.sql",
             app_id=app_id,
             user_id=user_id,
