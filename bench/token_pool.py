@@ -145,12 +145,6 @@ async def main() -> None:
                 "target 1",
             ],
             [
-                "token requests, concurrent first async calls",
-                ours_result["requests"],
-                f"{oapi_async_result['requests']:.0f} (async, first call)",
-                "",
-            ],
-            [
                 "longest event-loop stall, first token (ms)",
                 f"{ours_result['stall_ms']:.2f}",
                 f"{oapi_async_result['stall_ms']:.2f}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import msgspec
 
 from domain.errors import LarkServiceError, ServerError, error_from_reply
@@ -25,13 +27,17 @@ _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 
 
 def parse_reply(
-    request: LarkRequest, status: int, headers: dict[str, str], body: bytes
+    request: LarkRequest, status: int, headers: Mapping[str, str], body: bytes
 ) -> LarkReply | LarkServiceError:
-    """Turn a raw HTTP reply into a ``LarkReply`` or the typed error to raise."""
+    """Turn a raw HTTP reply into a ``LarkReply`` or the typed error to raise.
+
+    ``headers`` must look names up case-insensitively (aiohttp's ``CIMultiDictProxy``)."""
     log_id = headers.get("x-tt-logid", "")
     content_type = headers.get("content-type", "")
     if request.binary and status < 400 and not content_type.startswith("application/json"):
-        return LarkReply(http_status=status, content=body, headers=headers, log_id=log_id)
+        # downloads keep their headers (Content-Disposition names the file)
+        kept = {k.lower(): v for k, v in headers.items()}
+        return LarkReply(http_status=status, content=body, headers=kept, log_id=log_id)
     try:
         env = _decode_envelope(body)
     except (msgspec.DecodeError, ValueError):
@@ -49,7 +55,7 @@ def parse_reply(
         # Token endpoints reply without a ``data`` wrapper: their fields are the body.
         data = env.data if len(env.data) else msgspec.Raw(body)
         return LarkReply(
-            http_status=status, code=0, msg=env.msg, log_id=log_id, data=data, headers=headers
+            http_status=status, code=0, msg=env.msg, log_id=log_id, data=data
         )
     retry_after = _float(headers.get("x-ogw-ratelimit-reset"))
     return error_from_reply(

@@ -108,7 +108,7 @@ class AiohttpLarkTransport(LarkTransport):
             ) as response:
                 body = await response.read()
                 status = response.status
-                reply_headers = {k.lower(): v for k, v in response.headers.items()}
+                reply_headers = response.headers
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return TransportError(
                 f"{type(exc).__name__} talking to Lark: {exc}",
