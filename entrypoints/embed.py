@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,8 @@ from domain.ports.clock import Clock
 from domain.ports.credentials import CredentialStore
 from domain.ports.metrics import Metrics
 from entrypoints.container import Container
+
+DATABASE_URL_ENV = "LARK_SERVICE_DATABASE_URL"
 
 
 @asynccontextmanager
@@ -36,7 +39,8 @@ async def open_pool(
     """Open a `CredentialPool` wired to the real Lark HTTP transport.
 
     ``base_url`` points the given apps at another host (a fake Lark server, a proxy).
-    ``database_url`` (SQLAlchemy URL) selects the SQL store; the default is in memory.
+    ``database_url`` (SQLAlchemy URL, else ``$LARK_SERVICE_DATABASE_URL``) selects the SQL
+    store; with neither, the store is in memory.
     ``limiter`` replaces the client-side rate limiter (Lark's documented limits).
     """
     app_list = list(apps)
@@ -60,6 +64,8 @@ async def open_pool(
         container.metrics.override(metrics)
     if retry is not None:
         container.retry.override(retry)
+    if database_url is None:
+        database_url = os.environ.get(DATABASE_URL_ENV) or None
     if store is None and database_url is not None:
         store = await _open_sql_store(database_url, **store_options)
     if store is not None:

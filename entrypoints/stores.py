@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from adapters.postgres import SqlCredentialStore, default_database_url, upgrade_async
+from entrypoints.embed import DATABASE_URL_ENV
 
-DATABASE_URL_ENV = "LARK_SERVICE_DATABASE_URL"
 SECRET_KEY_ENV = "LARK_SERVICE_SECRET_KEY"  # noqa: S105  # nosec B105 - a variable name
 
 

@@ -74,3 +74,22 @@ def test_apps_secret_is_never_an_argument():
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["apps", "add", "cli_x", "--app-secret", "s"])
+
+
+@pytest.mark.anyio
+async def test_open_pool_reads_the_database_url_from_the_environment(
+    tmp_path, monkeypatch, fake, base_url
+):
+    from adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
+    from domain import AppConfig
+    from entrypoints.embed import open_pool
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'env.db'}"
+    await upgrade_async(url)
+    monkeypatch.setenv("LARK_SERVICE_DATABASE_URL", url)
+    monkeypatch.setenv("LARK_SERVICE_SECRET_KEY", generate_key())
+    async with open_pool(
+        apps=[AppConfig(app_id="cli_env_db", app_secret="s", domain=base_url)]
+    ) as pool:
+        assert isinstance(pool.store, SqlCredentialStore)
+        assert [a.app_id for a in await pool.store.list_apps()] == ["cli_env_db"]
