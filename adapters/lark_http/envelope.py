@@ -54,9 +54,7 @@ def parse_reply(
     if env.code == 0 and status < 400:
         # Token endpoints reply without a ``data`` wrapper: their fields are the body.
         data = env.data if len(env.data) else msgspec.Raw(body)
-        return LarkReply(
-            http_status=status, code=0, msg=env.msg, log_id=log_id, data=data
-        )
+        return LarkReply(http_status=status, code=0, msg=env.msg, log_id=log_id, data=data)
     retry_after = _float(headers.get("x-ogw-ratelimit-reset"))
     return error_from_reply(
         code=env.code if env.code else -1,
