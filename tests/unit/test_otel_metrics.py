@@ -1,0 +1,40 @@
+"""OtelMetrics exports the pool's calls to Prometheus, without secrets."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from adapters.fake_lark import FakeLark
+from adapters.otel import OtelMetrics, prometheus_meter_provider
+from application import MessagingClient
+from domain import AppConfig, AuthError
+from entrypoints.embed import open_pool
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_calls_token_fetches_and_errors_reach_prometheus(fake: FakeLark, base_url: str):
+    registry = CollectorRegistry()
+    provider = prometheus_meter_provider(registry)
+    fake.add_app("cli_otel", "otel-secret-1")
+    fake.add_app("cli_otel_bad", "right")
+    apps = [
+        AppConfig(app_id="cli_otel", app_secret="otel-secret-1"),
+        AppConfig(app_id="cli_otel_bad", app_secret="wrong-secret-2"),
+    ]
+    async with open_pool(apps=apps, base_url=base_url, metrics=OtelMetrics(provider)) as pool:
+        client = MessagingClient(pool)
+        for _ in range(3):
+            await client.get_bot_info(app_id="cli_otel")
+        with pytest.raises(AuthError):
+            await client.get_bot_info(app_id="cli_otel_bad")
+        token = await pool.tenant_access_token("cli_otel")
+    text = generate_latest(registry).decode()
+    provider.shutdown()
+    assert 'lark_api_calls_total{api="bot.info",app_id="cli_otel",outcome="ok"} 3.0' in text
+    assert 'outcome="AuthError"' in text
+    assert 'lark_token_fetches_total{app_id="cli_otel",kind="tenant",outcome="ok"} 1.0' in text
+    assert "lark_api_call_duration_seconds_bucket" in text
+    for secret in ("otel-secret-1", "wrong-secret-2", token):
+        assert secret not in text
