@@ -214,7 +214,8 @@ def register(fake: FakeLark) -> None:
         d = caller(req, "contact")
         dept_type = _enum(req, "department_id_type", DEPT_ID_TYPES)
         uid_type = _enum(req, "user_id_type", USER_ID_TYPES)
-        recursive = req.query.get("fetch_child", "false") == "true"
+        # lark-oapi sends Python's str(True): booleans are read without regard to case
+        recursive = req.query.get("fetch_child", "false").lower() in ("true", "1")
         size = _page_size(req, 10, 50, 40011)
         dept = department(d, req.path_params["department_id"], dept_type)
         key = f"{dept['open_department_id']}:{recursive}"

@@ -73,7 +73,8 @@ def register_uploads(
         if file_name is None or not file_name.text or file is None:
             raise FakeLarkError(400, 234001, "Invalid request param: file_name / file")
         duration = form.get("duration")
-        if duration is not None and not duration.text.isdigit():
+        # lark-oapi sends unset fields as empty parts: empty means absent
+        if duration is not None and duration.text and not duration.text.isdigit():
             raise FakeLarkError(400, 234001, "Invalid request param: duration")
         if not file.data:
             raise FakeLarkError(400, 234010, "File's size can't be 0.")

@@ -54,6 +54,12 @@ from adapters.fake_lark.wire import (
     send_body,
 )
 
+_LARK_HEADER_CASE = {
+    "content-disposition": "Content-Disposition",
+    "x-ogw-ratelimit-limit": "x-ogw-ratelimit-limit",
+    "x-ogw-ratelimit-reset": "x-ogw-ratelimit-reset",
+}
+
 EXTENSIONS: tuple[str, ...] = tuple(
     f"adapters.fake_lark.{name}"
     for name in ("im", "contact", "docx", "drive", "sheets", "bitable", "apaas")
@@ -298,9 +304,17 @@ class FakeLark:
             elif isinstance(result, tuple):
                 status, payload = result
             else:
-                if "x-tt-logid" not in result.headers:
-                    result.headers["X-Tt-Logid"] = log_id
-                await result(scope, receive, send)
+                # Starlette lower-cases header names; Lark's casing is restored (lark-oapi
+                # reads Content-Disposition and X-Tt-Logid from a case-sensitive dict).
+                kept = {
+                    _LARK_HEADER_CASE.get(k, k): v
+                    for k, v in result.headers.items()
+                    if k not in ("content-type", "content-length", "x-tt-logid")
+                }
+                ctype = result.headers.get("content-type", "application/octet-stream")
+                await send_body(
+                    send, result.status_code, bytes(result.body), log_id, kept, ctype=ctype.encode()
+                )
                 return
         await send_body(send, status, msgspec.json.encode(payload), log_id, extra_headers)
 
