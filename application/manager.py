@@ -85,7 +85,8 @@ class ApplicationManager:
             try:
                 apps.append(msgspec.convert(fields, AppConfig))
             except (msgspec.ValidationError, ConfigError) as exc:
-                raise ConfigError(f"environment app {alias}: {_scrub(exc)}") from None
+                # msgspec errors name fields, never values, so they cannot leak a secret
+                raise ConfigError(f"environment app {alias}: {exc}") from None
         return await self._add_all(apps)
 
     async def _add_all(self, apps: list[AppConfig]) -> list[AppConfig]:
@@ -153,8 +154,3 @@ class ApplicationManager:
         kind = TokenKind.APP if app.is_marketplace else TokenKind.TENANT
         await self._pool._fetch(app, kind, "")
         return True
-
-
-def _scrub(exc: Exception) -> str:
-    # msgspec errors name fields, never values, so they cannot leak a secret.
-    return str(exc)

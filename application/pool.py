@@ -132,10 +132,6 @@ class CredentialPool(UserTokenMixin):
         for ukey in [k for k in self._user_tokens if k[0] == app_id]:
             self._user_tokens.pop(ukey, None)
 
-    @property
-    def default_app_id(self) -> str | None:
-        return self.resolver.default_app_id
-
     def resolve(self, app_id: str | None = None, client_default: str | None = None) -> AppConfig:
         """Apply the 5-level resolution policy (see ``application.resolution``)."""
         return self.resolver.resolve(app_id, client_default)

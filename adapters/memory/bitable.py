@@ -20,7 +20,7 @@ import msgspec
 from adapters.memory.bitable_search import holds, sort_records
 from application.clients.bitable_base import check_fields
 from application.clients.bitable_iter import BitableIterators
-from domain.errors import BadRequestError, ConfigError, NotFoundError
+from domain.errors import BadRequestError, NotFoundError
 from domain.models.bitable import (
     BatchGetResult,
     BitableField,
@@ -32,14 +32,13 @@ from domain.models.bitable import (
     Sort,
     filter_from_dict,
 )
-from domain.models.common import Page
+from domain.models.common import Page, check_page_size
 
 Fields = Mapping[str, Any]
 
 
 def _page(items: list[Any], page_size: int, page_token: str | None) -> tuple[list[Any], str, bool]:
-    if not 1 <= page_size <= 500:
-        raise ConfigError("page_size must be an int from 1 to 500")
+    check_page_size(page_size, 500)
     start = int(page_token or 0)
     end = start + page_size
     more = end < len(items)

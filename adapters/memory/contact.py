@@ -16,7 +16,7 @@ from typing import TypeVar
 from application.clients.contact_iter import ContactIterators
 from application.clients.contact_support import check_lookups, check_user_ids
 from domain.errors import ConfigError, NotFoundError, PermissionDeniedError
-from domain.models.common import Page
+from domain.models.common import Page, check_page_size
 from domain.models.contact import (
     CHAT_MEMBERS_PAGE_MAX,
     CONTACT_PAGE_MAX,
@@ -31,7 +31,6 @@ from domain.models.contact import (
     UserContactInfo,
     check_choice,
     check_id,
-    check_page_size,
 )
 
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from adapters.memory.docs_sheets import InMemorySheets
 from adapters.memory.docs_store import ROOT, page_of
 from application.clients.blocks import elements, empty_image
 from domain.errors import ConfigError, NotFoundError
-from domain.models.common import Page
+from domain.models.common import Page, check_page_size
 from domain.models.docs import (
     MAX_BLOCKS_PAGE_SIZE,
     TEXT_FIELDS,
@@ -28,7 +28,7 @@ from domain.models.docs import (
     TextBody,
     TextElement,
 )
-from domain.models.docs_checks import check_image, check_new_blocks, check_page_size
+from domain.models.docs_checks import check_image, check_new_blocks
 from domain.models.docs_sheets import Rows
 
 __all__ = ["ROOT", "InMemoryDocs", "Rows"]

@@ -16,10 +16,10 @@ from typing import Any
 
 from adapters import workspace_sql as engine
 from application.clients.tables_iter import WorkspaceTableIterators
-from application.clients.tables_wire import RECORD_PAGE_MAX, check_filter, check_page_size, csv
+from application.clients.tables_wire import RECORD_PAGE_MAX, check_filter, csv
 from application.sql_quote import bind_params
 from domain.errors import BadRequestError, ConfigError, NotFoundError
-from domain.models.common import Page
+from domain.models.common import Page, check_page_size
 from domain.models.tables import SqlResult, WorkspaceColumn, WorkspaceRecordPage, WorkspaceTable
 
 Row = Mapping[str, Any]

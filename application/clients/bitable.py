@@ -34,7 +34,6 @@ from application.clients.bitable_base import (
     RECORD_PAGE_MAX,
     OneRecord,
     check_id,
-    check_page_size,
     check_user_id_type,
 )
 from application.clients.bitable_iter import BitableIterators
@@ -50,7 +49,7 @@ from domain.models.bitable import (
     Sort,
     filter_from_dict,
 )
-from domain.models.common import Page
+from domain.models.common import Page, check_page_size
 
 P = TypeVar("P", bound=Page[Any])
 

@@ -45,13 +45,6 @@ def check_id(name: str, value: str) -> str:
     return value
 
 
-def check_page_size(value: int, maximum: int) -> int:
-    """``value`` if an int within 1..maximum, else `ConfigError`."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise ConfigError(f"page_size must be an int from 1 to {maximum}")
-    return value
-
-
 def check_user_id_type(value: str | None) -> str | None:
     """``None`` or one of Lark's user id types, else `ConfigError`."""
     if value is not None and value not in USER_ID_TYPES:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from application.clients.contact_support import department_query
 from application.pagination import iterate_pages
+from domain.models.common import check_page_size
 from domain.models.contact import (
     CHAT_MEMBERS_PAGE_MAX,
     CONTACT_PAGE_MAX,
@@ -17,7 +18,6 @@ from domain.models.contact import (
     User,
     check_choice,
     check_id,
-    check_page_size,
 )
 from domain.ports.contact import ContactPort
 

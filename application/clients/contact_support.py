@@ -14,16 +14,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from application.base_client import BaseServiceClient, decode_data
+from application.base_client import BaseServiceClient
 from application.pool import CredentialPool
 from domain.errors import ConfigError
-from domain.models.common import Page
+from domain.models.common import Page, check_page_size
 from domain.models.contact import (
     DEPARTMENT_ID_TYPES,
     USER_ID_TYPES,
     check_choice,
     check_id,
-    check_page_size,
 )
 from domain.ports.transport import LarkTransport
 
@@ -121,8 +120,7 @@ class ContactClientBase(BaseServiceClient):
 
     async def _get(self, type_: type[T], path: str, *, api: str, **kw: Any) -> T:
         """GET and decode ``data``."""
-        reply = await self._call("GET", path, api=api, **kw)
-        return decode_data(reply.data, type_, api=api)
+        return await self._call_data(type_, "GET", path, api=api, **kw)
 
     async def _get_page(self, type_: type[P], path: str, *, api: str, **kw: Any) -> P:
         """GET one page (`next_token` applied)."""

@@ -21,9 +21,9 @@ from application.base_client import decode_data
 from application.clients.blocks import Inline, elements, empty_image
 from application.clients.drive_calls import CloudDocCalls
 from application.pagination import iterate_pages
-from domain.models.common import Page
+from domain.models.common import Page, check_page_size
 from domain.models.docs import MAX_BLOCKS_PAGE_SIZE, MAX_CHILDREN_PER_REQUEST, Block, Document
-from domain.models.docs_checks import check_image, check_new_blocks, check_page_size, require
+from domain.models.docs_checks import check_image, check_new_blocks, require
 
 _DOCS = "/open-apis/docx/v1/documents"
 

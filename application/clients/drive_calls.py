@@ -50,10 +50,16 @@ class CloudDocCalls(BaseServiceClient):
         rate_family: str,
     ) -> T:
         """Call ``method path`` and decode Lark's ``data`` into ``type_``."""
-        reply = await self._call(
-            method, path, api=api, app_id=app_id, query=query, json=json, rate_family=rate_family
+        return await self._call_data(
+            type_,
+            method,
+            path,
+            api=api,
+            app_id=app_id,
+            query=query,
+            json=json,
+            rate_family=rate_family,
         )
-        return decode_data(reply.data, type_, api=api)
 
     async def _upload_all(
         self,

@@ -33,7 +33,6 @@ from application.clients.tables_wire import (
     RowsWire,
     W,
     check_filter,
-    check_page_size,
     csv,
     encode_rows,
     path_name,
@@ -41,7 +40,7 @@ from application.clients.tables_wire import (
 )
 from application.sql_quote import bind_params
 from domain.errors import ConfigError, ServerError
-from domain.models.common import Page
+from domain.models.common import Page, check_page_size
 from domain.models.tables import SqlResult, WorkspaceRecordPage, WorkspaceTable
 
 __all__ = ["RECORD_PAGE_MAX", "TABLE_PAGE_MAX", "WRITE_MAX", "WorkspaceTableClient"]

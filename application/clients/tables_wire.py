@@ -68,10 +68,3 @@ def check_filter(value: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError("filter must be a non-empty string (refusing to touch every row)")
     return value
-
-
-def check_page_size(page_size: int, maximum: int) -> int:
-    """``page_size`` if within 1..maximum, else `ConfigError`."""
-    if not 1 <= page_size <= maximum:
-        raise ConfigError(f"page_size must be from 1 to {maximum}")
-    return page_size

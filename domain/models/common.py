@@ -6,7 +6,19 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from domain.errors import ConfigError
+
 T = TypeVar("T")
+
+
+def check_page_size(page_size: int, maximum: int) -> int:
+    """``page_size`` if an int within 1..maximum (Lark's cap for the endpoint), else
+    `ConfigError`."""
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise ConfigError(f"page_size must be an int, not {page_size!r}")
+    if not 1 <= page_size <= maximum:
+        raise ConfigError(f"page_size must be between 1 and {maximum}, not {page_size}")
+    return page_size
 
 
 class Page(msgspec.Struct, Generic[T], kw_only=True):

@@ -14,7 +14,9 @@ from typing import Any
 import msgspec
 
 from domain.errors import ConfigError
-from domain.models.common import Page
+from domain.models.common import (
+    Page,  # re-exported for this area
+)
 
 USER_ID_TYPES = frozenset({"open_id", "union_id", "user_id"})
 DEPARTMENT_ID_TYPES = frozenset({"open_department_id", "department_id"})
@@ -211,12 +213,3 @@ def check_choice(value: str, allowed: frozenset[str], what: str) -> str:
     if value not in allowed:
         raise ConfigError(f"{what} must be one of {sorted(allowed)}, not {value!r}")
     return value
-
-
-def check_page_size(page_size: int, maximum: int) -> int:
-    """``page_size`` if within 1..maximum, else `ConfigError`."""
-    if isinstance(page_size, bool) or not isinstance(page_size, int):
-        raise ConfigError(f"page_size must be an int, not {page_size!r}")
-    if not 1 <= page_size <= maximum:
-        raise ConfigError(f"page_size must be between 1 and {maximum}, not {page_size}")
-    return page_size

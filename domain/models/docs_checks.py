@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from domain.errors import ConfigError
+from domain.models.common import check_page_size
 from domain.models.docs import (
     DELETE_FILE_TYPES,
     FILE_DIRECTIONS,
@@ -33,12 +34,6 @@ def one_of(value: str, allowed: frozenset[str], name: str) -> None:
     """``value`` is one of ``allowed``."""
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {sorted(allowed)}, not {value!r}")
-
-
-def check_page_size(page_size: int, maximum: int) -> None:
-    """``page_size`` is within 1..maximum."""
-    if not 1 <= page_size <= maximum:
-        raise ConfigError(f"page_size must be 1–{maximum}, not {page_size}")
 
 
 # docx --------------------------------------------------------------------------------------
