@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from adapters.memory.bitable_search import holds, sort_records
+from adapters.memory.paging import offset_page
 from application.clients.bitable_base import check_fields
 from application.clients.bitable_iter import BitableIterators
 from domain.errors import BadRequestError, NotFoundError
@@ -39,10 +40,8 @@ Fields = Mapping[str, Any]
 
 def _page(items: list[Any], page_size: int, page_token: str | None) -> tuple[list[Any], str, bool]:
     check_page_size(page_size, 500)
-    start = int(page_token or 0)
-    end = start + page_size
-    more = end < len(items)
-    return items[start:end], str(end) if more else "", more
+    chunk, next_token, more = offset_page(items, page_size, page_token)
+    return chunk, next_token or "", more
 
 
 class InMemoryBitable(BitableIterators):

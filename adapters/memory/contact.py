@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
+from adapters.memory.paging import offset_page
 from application.clients.contact_iter import ContactIterators
 from application.clients.contact_support import check_lookups, check_user_ids
-from domain.errors import ConfigError, NotFoundError, PermissionDeniedError
+from domain.errors import NotFoundError, PermissionDeniedError
 from domain.models.common import Page, check_page_size
 from domain.models.contact import (
     CHAT_MEMBERS_PAGE_MAX,
@@ -34,16 +35,6 @@ from domain.models.contact import (
 )
 
 T = TypeVar("T")
-
-
-def _page(items: list[T], token: str | None, size: int) -> tuple[list[T], str | None, bool]:
-    try:
-        start = int(token) if token else 0
-    except ValueError:
-        raise ConfigError(f"page_token {token!r} did not come from this list") from None
-    end = start + size
-    more = end < len(items)
-    return items[start:end], str(end) if more else None, more
 
 
 class InMemoryContacts(ContactIterators):
@@ -212,7 +203,7 @@ class InMemoryContacts(ContactIterators):
         """One page of sub-departments (all descendants with ``fetch_child``)."""
         check_page_size(page_size, CONTACT_PAGE_MAX)
         dept = await self.get_department(department_id, department_id_type=department_id_type)
-        items, token, more = _page(self._children(dept, fetch_child), page_token, page_size)
+        items, token, more = offset_page(self._children(dept, fetch_child), page_size, page_token)
         return Page(items=items, page_token=token, has_more=more)
 
     async def list_department_users(
@@ -230,7 +221,7 @@ class InMemoryContacts(ContactIterators):
         dept = await self.get_department(department_id, department_id_type=department_id_type)
         ids = {dept.open_department_id, dept.department_id} - {""}
         members = [u for u in self.users if ids.intersection(u.department_ids) and not _resigned(u)]
-        items, token, more = _page(members, page_token, page_size)
+        items, token, more = offset_page(members, page_size, page_token)
         return Page(items=items, page_token=token, has_more=more)
 
     # chats ------------------------------------------------------------------------------
@@ -265,7 +256,7 @@ class InMemoryContacts(ContactIterators):
         _, members, bot_in = self._chat(chat_id)
         if not bot_in:
             raise PermissionDeniedError("Operator can NOT be out of the chat.", code=232011)
-        items, token, more = _page(members, page_token, page_size)
+        items, token, more = offset_page(members, page_size, page_token)
         return ChatMemberPage(
             items=items, page_token=token, has_more=more, member_total=len(members)
         )

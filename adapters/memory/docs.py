@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Sequence
 
 from adapters.memory.docs_drive import InMemoryDrive
 from adapters.memory.docs_sheets import InMemorySheets
-from adapters.memory.docs_store import ROOT, page_of
+from adapters.memory.docs_store import ROOT
+from adapters.memory.paging import page_of
 from application.clients.blocks import elements, empty_image
 from domain.errors import ConfigError, NotFoundError
 from domain.models.common import Page, check_page_size

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 
 import anyio
 
-from adapters.memory.docs_store import ROOT, DocsStore, page_of
+from adapters.memory.docs_store import ROOT, DocsStore
+from adapters.memory.paging import page_of
 from domain.errors import ConfigError, NotFoundError
 from domain.models.common import Page
 from domain.models.docs import MAX_FILES_PAGE_SIZE, DriveFile, Folder, Member

@@ -11,18 +11,10 @@ import time
 from typing import Any, TypeVar
 
 from domain.errors import NotFoundError
-from domain.models.common import Page
 from domain.models.docs import Block, Document, DriveFile, Member
 
 ROOT = "fldmemoryroot"
 T = TypeVar("T")
-
-
-def page_of(items: list[T], size: int, token: str | None) -> Page[T]:
-    """One page of ``items``; the page token is the offset of the next page."""
-    start = int(token or 0)
-    nxt = str(start + size) if start + size < len(items) else None
-    return Page(items=items[start : start + size], page_token=nxt, has_more=nxt is not None)
 
 
 class DocsStore:

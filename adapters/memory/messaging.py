@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from adapters.memory.paging import page_of
 from application.clients.im_content import (
     Source,
     card_content,
@@ -226,10 +227,7 @@ class InMemoryMessaging(MessagingShortcuts):
         ]
         if sort_type == "ByCreateTimeDesc":
             found.reverse()
-        offset = int(page_token or 0)
-        more = offset + page_size < len(found)
-        token = str(offset + page_size) if more else None
-        return Page(items=found[offset : offset + page_size], page_token=token, has_more=more)
+        return page_of(found, page_size, page_token)
 
     async def upload_image(
         self, image: Source, *, image_type: str = "message", app_id: str | None = None

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from adapters import workspace_sql as engine
+from adapters.memory.paging import offset_page
 from application.clients.tables_iter import WorkspaceTableIterators
 from application.clients.tables_wire import RECORD_PAGE_MAX, check_filter, csv
 from application.sql_quote import bind_params
@@ -107,13 +108,9 @@ class InMemoryWorkspaceTables(WorkspaceTableIterators):
         found = [dict(r) for r in table["rows"] if match(r)]
         if cols is not None:
             found = [{c: r[c] for c in cols} for r in found]
-        start = int(page_token or 0)
-        more = start + page_size < len(found)
+        items, next_token, more = offset_page(found, page_size, page_token)
         return WorkspaceRecordPage(
-            items=found[start : start + page_size],
-            page_token=str(start + page_size) if more else None,
-            has_more=more,
-            total=len(found),
+            items=items, page_token=next_token, has_more=more, total=len(found)
         )
 
     async def insert_records(
