@@ -1,18 +1,14 @@
-"""Bot info and a minimal message send, as Lark serves them.
+"""Bot info as Lark serves it, and the message records `im` builds on.
 
 ``GET /open-apis/bot/v3/info`` (tenant token) answers, like Lark, with ``bot`` at the top
 level instead of under ``data``: ``{"code":0,"msg":"ok","bot":{"activate_status":2,
 "app_name","avatar_url","ip_white_list":[],"open_id":"ou_…"}}``. ``app_name`` is the app's
 name in the fake (its app_id when none was given) and ``open_id`` is stable per app.
 
-``POST /open-apis/im/v1/messages?receive_id_type=…`` (tenant token) takes ``{receive_id,
-msg_type, content, uuid?}`` and replies ``data`` = the Message (reference §3). Validation,
-all HTTP 400 code 230001: receive_id_type not one of open_id/union_id/user_id/email/chat_id,
-an empty receive_id, an unknown msg_type, ``content`` not a string holding JSON, a uuid
-over 50 characters. A repeated ``uuid`` of the same app within 1 h returns the first message
-and stores nothing. Chosen where Lark is silent: a message to a user lands in a p2p chat whose
-chat_id is derived from (app, receive_id). Messages live in ``fake.messages`` and the uuid
-index in ``fake.message_uuids`` so that a fuller ``im`` module can take this handler over.
+The message helpers here (records, views, uuid dedup, p2p chat ids) are shared by the
+``im`` modules, which serve the message endpoints. Messages live in ``fake.messages`` and the
+uuid index in ``fake.message_uuids``. Chosen where Lark is silent: a message to a user lands
+in a p2p chat whose chat_id is derived from (app, receive_id).
 """
 
 from __future__ import annotations
@@ -21,13 +17,11 @@ import hashlib
 import secrets
 from typing import Any
 
-import msgspec
-
 from adapters.fake_lark.models import FakeLarkError, FakeRequest
 from adapters.fake_lark.server import FakeLark, HandlerResult
 
 RECEIVE_ID_TYPES = frozenset({"open_id", "union_id", "user_id", "email", "chat_id"})
-# what an app may send (im.py); this minimal send also takes "system"
+# what an app may send ("system" messages are Lark's own)
 SENDABLE_MSG_TYPES = frozenset(
     {
         "text",
@@ -42,7 +36,6 @@ SENDABLE_MSG_TYPES = frozenset(
         "share_user",
     }
 )
-MSG_TYPES = SENDABLE_MSG_TYPES | {"system"}
 UUID_WINDOW_MS = 3600 * 1000
 
 
@@ -152,33 +145,3 @@ def register(fake: FakeLark) -> None:
             "open_id": app.open_id,
         }
         return 200, {"code": 0, "msg": "ok", "bot": bot}
-
-    @fake.route("POST", "/open-apis/im/v1/messages")
-    async def create_message(req: FakeRequest) -> HandlerResult:
-        token = fake.require_token(req, kinds=("tenant",))
-        id_type = req.query.get("receive_id_type", "")
-        if id_type not in RECEIVE_ID_TYPES:
-            raise bad_param("receive_id_type")
-        body = json_body(req)
-        receive_id, msg_type = body.get("receive_id"), body.get("msg_type")
-        content = body.get("content")
-        if not isinstance(receive_id, str) or not receive_id:
-            raise bad_param("receive_id")
-        if msg_type not in MSG_TYPES:
-            raise bad_param("msg_type")
-        if not isinstance(content, str):
-            raise bad_param("content must be a JSON string")
-        try:
-            msgspec.json.decode(content)
-        except msgspec.DecodeError:
-            raise bad_param("content is not valid JSON") from None
-        uuid = checked_uuid(body.get("uuid"))
-        existing = find_by_uuid(fake, token.app_id, uuid)
-        if existing is not None:
-            return message_view(existing)
-        chat_id = receive_id if id_type == "chat_id" else p2p_chat_id(token.app_id, receive_id)
-        record = new_record(
-            token.app_id, token.tenant_key, receive_id, id_type, chat_id, msg_type, content, uuid
-        )
-        msg = store_message(fake, record)
-        return message_view(msg)
