@@ -89,10 +89,12 @@ class CredentialPool(UserTokenMixin):
 
     async def start(self) -> CredentialPool:
         """Load apps from the store and save the apps given to the constructor into it."""
-        for app in await self.store.list_apps():
+        stored = {app.app_id: app for app in await self.store.list_apps()}
+        for app in stored.values():
             self._apps.setdefault(app.app_id, app)
         for app in self._initial_apps:
-            await self.store.save_app(app)
+            if stored.get(app.app_id) != app:  # unchanged apps are not written at every start
+                await self.store.save_app(app)
         return self
 
     async def aclose(self) -> None:

@@ -176,3 +176,32 @@ async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark, bas
 
         with pytest.raises(ConfigError, match="tenant_key"):
             await pool.tenant_access_token("cli_store")
+
+
+async def test_start_writes_only_apps_that_changed(fake: FakeLark, base_url: str):
+    class CountingStore(InMemoryCredentialStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.saves = 0
+
+        async def save_app(self, app: AppConfig) -> None:
+            self.saves += 1
+            await super().save_app(app)
+
+    store = CountingStore()
+    apps = make_apps(fake, 3, prefix="cli_start")
+    async with open_pool(apps=apps, base_url=base_url, store=store):
+        pass
+    assert store.saves == 3
+    async with open_pool(apps=apps, base_url=base_url, store=store):
+        pass
+    assert store.saves == 3  # a restart with the same config writes nothing
+    changed = [
+        apps[0],
+        AppConfig(app_id=apps[1].app_id, app_secret="new", domain=base_url),
+        apps[2],
+    ]
+    async with open_pool(apps=changed, base_url=base_url, store=store):
+        pass
+    assert store.saves == 4
+    assert (await store.get_app(apps[1].app_id)).app_secret == "new"
