@@ -27,8 +27,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
-from domain.apps import AppConfig
+from lark_service.adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
+from lark_service.domain.apps import AppConfig
 
 PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -118,8 +118,8 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 async def token_reads_per_second(store: Any, base_url: str, reads: int = 200_000) -> float:
     """Token reads per second through the pool (resolve + get_token) with ``store`` behind."""
-    from application import MessagingClient
-    from entrypoints.embed import open_pool
+    from lark_service.application import MessagingClient
+    from lark_service.entrypoints.embed import open_pool
 
     app = AppConfig(app_id="cli_bench_reads", app_secret="s", domain=base_url)
     async with open_pool(apps=[app], store=store) as pool:
@@ -131,8 +131,8 @@ async def token_reads_per_second(store: Any, base_url: str, reads: int = 200_000
 
 
 async def _token_reads(admin_url: str) -> list[list[str]]:
-    from adapters.fake_lark import FakeLark, serve_in_thread
-    from adapters.memory import InMemoryCredentialStore
+    from lark_service.adapters.memory import InMemoryCredentialStore
+    from lark_service.testing.fake_lark import FakeLark, serve_in_thread
 
     fake = FakeLark()
     fake.add_app("cli_bench_reads", "s")

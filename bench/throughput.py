@@ -42,8 +42,8 @@ def _serve(port: int) -> None:
     _pin(1)
     import uvicorn
 
-    from adapters.fake_lark import FakeLark
-    from adapters.fake_lark.runner import http_impl
+    from lark_service.testing.fake_lark import FakeLark
+    from lark_service.testing.fake_lark.runner import http_impl
 
     fake = FakeLark(realtime=True)
     fake.record_requests = False  # type: ignore[attr-defined]
@@ -96,10 +96,10 @@ def _measure(fn: Callable[[], None], n: int) -> tuple[float, float]:
 
 
 def run_ours(base_url: str, n: int) -> tuple[float, float]:
-    from application import MessagingClient
-    from application.rate_limit import RateLimiter
-    from domain import AppConfig
-    from entrypoints.embed import open_pool
+    from lark_service.application import MessagingClient
+    from lark_service.application.rate_limit import RateLimiter
+    from lark_service.domain import AppConfig
+    from lark_service.entrypoints.embed import open_pool
 
     apps = [AppConfig(app_id=a, app_secret=s) for a, s in APPS]
     result: tuple[float, float] = (0.0, 0.0)

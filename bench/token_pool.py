@@ -19,11 +19,11 @@ import lark_oapi as lark
 from lark_oapi.core.enum import AccessTokenType, HttpMethod
 from lark_oapi.core.model import BaseRequest
 
-from adapters.fake_lark import FakeLark, serve_in_thread
-from application import MessagingClient
 from bench._common import print_table
-from domain import AppConfig, TokenKey, TokenKind
-from entrypoints.embed import open_pool
+from lark_service.application import MessagingClient
+from lark_service.domain import AppConfig, TokenKey, TokenKind
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark, serve_in_thread
 
 TOKEN_LATENCY = 0.05  # seconds the fake takes to issue a token, like a real round trip
 CALLS = 1000

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from adapters.fake_lark import FakeLark, RunningServer, serve_in_thread
-from adapters.lark_http import RetryPolicy
-from adapters.memory import InMemoryMetrics
-from application import CredentialPool
-from domain import AppConfig
-from entrypoints.embed import open_pool
+from lark_service.adapters.lark_http import RetryPolicy
+from lark_service.adapters.memory import InMemoryMetrics
+from lark_service.application import CredentialPool
+from lark_service.domain import AppConfig
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark, RunningServer, serve_in_thread
 
 
 @pytest.fixture(scope="session")

@@ -98,12 +98,12 @@ from lark_oapi.api.im.v1 import (
 from lark_oapi.core.enum import AccessTokenType, HttpMethod
 from lark_oapi.core.model import BaseRequest, BaseResponse, RequestOption
 
-from adapters.fake_lark import FakeLark, RunningServer, serve_in_thread
-from adapters.fake_lark import apaas as fake_apaas
-from adapters.fake_lark import bitable as fake_bitable
-from adapters.fake_lark import contact as fake_contact
-from adapters.fake_lark.drive_state import add_node, root_folder
-from adapters.fake_lark.sheets import add_spreadsheet, spreadsheet
+from lark_service.testing.fake_lark import FakeLark, RunningServer, serve_in_thread
+from lark_service.testing.fake_lark import apaas as fake_apaas
+from lark_service.testing.fake_lark import bitable as fake_bitable
+from lark_service.testing.fake_lark import contact as fake_contact
+from lark_service.testing.fake_lark.drive_state import add_node, root_folder
+from lark_service.testing.fake_lark.sheets import add_spreadsheet, spreadsheet
 
 pytestmark = pytest.mark.contract
 

@@ -16,7 +16,7 @@ from lark_oapi.core.enum import AccessTokenType, AppType, HttpMethod
 from lark_oapi.core.exception import ObtainAccessTokenException
 from lark_oapi.core.model import BaseRequest, RequestOption
 
-from adapters.fake_lark import FakeLark, RunningServer, serve_in_thread
+from lark_service.testing.fake_lark import FakeLark, RunningServer, serve_in_thread
 
 pytestmark = pytest.mark.contract
 

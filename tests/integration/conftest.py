@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
+from lark_service.adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
 
 PG_ADMIN_URL = os.environ.get(
     "LARK_SERVICE_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

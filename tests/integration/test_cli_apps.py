@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from adapters.fake_lark import FakeLark
-from entrypoints.cli import main
+from lark_service.entrypoints.cli import main
+from lark_service.testing.fake_lark import FakeLark
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_apps_lifecycle(tmp_path, monkeypatch, capsys, fake: FakeLark, base_url:
 
 
 def test_apps_secret_is_never_an_argument():
-    from entrypoints.cli import build_parser
+    from lark_service.entrypoints.cli import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["apps", "add", "cli_x", "--app-secret", "s"])
@@ -80,9 +80,9 @@ def test_apps_secret_is_never_an_argument():
 async def test_open_pool_reads_the_database_url_from_the_environment(
     tmp_path, monkeypatch, fake, base_url
 ):
-    from adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
-    from domain import AppConfig
-    from entrypoints.embed import open_pool
+    from lark_service.adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
+    from lark_service.domain import AppConfig
+    from lark_service.entrypoints.embed import open_pool
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'env.db'}"
     await upgrade_async(url)

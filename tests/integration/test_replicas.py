@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.engine import make_url
 
-from adapters.fake_lark import FakeLark
-from adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
-from application import MessagingClient
-from domain import AppConfig
-from entrypoints.embed import open_pool
+from lark_service.adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
+from lark_service.application import MessagingClient
+from lark_service.domain import AppConfig
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark
 from tests.integration.conftest import PG_ADMIN_URL, PgAdmin, _connect_admin
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]

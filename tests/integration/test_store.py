@@ -16,7 +16,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from adapters.postgres import (
+from lark_service.adapters.postgres import (
     SqlCredentialStore,
     current_async,
     default_database_url,
@@ -25,14 +25,14 @@ from adapters.postgres import (
     rotate_secret_key,
     upgrade_async,
 )
-from adapters.postgres import store as store_module
-from adapters.postgres.locks import advisory_lock_id
-from adapters.postgres.migrations import head_revision, version_table
-from adapters.postgres.schema import build_tables
-from domain.apps import AppConfig, AppType
-from domain.errors import ConfigError, StoreError
-from domain.tokens import AccessToken, TokenKey, TokenKind, UserToken
-from entrypoints import cli_db
+from lark_service.adapters.postgres import store as store_module
+from lark_service.adapters.postgres.locks import advisory_lock_id
+from lark_service.adapters.postgres.migrations import head_revision, version_table
+from lark_service.adapters.postgres.schema import build_tables
+from lark_service.domain.apps import AppConfig, AppType
+from lark_service.domain.errors import ConfigError, StoreError
+from lark_service.domain.tokens import AccessToken, TokenKey, TokenKind, UserToken
+from lark_service.entrypoints import cli_db
 
 from .conftest import OpenStore, PgAdmin
 

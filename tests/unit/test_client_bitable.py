@@ -6,21 +6,21 @@ import uuid
 
 import pytest
 
-from adapters.fake_lark import FakeLark
-from adapters.fake_lark import bitable as fb
-from adapters.fake_lark.models import RecordedRequest
-from adapters.memory.bitable import InMemoryBitable
-from application import CredentialPool
-from application.clients.docs import DocClient
-from domain.batch import BatchPartialError
-from domain.errors import (
+from lark_service.adapters.memory.bitable import InMemoryBitable
+from lark_service.application import CredentialPool
+from lark_service.application.clients.docs import DocClient
+from lark_service.domain.batch import BatchPartialError
+from lark_service.domain.errors import (
     BadRequestError,
     ConfigError,
     NotFoundError,
     PermissionDeniedError,
     TokenInvalidError,
 )
-from domain.models.bitable import Condition, Filter, Sort
+from lark_service.domain.models.bitable import Condition, Filter, Sort
+from lark_service.testing.fake_lark import FakeLark
+from lark_service.testing.fake_lark import bitable as fb
+from lark_service.testing.fake_lark.models import RecordedRequest
 
 pytestmark = pytest.mark.anyio
 

@@ -6,8 +6,19 @@ import random
 
 import pytest
 
-from adapters.fake_lark import FakeLark
-from adapters.fake_lark.contact import (
+from lark_service.adapters.memory import InMemoryMetrics, ManualClock
+from lark_service.application.clients.contact import ContactClient
+from lark_service.domain.errors import (
+    BadRequestError,
+    ConfigError,
+    NotFoundError,
+    PermissionDeniedError,
+    TokenInvalidError,
+)
+from lark_service.domain.models.contact import Chat, Department, User
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark
+from lark_service.testing.fake_lark.contact import (
     add_chat,
     add_department,
     add_user,
@@ -16,17 +27,6 @@ from adapters.fake_lark.contact import (
     directory,
     hide_fields,
 )
-from adapters.memory import InMemoryMetrics, ManualClock
-from application.clients.contact import ContactClient
-from domain.errors import (
-    BadRequestError,
-    ConfigError,
-    NotFoundError,
-    PermissionDeniedError,
-    TokenInvalidError,
-)
-from domain.models.contact import Chat, Department, User
-from entrypoints.embed import open_pool
 from tests.conftest import FAST_RETRY, make_apps
 
 pytestmark = pytest.mark.anyio
@@ -438,8 +438,8 @@ async def test_cache_ttl_must_be_positive(pool):
 
 # in-memory adapter ----------------------------------------------------------------------
 async def test_in_memory_contacts_behaves_like_the_client():
-    from adapters.memory.contact import InMemoryContacts
-    from domain.models.contact import ChatMember, UserStatus
+    from lark_service.adapters.memory.contact import InMemoryContacts
+    from lark_service.domain.models.contact import ChatMember, UserStatus
 
     mem = InMemoryContacts()
     mem.add_department(Department(open_department_id="od-1", department_id="D1", name="Eng"))

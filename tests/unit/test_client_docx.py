@@ -9,11 +9,9 @@ import zlib
 import msgspec
 import pytest
 
-from adapters.fake_lark import FakeLark, FakeRequest, RecordedRequest
-from adapters.fake_lark.drive import deny_scope
-from adapters.memory.docs import InMemoryDocs
-from application import CredentialPool, DocClient
-from application.clients.blocks import (
+from lark_service.adapters.memory.docs import InMemoryDocs
+from lark_service.application import CredentialPool, DocClient
+from lark_service.application.clients.blocks import (
     bullet,
     code,
     divider,
@@ -24,8 +22,15 @@ from application.clients.blocks import (
     run,
     todo,
 )
-from application.clients.docx import chunk_tokens
-from domain.errors import ConfigError, NotFoundError, PermissionDeniedError, TokenInvalidError
+from lark_service.application.clients.docx import chunk_tokens
+from lark_service.domain.errors import (
+    ConfigError,
+    NotFoundError,
+    PermissionDeniedError,
+    TokenInvalidError,
+)
+from lark_service.testing.fake_lark import FakeLark, FakeRequest, RecordedRequest
+from lark_service.testing.fake_lark.drive import deny_scope
 
 pytestmark = pytest.mark.anyio
 DOCS = "/open-apis/docx/v1/documents"

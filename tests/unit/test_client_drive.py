@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from adapters.fake_lark import FakeLark, FakeRequest, RecordedRequest
-from adapters.fake_lark.drive import deny_scope, drive_state, root_folder
-from adapters.memory.docs import InMemoryDocs
-from application import CredentialPool, DocClient
-from domain.errors import (
+from lark_service.adapters.memory.docs import InMemoryDocs
+from lark_service.application import CredentialPool, DocClient
+from lark_service.domain.errors import (
     ConfigError,
     NotFoundError,
     PermissionDeniedError,
     TokenInvalidError,
 )
+from lark_service.testing.fake_lark import FakeLark, FakeRequest, RecordedRequest
+from lark_service.testing.fake_lark.drive import deny_scope, drive_state, root_folder
 
 pytestmark = pytest.mark.anyio
 FILES = "/open-apis/drive/v1/files"

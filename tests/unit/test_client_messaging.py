@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.fake_lark import FakeLark
-from adapters.memory import InMemoryMetrics
-from adapters.memory.messaging import InMemoryMessaging
-from application import CredentialPool, MessagingClient
-from application.clients.cards import CardBuilder
-from application.clients.post import PostBuilder
-from application.rate_limit import RateLimiter
-from domain import (
+from lark_service.adapters.memory import InMemoryMetrics
+from lark_service.adapters.memory.messaging import InMemoryMessaging
+from lark_service.application import CredentialPool, MessagingClient
+from lark_service.application.clients.cards import CardBuilder
+from lark_service.application.clients.post import PostBuilder
+from lark_service.application.rate_limit import RateLimiter
+from lark_service.domain import (
     BadRequestError,
     ConfigError,
     NotFoundError,
@@ -23,9 +22,10 @@ from domain import (
     RateLimitedError,
     TokenInvalidError,
 )
-from domain.models.messaging import Message
-from domain.ports.messaging import MessagingPort
-from entrypoints.embed import open_pool
+from lark_service.domain.models.messaging import Message
+from lark_service.domain.ports.messaging import MessagingPort
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark
 from tests.conftest import FAST_RETRY, make_apps
 
 pytestmark = pytest.mark.anyio

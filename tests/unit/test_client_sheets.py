@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fake_lark import FakeLark, RecordedRequest
-from adapters.fake_lark.drive import deny_scope
-from adapters.fake_lark.sheets import add_spreadsheet, spreadsheet
-from adapters.memory.docs import InMemoryDocs
-from application import CredentialPool, DocClient
-from domain.errors import ConfigError, NotFoundError, PermissionDeniedError, TokenInvalidError
-from domain.models.docs import CellRange, parse_range
+from lark_service.adapters.memory.docs import InMemoryDocs
+from lark_service.application import CredentialPool, DocClient
+from lark_service.domain.errors import (
+    ConfigError,
+    NotFoundError,
+    PermissionDeniedError,
+    TokenInvalidError,
+)
+from lark_service.domain.models.docs import CellRange, parse_range
+from lark_service.testing.fake_lark import FakeLark, RecordedRequest
+from lark_service.testing.fake_lark.drive import deny_scope
+from lark_service.testing.fake_lark.sheets import add_spreadsheet, spreadsheet
 
 pytestmark = pytest.mark.anyio
 V2 = "/open-apis/sheets/v2/spreadsheets"

@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from application import ContactClient, DocClient, MessagingClient, WorkspaceTableClient
+from lark_service.application import ContactClient, DocClient, MessagingClient, WorkspaceTableClient
 
 NOT_CALLS = {"aclose", "resolve_app", "invalidate_cache"}
 

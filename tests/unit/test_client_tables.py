@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fake_lark import FakeLark
-from adapters.fake_lark import apaas as fa
-from adapters.fake_lark.models import RecordedRequest
-from adapters.memory.tables import InMemoryWorkspaceTables
-from application import CredentialPool
-from application.clients.tables import WorkspaceTableClient
-from domain import UserToken
-from domain.errors import (
+from lark_service.adapters.memory.tables import InMemoryWorkspaceTables
+from lark_service.application import CredentialPool
+from lark_service.application.clients.tables import WorkspaceTableClient
+from lark_service.domain import UserToken
+from lark_service.domain.errors import (
     BadRequestError,
     ConfigError,
     NotFoundError,
@@ -19,6 +16,9 @@ from domain.errors import (
     TokenInvalidError,
     UserNotAuthorizedError,
 )
+from lark_service.testing.fake_lark import FakeLark
+from lark_service.testing.fake_lark import apaas as fa
+from lark_service.testing.fake_lark.models import RecordedRequest
 
 pytestmark = pytest.mark.anyio
 

@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.postgres.crypto import SecretCipher, decode_key, generate_key, parse_keys
-from adapters.postgres.keyfile import key_file_for, read_key_file, sqlite_file, write_key_file
-from domain.errors import ConfigError
+from lark_service.adapters.postgres.crypto import SecretCipher, decode_key, generate_key, parse_keys
+from lark_service.adapters.postgres.keyfile import (
+    key_file_for,
+    read_key_file,
+    sqlite_file,
+    write_key_file,
+)
+from lark_service.domain.errors import ConfigError
 
 
 def _cipher(*keys: str) -> SecretCipher:

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from entrypoints.cli import build_parser, main
+from lark_service.entrypoints.cli import build_parser, main
 
 
 def test_demo_shows_resolution_single_flight_and_recovery(capsys: pytest.CaptureFixture[str]):
@@ -42,7 +42,7 @@ def test_fake_lark_command_serves_the_fake():
         [
             sys.executable,
             "-m",
-            "entrypoints.cli",
+            "lark_service.entrypoints.cli",
             "fake-lark",
             "--port",
             str(port),

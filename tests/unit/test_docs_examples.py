@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from adapters.fake_lark import FakeLark
-from application import CredentialPool
+from lark_service.application import CredentialPool
+from lark_service.testing.fake_lark import FakeLark
 
 DOCS = sorted((Path(__file__).resolve().parents[2] / "docs" / "usage").glob("*.md"))
 BLOCK = re.compile(r"^```python\s*\n(.*?)^```", re.S | re.M)

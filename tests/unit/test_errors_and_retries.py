@@ -6,10 +6,9 @@ import logging
 
 import pytest
 
-from adapters.fake_lark import FakeLark
-from adapters.lark_http import AiohttpLarkTransport, RetryPolicy
-from application import CredentialPool, MessagingClient
-from domain import (
+from lark_service.adapters.lark_http import AiohttpLarkTransport, RetryPolicy
+from lark_service.application import CredentialPool, MessagingClient
+from lark_service.domain import (
     AppConfig,
     AuthError,
     BadRequestError,
@@ -24,7 +23,8 @@ from domain import (
     UnknownAppError,
     error_from_reply,
 )
-from entrypoints.embed import open_pool
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark
 
 pytestmark = pytest.mark.anyio
 
@@ -89,7 +89,7 @@ async def test_unknown_app_id_at_call_is_an_error(pool: CredentialPool):
 
 async def test_disabled_app_raises(pool: CredentialPool):
     await pool.apps.disable("cli_app1")
-    from domain import AppDisabledError
+    from lark_service.domain import AppDisabledError
 
     with pytest.raises(AppDisabledError):
         await MessagingClient(pool).get_bot_info(app_id="cli_app1")
@@ -235,7 +235,7 @@ async def test_secrets_and_tokens_never_in_logs_or_reprs(
             repr(info.value),
             repr(client),
         ]
-        from domain import AccessToken, TokenKind
+        from lark_service.domain import AccessToken, TokenKind
 
         texts.append(repr(AccessToken(kind=TokenKind.TENANT, value=token, expires_at=0)))
     blob = "\n".join(texts)

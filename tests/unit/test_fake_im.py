@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.fake_lark import FakeLark
+from lark_service.testing.fake_lark import FakeLark
 
 pytestmark = pytest.mark.anyio
 MSG = "/open-apis/im/v1/messages"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
-import types
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +11,9 @@ import httpx
 import pytest
 from starlette.responses import PlainTextResponse
 
-from adapters.fake_lark import FakeLark, FakeLarkError, FakeRequest, serve_in_thread
-from adapters.fake_lark import __main__ as fake_main
-from adapters.fake_lark import server as fake_server
+from lark_service.testing.fake_lark import FakeLark, FakeLarkError, FakeRequest, serve_in_thread
+from lark_service.testing.fake_lark import __main__ as fake_main
+from lark_service.testing.fake_lark import server as fake_server
 
 T0 = 1_700_000_000.0
 TENANT = "/open-apis/auth/v3/tenant_access_token/internal"
@@ -555,14 +553,10 @@ async def test_custom_routes(fake: FakeLark, client: httpx.AsyncClient) -> None:
 
 
 def test_extensions_are_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.ModuleType("fake_lark_test_extension")
-
     def register(fake: FakeLark) -> None:
         fake.state["registered"] = True
 
-    module.register = register  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setattr(fake_server, "EXTENSIONS", (module.__name__,))
+    monkeypatch.setattr(fake_server, "EXTENSIONS", (register,))
     assert FakeLark().state["registered"] is True
 
 

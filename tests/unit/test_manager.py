@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fake_lark import FakeLark
-from adapters.memory import InMemoryCredentialStore
-from application import CredentialPool, MessagingClient
-from domain import AppConfig, AuthError, ConfigError, UnknownAppError
-from entrypoints.embed import open_pool
+from lark_service.adapters.memory import InMemoryCredentialStore
+from lark_service.application import CredentialPool, MessagingClient
+from lark_service.domain import AppConfig, AuthError, ConfigError, UnknownAppError
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark
 
 pytestmark = pytest.mark.anyio
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from adapters.fake_lark import FakeLark
-from adapters.otel import OtelMetrics, prometheus_meter_provider
-from application import MessagingClient
-from domain import AppConfig, AuthError
-from entrypoints.embed import open_pool
+from lark_service.adapters.otel import OtelMetrics, prometheus_meter_provider
+from lark_service.application import MessagingClient
+from lark_service.domain import AppConfig, AuthError
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark
 
 pytestmark = pytest.mark.anyio
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from application.pagination import iterate_pages
-from domain.errors import ServerError
-from domain.models.common import Page
+from lark_service.application.pagination import iterate_pages
+from lark_service.domain.errors import ServerError
+from lark_service.domain.models.common import Page
 
 pytestmark = pytest.mark.anyio
 

@@ -8,11 +8,11 @@ from collections import Counter
 
 import pytest
 
-from adapters.fake_lark import FakeLark
-from adapters.memory import InMemoryCredentialStore, InMemoryMetrics
-from application import CredentialPool, MessagingClient
-from domain import AppConfig, TokenKind
-from entrypoints.embed import open_pool
+from lark_service.adapters.memory import InMemoryCredentialStore, InMemoryMetrics
+from lark_service.application import CredentialPool, MessagingClient
+from lark_service.domain import AppConfig, TokenKind
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark
 from tests.conftest import FAST_RETRY, make_apps
 
 pytestmark = pytest.mark.anyio
@@ -162,7 +162,7 @@ async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark, bas
     metrics = InMemoryMetrics()
     async with open_pool(apps=[app], base_url=base_url, metrics=metrics) as pool:
         client = MessagingClient(pool)
-        from domain import AuthError
+        from lark_service.domain import AuthError
 
         with pytest.raises(AuthError, match="app_ticket"):
             await pool.tenant_access_token("cli_store", tenant_key="tk1")
@@ -172,7 +172,7 @@ async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark, bas
         assert t1 != t2
         info = await client._call("GET", "/open-apis/bot/v3/info", api="bot.info", tenant_key="tk2")
         assert info.http_status == 200
-        from domain import ConfigError
+        from lark_service.domain import ConfigError
 
         with pytest.raises(ConfigError, match="tenant_key"):
             await pool.tenant_access_token("cli_store")

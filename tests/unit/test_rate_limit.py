@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from application.rate_limit import DEFAULT_LIMITS, Limit, RateLimiter
+from lark_service.application.rate_limit import DEFAULT_LIMITS, Limit, RateLimiter
 
 
 class Clock:

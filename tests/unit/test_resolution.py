@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from application import AppResolver, current_context_app, use_app
-from domain import AppConfig, AppDisabledError, NoAppResolvedError, UnknownAppError
+from lark_service.application import AppResolver, current_context_app, use_app
+from lark_service.domain import AppConfig, AppDisabledError, NoAppResolvedError, UnknownAppError
 
 
 def _apps(

@@ -1,4 +1,4 @@
-"""application.sql_quote: literals, identifiers and placeholder binding against injection."""
+"""lark_service.application.sql_quote: literals, identifiers and placeholder binding against injection."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sqlite3
 
 import pytest
 
-from adapters.fake_lark.apaas import split_sql
-from application.sql_quote import bind_params, quote_identifier, quote_literal
-from domain.errors import ConfigError
+from lark_service.application.sql_quote import bind_params, quote_identifier, quote_literal
+from lark_service.domain.errors import ConfigError
+from lark_service.testing.fake_lark.apaas import split_sql
 
 PAYLOADS = [
     "plain",

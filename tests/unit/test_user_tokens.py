@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from adapters.fake_lark import FakeLark
-from application import CredentialPool
-from domain import UserNotAuthorizedError, UserToken
-from entrypoints.embed import open_pool
+from lark_service.application import CredentialPool
+from lark_service.domain import UserNotAuthorizedError, UserToken
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark
 from tests.conftest import make_apps
 from tests.unit.test_pool import FakeClock
 

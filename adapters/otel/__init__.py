@@ -1,5 +1,0 @@
-"""OpenTelemetry metrics, exported for Prometheus."""
-
-from adapters.otel.metrics import OtelMetrics, prometheus_meter_provider
-
-__all__ = ["OtelMetrics", "prometheus_meter_provider"]

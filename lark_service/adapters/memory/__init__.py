@@ -1,0 +1,14 @@
+"""In-memory versions of every port: for tests and the embedded default."""
+
+from lark_service.adapters.memory.clock import ManualClock, SystemClock
+from lark_service.adapters.memory.event_bus import InMemoryEventBus
+from lark_service.adapters.memory.metrics import InMemoryMetrics
+from lark_service.adapters.memory.store import InMemoryCredentialStore
+
+__all__ = [
+    "InMemoryCredentialStore",
+    "InMemoryEventBus",
+    "InMemoryMetrics",
+    "ManualClock",
+    "SystemClock",
+]

@@ -1,0 +1,216 @@
+"""Checks and encodings for im/v1 content, run before anything is sent (`ConfigError`).
+
+Limits (lark-api-reference.md §3): text content ≤150 KB, post and card content ≤30 KB,
+uuid ≤50 characters, image ≤10 MB in JPEG/PNG/WEBP/GIF/TIFF/BMP/ICO, file not empty.
+Chosen where the docs are silent or UNCONFIRMED: the 30 MB file cap; sizes count the UTF-8
+bytes of the JSON string sent as ``content``; receiver ids are checked against Lark's id
+prefixes (``oc_`` chat, ``ou_`` open_id, ``on_`` union_id, an ``@`` in an email).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid as uuid_lib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lark_service.application.base_client import encode_json
+from lark_service.application.clients.cards import CardBuilder
+from lark_service.application.clients.post import PostBuilder
+from lark_service.domain.errors import ConfigError
+from lark_service.domain.models.messaging import (
+    CONTAINER_ID_TYPES,
+    EDITABLE_MSG_TYPES,
+    FILE_TYPES,
+    IMAGE_TYPES,
+    MSG_TYPES,
+    RECEIVE_ID_TYPES,
+    SORT_TYPES,
+)
+
+TEXT_MAX_BYTES = 150 * 1024
+RICH_MAX_BYTES = 30 * 1024  # post and interactive
+UUID_MAX_LEN = 50
+LIST_PAGE_SIZE_MAX = 50
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
+FILE_MAX_BYTES = 30 * 1024 * 1024
+_ID_PREFIX = {"chat_id": "oc_", "open_id": "ou_", "union_id": "on_"}
+_EXT_FILE_TYPE = {
+    ".opus": "opus",
+    ".mp4": "mp4",
+    ".pdf": "pdf",
+    ".doc": "doc",
+    ".docx": "doc",
+    ".xls": "xls",
+    ".xlsx": "xls",
+    ".ppt": "ppt",
+    ".pptx": "ppt",
+}
+
+Source = bytes | str | os.PathLike[str]
+
+
+def new_uuid() -> str:
+    """A dedup uuid for one logical send (Lark keeps one message per uuid for 1 h)."""
+    return uuid_lib.uuid4().hex
+
+
+def check_receiver(receive_id: str, receive_id_type: str) -> None:
+    """Reject an unknown id type, an empty id or an id of the wrong kind."""
+    if receive_id_type not in RECEIVE_ID_TYPES:
+        raise ConfigError(
+            f"receive_id_type must be one of {sorted(RECEIVE_ID_TYPES)}, not {receive_id_type!r}"
+        )
+    if not receive_id:
+        raise ConfigError("receive_id is empty")
+    prefix = _ID_PREFIX.get(receive_id_type)
+    if prefix is not None and not receive_id.startswith(prefix):
+        raise ConfigError(f"a {receive_id_type} starts with {prefix!r}; got {receive_id!r}")
+    if receive_id_type == "email" and "@" not in receive_id:
+        raise ConfigError(f"{receive_id!r} is not an email address")
+
+
+def check_message_id(message_id: str) -> None:
+    if not message_id.startswith("om_"):
+        raise ConfigError(f"a message_id starts with 'om_'; got {message_id!r}")
+
+
+def check_uuid(uuid: str) -> str:
+    if not uuid or len(uuid) > UUID_MAX_LEN:
+        raise ConfigError(f"uuid must be 1 to {UUID_MAX_LEN} characters")
+    return uuid
+
+
+def send_uuid(uuid: str | None) -> str:
+    """The caller's uuid (checked) or a new one for this logical send."""
+    return check_uuid(uuid) if uuid is not None else new_uuid()
+
+
+def encode_content(msg_type: str, content: str | dict[str, Any]) -> str:
+    """The JSON string Lark expects in ``content``, size-checked for ``msg_type``."""
+    if msg_type not in MSG_TYPES:
+        raise ConfigError(f"msg_type must be one of {sorted(MSG_TYPES)}, not {msg_type!r}")
+    text = content if isinstance(content, str) else encode_json(content).decode()
+    size = len(text.encode())
+    if msg_type == "text" and size > TEXT_MAX_BYTES:
+        raise ConfigError(f"text content is over Lark's {TEXT_MAX_BYTES // 1024} KB limit")
+    if msg_type in ("post", "interactive") and size > RICH_MAX_BYTES:
+        raise ConfigError(f"{msg_type} content is over Lark's {RICH_MAX_BYTES // 1024} KB limit")
+    return text
+
+
+def reply_content(msg_type: str, content: str | dict[str, Any] | PostBuilder | CardBuilder) -> str:
+    """A reply's ``content``: builders are built first, then encoded for ``msg_type``."""
+    if isinstance(content, (PostBuilder, CardBuilder)):
+        content = content.build()
+    return encode_content(msg_type, content)
+
+
+def edit_content(msg_type: str, content: str | dict[str, Any] | PostBuilder) -> str:
+    """An edit's (PUT) ``content``: only text and post can be edited."""
+    if msg_type not in EDITABLE_MSG_TYPES:
+        raise ConfigError("only text and post messages can be edited; use update_card")
+    if isinstance(content, PostBuilder):
+        content = content.build()
+    return encode_content(msg_type, content)
+
+
+def card_content(card: dict[str, Any] | CardBuilder) -> str:
+    """A card update's (PATCH) ``content``."""
+    return encode_content("interactive", card.build() if isinstance(card, CardBuilder) else card)
+
+
+def check_history(
+    container_id: str, container_id_type: str, sort_type: str, page_size: int
+) -> None:
+    """Reject a history query Lark would refuse."""
+    if container_id_type not in CONTAINER_ID_TYPES:
+        raise ConfigError(f"container_id_type must be one of {sorted(CONTAINER_ID_TYPES)}")
+    if not container_id:
+        raise ConfigError("container_id is empty")
+    if sort_type not in SORT_TYPES:
+        raise ConfigError(f"sort_type must be one of {sorted(SORT_TYPES)}")
+    if not 1 <= page_size <= LIST_PAGE_SIZE_MAX:
+        raise ConfigError(f"page_size must be 1 to {LIST_PAGE_SIZE_MAX}")
+
+
+def unix_seconds(value: int | datetime | None) -> int | None:
+    """A history bound as Unix seconds (Lark's unit there)."""
+    if value is None:
+        return None
+    return int(value.timestamp()) if isinstance(value, datetime) else int(value)
+
+
+async def read_source(source: Source) -> tuple[bytes, str]:
+    """The bytes of ``source`` and its file name ("" for bytes)."""
+    if isinstance(source, bytes):
+        return source, ""
+    path = Path(source)
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    return data, path.name
+
+
+def image_format(data: bytes) -> str | None:
+    """The image format named by ``data``'s magic bytes, or ``None``."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if data[:2] == b"BM":
+        return "bmp"
+    if data[:4] == b"\x00\x00\x01\x00":
+        return "ico"
+    return None
+
+
+def check_image(data: bytes) -> None:
+    if not data:
+        raise ConfigError("the image is empty")
+    if len(data) > IMAGE_MAX_BYTES:
+        raise ConfigError("the image is over Lark's 10 MB limit")
+    if image_format(data) is None:
+        raise ConfigError("not an image Lark takes (JPEG, PNG, WEBP, GIF, TIFF, BMP, ICO)")
+
+
+async def read_image(image: Source, image_type: str) -> tuple[bytes, str]:
+    """The checked bytes and file name of an image upload."""
+    if image_type not in IMAGE_TYPES:
+        raise ConfigError(f"image_type must be one of {sorted(IMAGE_TYPES)}")
+    data, name = await read_source(image)
+    check_image(data)
+    return data, name
+
+
+async def read_file(
+    file: Source, file_name: str | None, file_type: str | None
+) -> tuple[bytes, str, str]:
+    """The checked bytes, file name and file_type of a file upload."""
+    data, name = await read_source(file)
+    name = file_name or name
+    return data, name, check_file(data, name, file_type)
+
+
+def check_file(data: bytes, file_name: str, file_type: str | None) -> str:
+    """Validate an upload and return its file_type (inferred from the extension if None)."""
+    if not data:
+        raise ConfigError("the file is empty")
+    if len(data) > FILE_MAX_BYTES:
+        raise ConfigError("the file is over the 30 MB limit")
+    if not file_name:
+        raise ConfigError("file_name is required")
+    if file_type is None:
+        file_type = _EXT_FILE_TYPE.get(Path(file_name).suffix.lower(), "stream")
+    if file_type not in FILE_TYPES:
+        raise ConfigError(f"file_type must be one of {sorted(FILE_TYPES)}, not {file_type!r}")
+    return file_type

@@ -1,0 +1,279 @@
+"""`CredentialPool`: every app's credentials and fresh tokens, in one place.
+
+Tokens are cached per (app, kind, tenant_key). A cached token serves until ``refresh_ahead``
+seconds before expiry; from then on it keeps serving while one background task fetches the
+next (Lark re-issues a token only in the last 30 minutes of its life, so the default margin
+of 5 minutes lands inside that window). Missing tokens are fetched single-flight.
+
+The store sits behind the cache: a miss first reads the store (a restarted replica reuses
+stored tokens), and a fetch takes the store's refresh lock so replicas fetch once between
+them. If the store fails, the pool logs a warning and fetches directly: serving calls
+matters more than sharing tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from lark_service.application.rate_limit import RateLimiter
+from lark_service.application.resolution import AppResolver
+from lark_service.application.single_flight import SingleFlight
+from lark_service.application.user_tokens import UserTokenMixin
+from lark_service.domain.apps import AppConfig
+from lark_service.domain.errors import AuthError, ConfigError, StoreError
+from lark_service.domain.ports.clock import Clock
+from lark_service.domain.ports.credentials import CredentialStore
+from lark_service.domain.ports.metrics import Metrics
+from lark_service.domain.ports.token_issuer import TokenIssuer
+from lark_service.domain.ports.transport import LarkTransport
+from lark_service.domain.tokens import AccessToken, TokenKey, TokenKind, UserToken
+
+if TYPE_CHECKING:
+    from lark_service.application.manager import ApplicationManager
+
+log = logging.getLogger("lark_service.pool")
+
+_CacheKey = tuple[str, TokenKind, str]
+
+
+class CredentialPool(UserTokenMixin):
+    """Holds apps and their tokens; hands out a valid token for any app in microseconds."""
+
+    def __init__(
+        self,
+        *,
+        store: CredentialStore,
+        issuer: TokenIssuer,
+        transport: LarkTransport,
+        clock: Clock,
+        metrics: Metrics,
+        apps: Iterable[AppConfig] = (),
+        default_app_id: str | None = None,
+        refresh_ahead: float = 300.0,
+        min_remaining: float = 30.0,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        if refresh_ahead <= min_remaining:
+            raise ConfigError("refresh_ahead must be larger than min_remaining")
+        self.store = store
+        self.issuer = issuer
+        self.transport = transport
+        self.clock = clock
+        self.metrics = metrics
+        self.refresh_ahead = refresh_ahead
+        self.min_remaining = min_remaining
+        self.limiter = limiter if limiter is not None else RateLimiter()
+        self._apps: dict[str, AppConfig] = {}
+        self._initial_apps = list(apps)
+        self._tokens: dict[_CacheKey, AccessToken] = {}
+        self._user_tokens: dict[tuple[str, str], UserToken] = {}
+        self._rejected: set[str] = set()
+        self._flights: SingleFlight[AccessToken] = SingleFlight()
+        self._user_flights: SingleFlight[UserToken] = SingleFlight()
+        self._background: set[asyncio.Task[object]] = set()
+        from lark_service.application.manager import ApplicationManager
+
+        self.apps: ApplicationManager = ApplicationManager(self)
+        self.resolver = AppResolver(
+            self._apps, default_app_id=default_app_id, auto_detect=self.apps.auto_detect
+        )
+        for app in self._initial_apps:
+            self._register(app)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> CredentialPool:
+        """Load apps from the store and save the apps given to the constructor into it."""
+        stored = {app.app_id: app for app in await self.store.list_apps()}
+        for app in stored.values():
+            self._apps.setdefault(app.app_id, app)
+        for app in self._initial_apps:
+            if stored.get(app.app_id) != app:  # unchanged apps are not written at every start
+                await self.store.save_app(app)
+        return self
+
+    async def aclose(self) -> None:
+        """Stop background refreshes and close the transport and the store."""
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(BaseException):
+                await task
+        await self.transport.aclose()
+        await self.store.aclose()
+
+    async def __aenter__(self) -> CredentialPool:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- registry (used by ApplicationManager) ----------------------------------------
+
+    def _register(self, app: AppConfig) -> None:
+        self._apps[app.app_id] = app
+
+    def _unregister(self, app_id: str) -> None:
+        self._apps.pop(app_id, None)
+        self.forget_tokens(app_id)
+
+    def forget_tokens(self, app_id: str) -> None:
+        """Drop every cached token of ``app_id`` (after a secret rotation, say)."""
+        for key in [k for k in self._tokens if k[0] == app_id]:
+            self._tokens.pop(key, None)
+        for ukey in [k for k in self._user_tokens if k[0] == app_id]:
+            self._user_tokens.pop(ukey, None)
+
+    def resolve(self, app_id: str | None = None, client_default: str | None = None) -> AppConfig:
+        """Apply the 5-level resolution policy (see ``lark_service.application.resolution``)."""
+        return self.resolver.resolve(app_id, client_default)
+
+    # -- tenant / app tokens -----------------------------------------------------------
+
+    async def get_token(
+        self, app: AppConfig, kind: TokenKind = TokenKind.TENANT, tenant_key: str = ""
+    ) -> str:
+        """A valid token value for ``app``; the hot path is a dict lookup."""
+        key = (app.app_id, kind, tenant_key)
+        token = self._tokens.get(key)
+        if token is not None:
+            remaining = token.expires_at - self.clock.now()
+            if remaining > self.refresh_ahead:
+                return token.value
+            if remaining > self.min_remaining:
+                self._refresh_in_background(key, app)
+                return token.value
+        return (await self._flights.run(key, lambda: self._obtain(key, app))).value
+
+    async def tenant_access_token(self, app_id: str | None = None, tenant_key: str = "") -> str:
+        """The tenant_access_token of the resolved app (``tenant_key`` for marketplace apps)."""
+        return await self.get_token(self.resolve(app_id), TokenKind.TENANT, tenant_key)
+
+    async def app_access_token(self, app_id: str | None = None) -> str:
+        """The app_access_token of the resolved app."""
+        return await self.get_token(self.resolve(app_id), TokenKind.APP)
+
+    def invalidate(
+        self, app_id: str, kind: TokenKind, tenant_key: str = "", value: str | None = None
+    ) -> None:
+        """Forget a token Lark rejected. With ``value``, only if it is still the cached one."""
+        key = (app_id, kind, tenant_key)
+        cached = self._tokens.get(key)
+        if cached is not None and (value is None or cached.value == value):
+            self._tokens.pop(key, None)
+            self._rejected.add(cached.value)
+        elif value is not None:
+            self._rejected.add(value)
+
+    def _refresh_in_background(self, key: _CacheKey, app: AppConfig) -> None:
+        if self._flights.busy(key):
+            return
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(
+            self._background_refresh(key, app)
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _background_refresh(self, key: _CacheKey, app: AppConfig) -> object:
+        try:
+            return await self._flights.run(key, lambda: self._obtain(key, app, ahead=True))
+        except Exception as exc:
+            # The current token still serves; the next caller retries.
+            log.warning(
+                "background refresh of %s token for %s failed: %s", key[1].value, key[0], exc
+            )
+            return None
+
+    def _usable(self, token: AccessToken | None, *, ahead: bool) -> bool:
+        if token is None or token.value in self._rejected:
+            return False
+        margin = self.refresh_ahead if ahead else self.min_remaining
+        return token.expires_at - self.clock.now() > margin
+
+    async def _obtain(self, key: _CacheKey, app: AppConfig, *, ahead: bool = False) -> AccessToken:
+        cached = self._tokens.get(key)
+        if self._usable(cached, ahead=True) and cached is not None:
+            return cached
+        store_key = TokenKey(app_id=key[0], kind=key[1], tenant_key=key[2])
+        token = await self._load_stored(store_key, ahead=ahead)
+        if token is None:
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    await stack.enter_async_context(self.store.token_refresh_lock(store_key))
+                except StoreError as exc:
+                    log.warning("store lock unavailable, fetching %s directly: %s", key[0], exc)
+                else:
+                    token = await self._load_stored(store_key, ahead=ahead)
+                if token is None:
+                    token = await self._fetch(app, key[1], key[2])
+                    await self._save(store_key, token)
+        self._tokens[key] = token
+        return token
+
+    async def _load_stored(self, key: TokenKey, *, ahead: bool) -> AccessToken | None:
+        try:
+            token = await self.store.load_token(key)
+        except StoreError as exc:
+            log.warning("store read failed for %s, fetching directly: %s", key.app_id, exc)
+            return None
+        return token if self._usable(token, ahead=ahead) else None
+
+    async def _save(self, key: TokenKey, token: AccessToken) -> None:
+        try:
+            await self.store.save_token(key, token)
+        except StoreError as exc:
+            log.warning("could not store the new token of %s: %s", key.app_id, exc)
+
+    async def _fetch(self, app: AppConfig, kind: TokenKind, tenant_key: str) -> AccessToken:
+        try:
+            token = await self._issue(app, kind, tenant_key)
+        except Exception as exc:
+            self.metrics.token_fetch(app_id=app.app_id, kind=kind.value, outcome=type(exc).__name__)
+            raise
+        self.metrics.token_fetch(app_id=app.app_id, kind=kind.value, outcome="ok")
+        return token
+
+    async def _issue(self, app: AppConfig, kind: TokenKind, tenant_key: str) -> AccessToken:
+        if not app.is_marketplace:
+            if kind is TokenKind.APP:
+                return await self.issuer.app_access_token_internal(app)
+            return await self.issuer.tenant_access_token_internal(app)
+        if kind is TokenKind.APP:
+            ticket = await self.store.load_app_ticket(app.app_id)
+            if ticket is None:
+                await self.issuer.resend_app_ticket(app)
+                raise AuthError(
+                    "no app_ticket received yet for this marketplace app; Lark was asked to "
+                    "resend it (feed it with pool.set_app_ticket)",
+                    app_id=app.app_id,
+                    code=10012,
+                )
+            try:
+                return await self.issuer.app_access_token(app, app_ticket=ticket)
+            except AuthError as exc:
+                if exc.code == 10012:
+                    await self.issuer.resend_app_ticket(app)
+                raise
+        if not tenant_key:
+            raise ConfigError(
+                "a marketplace app needs tenant_key= to get a tenant_access_token",
+                app_id=app.app_id,
+            )
+        app_token = await self.get_token(app, TokenKind.APP)
+        return await self.issuer.tenant_access_token(
+            app, app_access_token=app_token, tenant_key=tenant_key
+        )
+
+    async def set_app_ticket(self, app_id: str, ticket: str) -> None:
+        """Store the app_ticket Lark pushed for a marketplace app (valid about 12 h)."""
+        await self.store.save_app_ticket(app_id, ticket, expires_at=self.clock.now() + 12 * 3600)

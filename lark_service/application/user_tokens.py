@@ -1,0 +1,120 @@
+"""User tokens in the pool: OAuth grants kept, refreshed and rotated (single-flight)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from lark_service.application.single_flight import SingleFlight
+from lark_service.domain.apps import AppConfig
+from lark_service.domain.errors import UserNotAuthorizedError
+from lark_service.domain.ports.clock import Clock
+from lark_service.domain.ports.credentials import CredentialStore
+from lark_service.domain.ports.token_issuer import TokenIssuer
+from lark_service.domain.tokens import UserToken
+
+
+class UserTokenMixin:
+    """The ``user_access_token`` half of `CredentialPool`.
+
+    Each refresh token works once: the refreshed grant (with its new refresh token) is saved
+    before it is used, or the user would have to authorize the app again.
+    """
+
+    store: CredentialStore
+    issuer: TokenIssuer
+    clock: Clock
+    min_remaining: float
+    _user_tokens: dict[tuple[str, str], UserToken]
+    _user_flights: SingleFlight[UserToken]
+    _rejected: set[str]
+
+    if TYPE_CHECKING:
+
+        def resolve(
+            self, app_id: str | None = None, client_default: str | None = None
+        ) -> AppConfig: ...
+
+    async def save_user_token(self, token: UserToken) -> None:
+        """Keep a user's grant (from the OAuth flow); it is refreshed and rotated as needed."""
+        self._user_tokens[(token.app_id, token.user_id)] = token
+        await self.store.save_user_token(token)
+
+    async def authorize_user(
+        self, app_id: str, user_id: str, code: str, redirect_uri: str = ""
+    ) -> UserToken:
+        """Exchange an OAuth authorization code for the user's tokens and keep them."""
+        app = self.resolve(app_id)
+        token = await self.issuer.user_access_token_from_code(
+            app, user_id=user_id, code=code, redirect_uri=redirect_uri
+        )
+        await self.save_user_token(token)
+        return token
+
+    async def revoke_user(self, app_id: str, user_id: str) -> None:
+        """Forget a user's grant."""
+        self._user_tokens.pop((app_id, user_id), None)
+        await self.store.delete_user_token(app_id, user_id)
+
+    async def user_access_token(self, app: AppConfig, user_id: str) -> str:
+        """A valid user_access_token for ``user_id``, refreshing (and rotating) when needed."""
+        key = (app.app_id, user_id)
+        token = self._user_tokens.get(key)
+        if token is not None and token.expires_at - self.clock.now() > self.min_remaining:
+            return token.access_token
+        fresh = await self._user_flights.run(key, lambda: self._obtain_user(app, user_id))
+        return fresh.access_token
+
+    def invalidate_user(self, app_id: str, user_id: str, value: str | None = None) -> None:
+        """Forget a user token Lark rejected; its refresh token is kept for the next call."""
+        token = self._user_tokens.get((app_id, user_id))
+        if value is not None:
+            self._rejected.add(value)
+        if token is None or (value is not None and token.access_token != value):
+            return
+        self._rejected.add(token.access_token)
+        self._user_tokens[(app_id, user_id)] = msgspec.structs.replace(token, expires_at=0.0)
+
+    def _fresh_user(self, token: UserToken | None, now: float) -> bool:
+        return (
+            token is not None
+            and token.access_token not in self._rejected
+            and token.expires_at - now > self.min_remaining
+        )
+
+    async def _obtain_user(self, app: AppConfig, user_id: str) -> UserToken:
+        now = self.clock.now()
+        token = self._user_tokens.get((app.app_id, user_id))
+        if not self._fresh_user(token, now):
+            stored = await self.store.load_user_token(app.app_id, user_id)
+            if (
+                stored is not None
+                and stored.access_token not in self._rejected
+                and (token is None or stored.expires_at > token.expires_at)
+            ):
+                token = stored
+        if token is None:
+            raise UserNotAuthorizedError(
+                f"user {user_id!r} has not authorized app {app.app_id!r}: run the OAuth flow "
+                "and pass the result to pool.save_user_token / pool.authorize_user",
+                app_id=app.app_id,
+            )
+        if self._fresh_user(token, now):
+            self._user_tokens[(app.app_id, user_id)] = token
+            return token
+        if not token.refresh_token or (
+            token.refresh_expires_at and token.refresh_expires_at <= now
+        ):
+            raise UserNotAuthorizedError(
+                f"the authorization of user {user_id!r} for app {app.app_id!r} has expired: "
+                "the user must authorize the app again",
+                app_id=app.app_id,
+            )
+        fresh = await self.issuer.refresh_user_access_token(
+            app, user_id=user_id, refresh_token=token.refresh_token
+        )
+        self._user_tokens[(app.app_id, user_id)] = fresh
+        # The old refresh token is now spent: the new one must be kept or the grant is lost.
+        await self.store.save_user_token(fresh)
+        return fresh

@@ -1,0 +1,57 @@
+"""Pure domain: Lark apps, tokens, typed errors, wire shapes and the ports. No I/O."""
+
+from lark_service.domain.apps import AppConfig, AppType, Domain, resolve_base_url
+from lark_service.domain.errors import (
+    AppDisabledError,
+    AppResolutionError,
+    AuthError,
+    BadRequestError,
+    ConfigError,
+    LarkAPIError,
+    LarkServiceError,
+    NoAppResolvedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    StoreError,
+    TokenInvalidError,
+    TransportError,
+    UnknownAppError,
+    UserNotAuthorizedError,
+    error_from_reply,
+)
+from lark_service.domain.tokens import AccessToken, TokenKey, TokenKind, UserToken
+from lark_service.domain.wire import FormField, LarkReply, LarkRequest
+
+__all__ = [
+    "AccessToken",
+    "AppConfig",
+    "AppDisabledError",
+    "AppResolutionError",
+    "AppType",
+    "AuthError",
+    "BadRequestError",
+    "ConfigError",
+    "Domain",
+    "FormField",
+    "LarkAPIError",
+    "LarkReply",
+    "LarkRequest",
+    "LarkServiceError",
+    "NoAppResolvedError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServerError",
+    "StoreError",
+    "TokenInvalidError",
+    "TokenKey",
+    "TokenKind",
+    "TransportError",
+    "UnknownAppError",
+    "UserNotAuthorizedError",
+    "UserToken",
+    "error_from_reply",
+    "resolve_base_url",
+]

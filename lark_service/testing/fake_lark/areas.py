@@ -1,0 +1,30 @@
+"""The built-in areas of the fake, in registration order (later routes replace earlier ones)."""
+
+from __future__ import annotations
+
+from lark_service.testing.fake_lark import (
+    apaas,
+    auth,
+    bitable,
+    bot,
+    contact,
+    control,
+    docx,
+    drive,
+    im,
+    sheets,
+)
+from lark_service.testing.fake_lark.server import Register
+
+REGISTER: tuple[Register, ...] = (
+    auth.register,
+    bot.register,
+    control.register,
+    im.register,
+    contact.register,
+    docx.register,
+    drive.register,
+    sheets.register,
+    bitable.register,
+    apaas.register,
+)

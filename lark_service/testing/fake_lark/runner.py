@@ -1,0 +1,96 @@
+"""Serve a `FakeLark` over a real socket with uvicorn, in a daemon thread.
+
+`serve_in_thread` binds the socket itself (so ``port=0`` picks a free port), starts uvicorn
+(asyncio loop, httptools when installed else h11, log level warning, no access log, no
+lifespan) and returns once the server accepts connections.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from lark_service.testing.fake_lark.server import FakeLark
+
+__all__ = ["RunningServer", "serve_in_thread"]
+
+
+def http_impl(*, fast: bool = False) -> str:
+    """The uvicorn HTTP implementation: h11 by default, because it keeps header names as
+    written (``X-Tt-Logid``) like Lark's servers, and lark-oapi looks them up
+    case-sensitively; httptools (``fast=True``, lower-cases names) for benchmarks."""
+    if fast and importlib.util.find_spec("httptools") is not None:
+        return "httptools"
+    return "h11"
+
+
+class RunningServer:
+    """A fake Lark served in a background thread; ``base_url`` is e.g. http://127.0.0.1:PORT."""
+
+    def __init__(
+        self, fake: FakeLark, server: uvicorn.Server, thread: threading.Thread, base_url: str
+    ) -> None:
+        self.fake = fake
+        self.base_url = base_url
+        self._server = server
+        self._thread = thread
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_in_thread(
+    fake: FakeLark, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 10.0
+) -> RunningServer:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        fake.app,
+        loop="asyncio",
+        interface="asgi3",
+        http=http_impl(),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        backlog=2048,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"fake-lark:{bound_port}", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise RuntimeError("fake_lark: uvicorn did not start")
+        time.sleep(0.005)
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    return RunningServer(fake, server, thread, f"http://{shown}:{bound_port}")
