@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from lark_service.domain.jobs import JobOutcome, JobRecord, JobStatus, QueueDepth, SendJob
+
+JobHandler = Callable[[SendJob], Awaitable[JobOutcome]]
+
+
+class SendQueue(Protocol):
+    """A durable queue of send jobs (RabbitMQ ``lark.send`` with ``lark.send.dead``).
+
+    ``publish`` returns once the broker has taken the job (publisher confirm). A consumer's
+    handler decides each job's fate (`JobOutcome`); a job whose handler raises is retried.
+    Jobs are acknowledged only after the handler returns, so a crash redelivers them.
+    """
+
+    async def publish(self, job: SendJob) -> None: ...
+
+    async def consume(self, handler: JobHandler, *, prefetch: int = 16) -> None:
+        """Start delivering jobs to ``handler`` in the background; returns at once."""
+        ...
+
+    async def depth(self) -> QueueDepth: ...
+
+    async def dead_letters(self, *, limit: int = 100) -> list[SendJob]: ...
+
+    async def replay_dead(self, job_id: str | None = None) -> int:
+        """Move one dead job (or all with ``None``) back to the queue; returns how many."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class JobStore(Protocol):
+    """Remembers each job's status for ``GET /v1/jobs/{job_id}``."""
+
+    async def save_job(self, record: JobRecord) -> None:
+        """Insert or replace the record."""
+        ...
+
+    async def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    async def list_jobs(
+        self, *, status: JobStatus | None = None, limit: int = 100
+    ) -> list[JobRecord]: ...
