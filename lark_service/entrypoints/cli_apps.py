@@ -16,8 +16,8 @@ from typing import Any
 from lark_service.application.pool import CredentialPool
 from lark_service.domain.apps import AppConfig, AppType
 from lark_service.domain.errors import ConfigError
-from lark_service.entrypoints.embed import open_pool
-from lark_service.entrypoints.stores import configured_database_url, open_sql_store
+from lark_service.entrypoints.bootstrap import application
+from lark_service.entrypoints.settings import load_settings
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -58,9 +58,9 @@ def read_secret(prompt: str) -> str:
 
 @asynccontextmanager
 async def _pool(args: argparse.Namespace) -> AsyncIterator[CredentialPool]:
-    store = await open_sql_store(args.database_url)
-    async with open_pool(store=store) as pool:
-        yield pool
+    settings = load_settings().replace(database_url=args.database_url)
+    async with application(settings, embedded_default=True) as app:
+        yield await app.services.pool()
 
 
 def _describe(app: AppConfig) -> str:
@@ -89,10 +89,15 @@ async def _add(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    url, embedded = configured_database_url(args.database_url)
+    settings = load_settings().replace(database_url=args.database_url)
+    embedded = settings.database_url is None
     async with _pool(args) as pool:
         apps = sorted(pool.apps.list(), key=lambda a: a.app_id)
-    where = url.removeprefix("sqlite+aiosqlite:///") if embedded else _safe(url)
+    where = (
+        str(settings.resolved_data_dir() / "lark-service.db")
+        if embedded
+        else _safe(str(settings.database_url))
+    )
     print(f"# store: {where}{' (embedded default)' if embedded else ''}")
     for app in apps:
         print(_describe(app))

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from lark_service.adapters.postgres import (
     current_async,
-    default_database_url,
     downgrade_async,
+    embedded_database_url,
     generate_key,
     rotate_secret_key,
     upgrade_async,
@@ -32,6 +31,7 @@ from lark_service.adapters.postgres.keyfile import (
 from lark_service.adapters.postgres.migrations import head_revision
 from lark_service.adapters.postgres.schema import DEFAULT_PREFIX
 from lark_service.domain.errors import ConfigError, LarkServiceError
+from lark_service.entrypoints.settings import Settings, load_settings
 
 __all__ = ["add_parsers"]
 
@@ -40,9 +40,14 @@ NEW_SECRET_KEY_ENV = "LARK_SERVICE_NEW_SECRET_KEY"  # noqa: S105  # nosec B105
 DATABASE_URL_ENV = "LARK_SERVICE_DATABASE_URL"
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings().replace(database_url=args.database_url)
+
+
 def _database_url(args: argparse.Namespace) -> str:
-    url = args.database_url or os.environ.get(DATABASE_URL_ENV)
-    return str(url) if url else default_database_url()
+    settings = _settings(args)
+    url = settings.database_url
+    return url if url else embedded_database_url(settings.resolved_data_dir())
 
 
 def _fail(exc: LarkServiceError) -> int:
@@ -87,7 +92,7 @@ async def _key_generate(args: argparse.Namespace) -> int:
 
 
 def _read_new_key() -> str:
-    if key := os.environ.get(NEW_SECRET_KEY_ENV, "").strip():
+    if key := (load_settings().new_secret_key or "").strip():
         return key
     if sys.stdin.isatty():
         key = getpass.getpass("new secret key (from `lark-service secret-key generate`): ")
@@ -103,7 +108,7 @@ async def _key_rotate(args: argparse.Namespace) -> int:
     db_file = sqlite_file(url)
     key_file: Path | None = None
     try:
-        old = os.environ.get(SECRET_KEY_ENV, "").strip()
+        old = (_settings(args).secret_key or "").strip()
         if not old and db_file is not None:
             key_file = key_file_for(db_file)
             old = read_key_file(key_file) or ""

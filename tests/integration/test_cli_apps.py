@@ -80,7 +80,7 @@ def test_apps_secret_is_never_an_argument():
 async def test_open_pool_reads_the_database_url_from_the_environment(
     tmp_path, monkeypatch, fake, base_url
 ):
-    from lark_service.adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
+    from lark_service.adapters.postgres import SqlAppStore, generate_key, upgrade_async
     from lark_service.domain import AppConfig
     from lark_service.entrypoints.embed import open_pool
 
@@ -91,5 +91,5 @@ async def test_open_pool_reads_the_database_url_from_the_environment(
     async with open_pool(
         apps=[AppConfig(app_id="cli_env_db", app_secret="s", domain=base_url)]
     ) as pool:
-        assert isinstance(pool.store, SqlCredentialStore)
-        assert [a.app_id for a in await pool.store.list_apps()] == ["cli_env_db"]
+        assert isinstance(pool.app_store, SqlAppStore)
+        assert [a.app_id for a in await pool.app_store.list_apps()] == ["cli_env_db"]
