@@ -47,7 +47,7 @@ def test_apps_lifecycle(tmp_path, monkeypatch, capsys, fake: FakeLark, base_url:
     assert code == 0 and "credentials work" in out
     fake.add_app("cli_cmd", "ROTATED-2", name="Cmd")
     code, out = run(monkeypatch, capsys, ["apps", "validate", "cli_cmd"])
-    assert code == 2 and "AuthError" in out and "SUPERSECRET-1" not in out
+    assert code == 1 and "AuthError" in out and "SUPERSECRET-1" not in out
     code, out = run(monkeypatch, capsys, ["apps", "rotate-secret", "cli_cmd"], "ROTATED-2\n")
     assert code == 0
     code, out = run(monkeypatch, capsys, ["apps", "validate", "cli_cmd"])

@@ -376,7 +376,7 @@ async def test_cli_db_and_secret_key_commands(
     rotated = await SqlStores.open(database_url, secret_key=new if is_postgres else None)
     assert await rotated.tokens.load_token(TENANT) == token()
     await rotated.aclose()
-    assert "no revision" in await run("db", "downgrade", "base")
+    assert "no revision" in await run("db", "downgrade", "base", "--yes")
 
 
 async def test_default_database_url_lives_in_the_data_dir(

@@ -132,7 +132,7 @@ class SqlDatabase:
                 if attempt < ATTEMPTS and retry and is_transient(exc):
                     await anyio.sleep(_BACKOFF * attempt)
                     continue
-                raise store_error(action, exc) from None
+                raise store_error(action, exc, self._url) from None
         raise AssertionError("unreachable")
 
     async def rows(self, action: str, stmt: Executable) -> list[RowMapping]:
