@@ -86,6 +86,20 @@ async def test_app_crud(store: SqlStores) -> None:
     assert await store.apps.list_apps() == [b2, a]
 
 
+async def test_one_default_app_at_most(store: SqlStores) -> None:
+    await store.apps.save_app(app("cli_a", is_default=True))
+    await store.apps.save_app(app("cli_b", is_default=True))
+    await store.apps.save_app(app("cli_c"))
+    assert [(a.app_id, a.is_default) for a in await store.apps.list_apps()] == [
+        ("cli_a", False),
+        ("cli_b", True),
+        ("cli_c", False),
+    ]
+    await store.apps.save_app(app("cli_a", is_default=True))
+    defaults = [a.app_id for a in await store.apps.list_apps() if a.is_default]
+    assert defaults == ["cli_a"]
+
+
 async def test_tokens_are_stored_per_key(store: SqlStores) -> None:
     assert await store.tokens.load_token(TENANT) is None
     await store.tokens.save_token(TENANT, token("t-1"))
@@ -322,6 +336,8 @@ async def test_failures_are_store_errors_without_the_password() -> None:
     with pytest.raises(StoreError, match="ConnectionRefusedError") as info:
         await SqlStores.open(url, secret_key=generate_key())
     assert "hunter2" not in repr(info.value)
+    assert "PostgreSQL at 127.0.0.1:1, database 'nowhere'" in str(info.value)
+    assert "is PostgreSQL running?" in str(info.value)
     assert info.value.__suppress_context__  # the driver's exception is not chained
 
 
