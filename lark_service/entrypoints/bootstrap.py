@@ -7,7 +7,8 @@ Three containers by concern, joined by `Application`:
 * `Gateways`: the Lark transport and token issuer, the SQL database and the credential
   stores on it (in memory without a database URL), later the broker. Async resources: they
   are opened on first use and closed by ``shutdown_resources`` in reverse order.
-* `Services`: the `CredentialPool` (started and stopped as a resource), later the use cases.
+* `Services`: the `CredentialPool` (started and stopped as a resource), the clients over
+  it, later the use cases.
 
 Every entry point starts here: `open_pool` (embedding), the command line, and the HTTP API
 and worker. Tests and embedders swap a part with ``override`` (``open_pool(transport=...)``
@@ -28,6 +29,10 @@ from dependency_injector import containers, providers
 
 from lark_service.adapters.lark_http import AiohttpLarkTransport, HttpTokenIssuer, RetryPolicy
 from lark_service.adapters.memory import InMemoryMetrics, SystemClock, in_memory_stores
+from lark_service.application.clients.contact import ContactClient
+from lark_service.application.clients.docs import DocClient
+from lark_service.application.clients.messaging import MessagingClient
+from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.rate_limit import RateLimiter
 from lark_service.domain.apps import AppConfig
@@ -209,6 +214,11 @@ class Services(containers.DeclarativeContainer):
         refresh_ahead=core.settings.provided.refresh_ahead,
         limiter=limiter,
     )
+    # Clients are cheap views over the pool: a new one per call of the provider.
+    messaging = providers.Factory(MessagingClient, pool)
+    contact = providers.Factory(ContactClient, pool)
+    docs = providers.Factory(DocClient, pool)
+    tables = providers.Factory(WorkspaceTableClient, pool)
 
 
 class Application(containers.DeclarativeContainer):

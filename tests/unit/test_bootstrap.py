@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 from lark_service.adapters.lark_http import AiohttpLarkTransport
 from lark_service.adapters.memory import InMemoryAppStore, InMemoryMetrics, ManualClock
 from lark_service.adapters.otel import OtelMetrics
+from lark_service.application import MessagingClient
 from lark_service.domain.apps import AppConfig
 from lark_service.domain.errors import ConfigError, UnknownAppError
 from lark_service.domain.wire import LarkReply, LarkRequest
@@ -47,6 +48,8 @@ async def test_the_default_application_keeps_stores_in_memory_and_closes_the_tra
         assert isinstance(pool.app_store, InMemoryAppStore)
         assert isinstance(pool.metrics, InMemoryMetrics)
         assert await app.services.pool() is pool  # one pool per application
+        messaging = await app.services.messaging()
+        assert isinstance(messaging, MessagingClient) and messaging.pool is pool
     assert transport._closed  # shut down with the application
 
 
@@ -118,7 +121,7 @@ async def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
 def test_containers_are_split_by_concern() -> None:
     assert {"settings", "clock", "logging", "metrics", "metrics_endpoint"} <= set(Core.providers)
     assert {"transport", "issuer", "database", "stores", "retry"} <= set(Gateways.providers)
-    assert {"pool", "limiter"} <= set(Services.providers)
+    assert {"pool", "limiter", "messaging", "contact", "docs", "tables"} <= set(Services.providers)
     assert {"core", "gateways", "services"} <= set(Application.providers)
 
 
