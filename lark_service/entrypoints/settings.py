@@ -16,6 +16,7 @@ Nothing else in lark-service reads the environment.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,8 +39,9 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 SECRET_FIELDS = frozenset({"secret_key", "new_secret_key", "admin_key"})
 URL_FIELDS = frozenset({"database_url", "amqp_url", "rate_limit_url"})
 
+_PREFIX = re.compile(r"[A-Za-z0-9_]{0,32}")
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -74,7 +76,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def __post_init__(self) -> None:
         if self.database_url is not None:
             check_database_url(self.database_url, "database_url")
-        if not self.table_prefix.replace("_", "").isalnum():
+        if not _PREFIX.fullmatch(self.table_prefix):
             raise ConfigError(
                 f"{ENV_PREFIX}TABLE_PREFIX: use letters, digits and '_' only "
                 f"(got {self.table_prefix!r})"
@@ -163,15 +165,15 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if value is None:
             continue
         value = value.strip()
-        if field in ("metrics_enabled",):
+        if not value:
+            continue  # an empty variable means "not set"
+        if field == "metrics_enabled":
             low = value.lower()
-            if low not in _TRUE | _FALSE:
+            if low not in _TRUE | _FALSE:  # not a secret: safe to echo
                 raise ConfigError(f"{_env_name(field)}: expected true or false, got {value!r}")
             raw[field] = low in _TRUE
         elif field == "log_level":
             raw[field] = value.upper()
-        elif value == "" and field not in ("data_dir",):
-            continue  # an empty variable means "not set"
         else:
             raw[field] = value
     return raw
@@ -229,8 +231,8 @@ def load_settings(
             return _env_name(field)
         return f"{path_text}: {field}"
 
-    raw: dict[str, Any] = {"data_dir": default_data_dir(env), **from_file, **from_env}
-    if not raw["data_dir"]:
+    raw: dict[str, Any] = {**from_file, **from_env}
+    if not raw.get("data_dir"):
         raw["data_dir"] = default_data_dir(env)
     if isinstance(raw.get("database_url"), str):
         check_database_url(raw["database_url"], name_of("database_url"))
