@@ -58,7 +58,7 @@ class SqlDatabase:
         # Each held lock is a connection: at most LOCK_CONNECTIONS at once per store, so
         # replicas x apps cannot exhaust PostgreSQL's max_connections.
         self.lock_engine = create_engine(database_url, pool_size=LOCK_CONNECTIONS, max_overflow=0)
-        self.lock_slots: anyio.Semaphore | None = None
+        self._lock_slots: anyio.Semaphore | None = None
         self.is_postgres = self._engine.dialect.name == "postgresql"
         self.tables = build_tables(table_prefix)
         self._cipher = cipher
@@ -98,6 +98,13 @@ class SqlDatabase:
             await db.aclose()
             raise
         return db
+
+    @property
+    def lock_slots(self) -> anyio.Semaphore:
+        """One slot per lock connection: a waiter beyond them waits here, within its deadline."""
+        if self._lock_slots is None:  # created lazily, inside the event loop that uses it
+            self._lock_slots = anyio.Semaphore(LOCK_CONNECTIONS)
+        return self._lock_slots
 
     @property
     def url(self) -> str:

@@ -10,7 +10,7 @@ import msgspec
 from sqlalchemy import ColumnElement, and_, delete, select
 
 from lark_service.adapters.postgres import locks
-from lark_service.adapters.postgres.database import LOCK_CONNECTIONS, SqlDatabase
+from lark_service.adapters.postgres.database import SqlDatabase
 from lark_service.adapters.postgres.timestamps import utc_now
 from lark_service.domain.tokens import AccessToken, TokenKey
 
@@ -67,8 +67,6 @@ class SqlTokenStore:
             if not db.is_postgres:
                 yield
                 return
-            if db.lock_slots is None:
-                db.lock_slots = anyio.Semaphore(LOCK_CONNECTIONS)
             slots = db.lock_slots
             left = max(deadline - anyio.current_time(), 0.0)
             with anyio.fail_after(left if left > 0 else 0.001):
