@@ -27,7 +27,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from lark_service.adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
+from lark_service.adapters.postgres import (
+    SqlDatabase,
+    generate_key,
+    sql_credential_stores,
+    upgrade_async,
+)
 from lark_service.domain.apps import AppConfig
 
 PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -43,10 +48,11 @@ def _rss_mib() -> float:
 async def seed_apps(url: str, secret_key: str, apps: int) -> None:
     """Migrate ``url`` and make sure it holds ``apps`` apps."""
     await upgrade_async(url)
-    store = await SqlCredentialStore.open(url, secret_key=secret_key)
+    store = await SqlDatabase.open(url, secret_key=secret_key)
     try:
-        for i in range(len(await store.list_apps()), apps):
-            await store.save_app(
+        app_store = sql_credential_stores(store).apps
+        for i in range(len(await app_store.list_apps()), apps):
+            await app_store.save_app(
                 AppConfig(app_id=f"cli_{i:05d}", app_secret=f"secret-{i}", encrypt_key=f"ek-{i}")
             )
     finally:
@@ -55,9 +61,9 @@ async def seed_apps(url: str, secret_key: str, apps: int) -> None:
 
 async def _cold_start(url: str, secret_key: str) -> tuple[float, float, int]:
     t0 = time.perf_counter()
-    store = await SqlCredentialStore.open(url, secret_key=secret_key)
+    store = await SqlDatabase.open(url, secret_key=secret_key)
     t1 = time.perf_counter()
-    listed = await store.list_apps()
+    listed = await sql_credential_stores(store).apps.list_apps()
     t2 = time.perf_counter()
     await store.aclose()
     return t1 - t0, t2 - t1, len(listed)
@@ -122,7 +128,7 @@ async def token_reads_per_second(store: Any, base_url: str, reads: int = 200_000
     from lark_service.entrypoints.embed import open_pool
 
     app = AppConfig(app_id="cli_bench_reads", app_secret="s", domain=base_url)
-    async with open_pool(apps=[app], store=store) as pool:
+    async with open_pool(apps=[app], stores=store) as pool:
         await MessagingClient(pool).get_bot_info()
         started = time.perf_counter()
         for _ in range(reads):
@@ -131,20 +137,21 @@ async def token_reads_per_second(store: Any, base_url: str, reads: int = 200_000
 
 
 async def _token_reads(admin_url: str) -> list[list[str]]:
-    from lark_service.adapters.memory import InMemoryCredentialStore
+    from lark_service.adapters.memory import in_memory_stores
     from lark_service.testing.fake_lark import FakeLark, serve_in_thread
 
     fake = FakeLark()
     fake.add_app("cli_bench_reads", "s")
     rows = []
     with serve_in_thread(fake) as server:
-        memory = await token_reads_per_second(InMemoryCredentialStore(), server.base_url)
+        memory = await token_reads_per_second(in_memory_stores(), server.base_url)
         rows.append(["in-memory store", f"{memory:,.0f}", "1.00x"])
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite+aiosqlite:///{tmp}/reads.db"
             await upgrade_async(url)
-            store = await SqlCredentialStore.open(url, secret_key=generate_key())
-            rate = await token_reads_per_second(store, server.base_url)
+            store = await SqlDatabase.open(url, secret_key=generate_key())
+            rate = await token_reads_per_second(sql_credential_stores(store), server.base_url)
+            await store.aclose()
             rows.append(["SQLite store", f"{rate:,.0f}", f"{rate / memory:.2f}x"])
         admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
         name = f"lark_bench_{uuid.uuid4().hex[:10]}"
@@ -153,8 +160,9 @@ async def _token_reads(admin_url: str) -> list[list[str]]:
         try:
             url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
             await upgrade_async(url)
-            store = await SqlCredentialStore.open(url, secret_key=generate_key())
-            rate = await token_reads_per_second(store, server.base_url)
+            store = await SqlDatabase.open(url, secret_key=generate_key())
+            rate = await token_reads_per_second(sql_credential_stores(store), server.base_url)
+            await store.aclose()
             rows.append(["PostgreSQL store", f"{rate:,.0f}", f"{rate / memory:.2f}x"])
         finally:
             async with admin.connect() as conn:

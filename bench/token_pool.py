@@ -56,7 +56,9 @@ async def ours(fake: FakeLark, base_url: str) -> dict[str, float]:
         stop.set()
         stall = await watcher
         pool.forget_tokens("cli_bench_ours")
-        await pool.store.delete_token(TokenKey(app_id="cli_bench_ours", kind=TokenKind.TENANT))
+        await pool.token_store.delete_token(
+            TokenKey(app_id="cli_bench_ours", kind=TokenKind.TENANT)
+        )
         fake.reset()
         fake.inject_fault(
             "latency", path_prefix="/open-apis/auth/", latency=TOKEN_LATENCY, count=10

@@ -13,18 +13,27 @@ import asyncio
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 
 from lark_service.domain.apps import AppConfig
 from lark_service.domain.errors import ConfigError, UnknownAppError
-from lark_service.domain.tokens import TokenKey, TokenKind
-
-if TYPE_CHECKING:
-    from lark_service.application.pool import CredentialPool
+from lark_service.domain.ports.apps import AppStore
+from lark_service.domain.ports.tokens import TokenStore
+from lark_service.domain.tokens import AccessToken, TokenKey, TokenKind
 
 _TRUE = {"1", "true", "yes", "on"}
+
+
+class TokenCache(Protocol):
+    """What the manager needs from the pool's token cache (the pool is one)."""
+
+    def forget_tokens(self, app_id: str) -> None: ...
+
+    async def fetch_token(self, app: AppConfig, kind: TokenKind, tenant_key: str) -> AccessToken:
+        """A fresh token from Lark, bypassing the cache and the store."""
+        ...
 
 
 class _AppsFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -32,23 +41,50 @@ class _AppsFile(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ApplicationManager:
-    """Adds, changes and removes apps in the pool and its store."""
+    """Adds, changes and removes apps in the pool's registry and in the app store.
 
-    def __init__(self, pool: CredentialPool) -> None:
-        self._pool = pool
+    ``registry`` is the pool's live mapping of apps (shared, not copied), so a change here
+    is seen by the next call's app resolution.
+    """
+
+    def __init__(
+        self,
+        registry: dict[str, AppConfig],
+        *,
+        app_store: AppStore,
+        token_store: TokenStore,
+        tokens: TokenCache,
+    ) -> None:
+        self._apps = registry
+        self._app_store = app_store
+        self._token_store = token_store
+        self._tokens = tokens
+
+    def register(self, app: AppConfig) -> None:
+        """Put ``app`` in the registry only (not in the store); it may replace the default."""
+        if app.is_default:  # one default at most, as in the store
+            for other in [a for a in self._apps.values() if a.is_default]:
+                if other.app_id != app.app_id:
+                    self._apps[other.app_id] = msgspec.structs.replace(other, is_default=False)
+        self._apps[app.app_id] = app
+
+    async def _save(self, app: AppConfig) -> AppConfig:
+        await self._app_store.save_app(app)
+        self.register(app)
+        return app
 
     # -- discovery ---------------------------------------------------------------------
 
     def auto_detect(self) -> str | None:
         """Level 5 of resolution: the only enabled app, if there is exactly one."""
-        enabled = [a.app_id for a in self._pool._apps.values() if a.enabled]
+        enabled = [a.app_id for a in self._apps.values() if a.enabled]
         return enabled[0] if len(enabled) == 1 else None
 
     async def load_store(self) -> list[AppConfig]:
         """Register every app the credential store holds."""
-        apps = await self._pool.store.list_apps()
+        apps = await self._app_store.list_apps()
         for app in apps:
-            self._pool._register(app)
+            self.register(app)
         return apps
 
     async def load_toml(self, path: str | Path) -> list[AppConfig]:
@@ -91,30 +127,27 @@ class ApplicationManager:
 
     async def _add_all(self, apps: list[AppConfig]) -> list[AppConfig]:
         for app in apps:
-            await self._pool.store.save_app(app)
-            self._pool._register(app)
+            await self._save(app)
         return apps
 
     # -- administration ----------------------------------------------------------------
 
     def list(self) -> list[AppConfig]:
         """Every app the pool knows, enabled or not."""
-        return list(self._pool._apps.values())
+        return list(self._apps.values())
 
     def get(self, app_id: str) -> AppConfig:
         """One app; ``UnknownAppError`` if absent."""
-        app = self._pool._apps.get(app_id)
+        app = self._apps.get(app_id)
         if app is None:
             raise UnknownAppError(f"unknown app {app_id!r}", app_id=app_id)
         return app
 
     async def add(self, app: AppConfig) -> AppConfig:
         """Add a new app; ``ConfigError`` if the app_id exists."""
-        if app.app_id in self._pool._apps:
+        if app.app_id in self._apps:
             raise ConfigError(f"app {app.app_id!r} already exists", app_id=app.app_id)
-        await self._pool.store.save_app(app)
-        self._pool._register(app)
-        return app
+        return await self._save(app)
 
     async def update(self, app_id: str, /, **changes: Any) -> AppConfig:
         """Change fields of an app (name, domain, is_default, enabled, ...)."""
@@ -124,9 +157,11 @@ class ApplicationManager:
             app = msgspec.structs.replace(self.get(app_id), **changes)
         except TypeError as exc:
             raise ConfigError(f"invalid change to app {app_id!r}: {exc}", app_id=app_id) from None
-        await self._pool.store.save_app(app)
-        self._pool._register(app)
-        return app
+        return await self._save(app)
+
+    async def set_default(self, app_id: str) -> AppConfig:
+        """Make ``app_id`` the default app (level 4 of resolution); no other app stays one."""
+        return await self.update(app_id, is_default=True)
 
     async def enable(self, app_id: str) -> AppConfig:
         return await self.update(app_id, enabled=True)
@@ -137,20 +172,21 @@ class ApplicationManager:
     async def remove(self, app_id: str) -> None:
         """Remove the app, its stored tokens and grants."""
         self.get(app_id)
-        await self._pool.store.delete_app(app_id)
-        self._pool._unregister(app_id)
+        await self._app_store.delete_app(app_id)
+        self._apps.pop(app_id, None)
+        self._tokens.forget_tokens(app_id)
 
     async def rotate_secret(self, app_id: str, new_secret: str) -> AppConfig:
         """Replace the app_secret; cached and stored tokens of the app are dropped."""
         app = await self.update(app_id, app_secret=new_secret)
-        self._pool.forget_tokens(app_id)
+        self._tokens.forget_tokens(app_id)
         for kind in (TokenKind.TENANT, TokenKind.APP):
-            await self._pool.store.delete_token(TokenKey(app_id=app_id, kind=kind))
+            await self._token_store.delete_token(TokenKey(app_id=app_id, kind=kind))
         return app
 
     async def validate(self, app_id: str) -> bool:
         """Prove the credentials work by fetching a fresh token from Lark (raises if not)."""
         app = self.get(app_id)
         kind = TokenKind.APP if app.is_marketplace else TokenKind.TENANT
-        await self._pool._fetch(app, kind, "")
+        await self._tokens.fetch_token(app, kind, "")
         return True

@@ -18,23 +18,23 @@ import contextlib
 import logging
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING
 
+from lark_service.application.manager import ApplicationManager
 from lark_service.application.rate_limit import RateLimiter
 from lark_service.application.resolution import AppResolver
 from lark_service.application.single_flight import SingleFlight
 from lark_service.application.user_tokens import UserTokenMixin
 from lark_service.domain.apps import AppConfig
-from lark_service.domain.errors import AuthError, ConfigError, StoreError
+from lark_service.domain.errors import AuthError, ConfigError, StoreError, UnknownAppError
+from lark_service.domain.ports.app_tickets import AppTicketStore
+from lark_service.domain.ports.apps import AppStore
 from lark_service.domain.ports.clock import Clock
-from lark_service.domain.ports.credentials import CredentialStore
 from lark_service.domain.ports.metrics import Metrics
 from lark_service.domain.ports.token_issuer import TokenIssuer
+from lark_service.domain.ports.tokens import TokenStore
 from lark_service.domain.ports.transport import LarkTransport
+from lark_service.domain.ports.user_grants import UserGrantStore
 from lark_service.domain.tokens import AccessToken, TokenKey, TokenKind, UserToken
-
-if TYPE_CHECKING:
-    from lark_service.application.manager import ApplicationManager
 
 log = logging.getLogger("lark_service.pool")
 
@@ -42,12 +42,19 @@ _CacheKey = tuple[str, TokenKind, str]
 
 
 class CredentialPool(UserTokenMixin):
-    """Holds apps and their tokens; hands out a valid token for any app in microseconds."""
+    """Holds apps and their tokens; hands out a valid token for any app in microseconds.
+
+    The stores, the transport and the issuer belong to whoever built the pool (the
+    composition root opens and closes them); the pool only stops its own background work.
+    """
 
     def __init__(
         self,
         *,
-        store: CredentialStore,
+        app_store: AppStore,
+        token_store: TokenStore,
+        ticket_store: AppTicketStore,
+        grant_store: UserGrantStore,
         issuer: TokenIssuer,
         transport: LarkTransport,
         clock: Clock,
@@ -60,7 +67,10 @@ class CredentialPool(UserTokenMixin):
     ) -> None:
         if refresh_ahead <= min_remaining:
             raise ConfigError("refresh_ahead must be larger than min_remaining")
-        self.store = store
+        self.app_store = app_store
+        self.token_store = token_store
+        self.ticket_store = ticket_store
+        self.grant_store = grant_store
         self.issuer = issuer
         self.transport = transport
         self.clock = clock
@@ -76,36 +86,46 @@ class CredentialPool(UserTokenMixin):
         self._flights: SingleFlight[AccessToken] = SingleFlight()
         self._user_flights: SingleFlight[UserToken] = SingleFlight()
         self._background: set[asyncio.Task[object]] = set()
-        from lark_service.application.manager import ApplicationManager
-
-        self.apps: ApplicationManager = ApplicationManager(self)
+        self.apps = ApplicationManager(
+            self._apps, app_store=app_store, token_store=token_store, tokens=self
+        )
         self.resolver = AppResolver(
             self._apps, default_app_id=default_app_id, auto_detect=self.apps.auto_detect
         )
         for app in self._initial_apps:
-            self._register(app)
+            self.apps.register(app)
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> CredentialPool:
-        """Load apps from the store and save the apps given to the constructor into it."""
-        stored = {app.app_id: app for app in await self.store.list_apps()}
+        """Load apps from the store and save the apps given to the constructor into it.
+
+        A ``default_app_id`` naming no known app is an ``UnknownAppError`` here, at open,
+        rather than at the first call.
+        """
+        stored = {app.app_id: app for app in await self.app_store.list_apps()}
         for app in stored.values():
             self._apps.setdefault(app.app_id, app)
         for app in self._initial_apps:
+            self.apps.register(app)  # again: a stored default may have been loaded
             if stored.get(app.app_id) != app:  # unchanged apps are not written at every start
-                await self.store.save_app(app)
+                await self.app_store.save_app(app)
+        default = self.resolver.default_app_id
+        if default and default not in self._apps:
+            known = ", ".join(sorted(self._apps)) or "none"
+            raise UnknownAppError(
+                f"default_app_id {default!r} is not a known app (apps known: {known})",
+                app_id=default,
+            )
         return self
 
     async def aclose(self) -> None:
-        """Stop background refreshes and close the transport and the store."""
+        """Stop background refreshes (the stores and transport are closed by their owner)."""
         for task in list(self._background):
             task.cancel()
         for task in list(self._background):
             with contextlib.suppress(BaseException):
                 await task
-        await self.transport.aclose()
-        await self.store.aclose()
 
     async def __aenter__(self) -> CredentialPool:
         return await self.start()
@@ -118,14 +138,7 @@ class CredentialPool(UserTokenMixin):
     ) -> None:
         await self.aclose()
 
-    # -- registry (used by ApplicationManager) ----------------------------------------
-
-    def _register(self, app: AppConfig) -> None:
-        self._apps[app.app_id] = app
-
-    def _unregister(self, app_id: str) -> None:
-        self._apps.pop(app_id, None)
-        self.forget_tokens(app_id)
+    # -- token cache (also used by ApplicationManager) ---------------------------------
 
     def forget_tokens(self, app_id: str) -> None:
         """Drop every cached token of ``app_id`` (after a secret rotation, say)."""
@@ -209,20 +222,20 @@ class CredentialPool(UserTokenMixin):
         if token is None:
             async with contextlib.AsyncExitStack() as stack:
                 try:
-                    await stack.enter_async_context(self.store.token_refresh_lock(store_key))
+                    await stack.enter_async_context(self.token_store.token_refresh_lock(store_key))
                 except StoreError as exc:
                     log.warning("store lock unavailable, fetching %s directly: %s", key[0], exc)
                 else:
                     token = await self._load_stored(store_key, ahead=ahead)
                 if token is None:
-                    token = await self._fetch(app, key[1], key[2])
+                    token = await self.fetch_token(app, key[1], key[2])
                     await self._save(store_key, token)
         self._tokens[key] = token
         return token
 
     async def _load_stored(self, key: TokenKey, *, ahead: bool) -> AccessToken | None:
         try:
-            token = await self.store.load_token(key)
+            token = await self.token_store.load_token(key)
         except StoreError as exc:
             log.warning("store read failed for %s, fetching directly: %s", key.app_id, exc)
             return None
@@ -230,11 +243,12 @@ class CredentialPool(UserTokenMixin):
 
     async def _save(self, key: TokenKey, token: AccessToken) -> None:
         try:
-            await self.store.save_token(key, token)
+            await self.token_store.save_token(key, token)
         except StoreError as exc:
             log.warning("could not store the new token of %s: %s", key.app_id, exc)
 
-    async def _fetch(self, app: AppConfig, kind: TokenKind, tenant_key: str) -> AccessToken:
+    async def fetch_token(self, app: AppConfig, kind: TokenKind, tenant_key: str) -> AccessToken:
+        """A fresh token from Lark, bypassing the cache and the store (counted in metrics)."""
         try:
             token = await self._issue(app, kind, tenant_key)
         except Exception as exc:
@@ -249,7 +263,7 @@ class CredentialPool(UserTokenMixin):
                 return await self.issuer.app_access_token_internal(app)
             return await self.issuer.tenant_access_token_internal(app)
         if kind is TokenKind.APP:
-            ticket = await self.store.load_app_ticket(app.app_id)
+            ticket = await self.ticket_store.load_app_ticket(app.app_id)
             if ticket is None:
                 await self.issuer.resend_app_ticket(app)
                 raise AuthError(
@@ -276,4 +290,6 @@ class CredentialPool(UserTokenMixin):
 
     async def set_app_ticket(self, app_id: str, ticket: str) -> None:
         """Store the app_ticket Lark pushed for a marketplace app (valid about 12 h)."""
-        await self.store.save_app_ticket(app_id, ticket, expires_at=self.clock.now() + 12 * 3600)
+        await self.ticket_store.save_app_ticket(
+            app_id, ticket, expires_at=self.clock.now() + 12 * 3600
+        )

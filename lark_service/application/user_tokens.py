@@ -10,8 +10,8 @@ from lark_service.application.single_flight import SingleFlight
 from lark_service.domain.apps import AppConfig
 from lark_service.domain.errors import UserNotAuthorizedError
 from lark_service.domain.ports.clock import Clock
-from lark_service.domain.ports.credentials import CredentialStore
 from lark_service.domain.ports.token_issuer import TokenIssuer
+from lark_service.domain.ports.user_grants import UserGrantStore
 from lark_service.domain.tokens import UserToken
 
 
@@ -22,7 +22,7 @@ class UserTokenMixin:
     before it is used, or the user would have to authorize the app again.
     """
 
-    store: CredentialStore
+    grant_store: UserGrantStore
     issuer: TokenIssuer
     clock: Clock
     min_remaining: float
@@ -39,7 +39,7 @@ class UserTokenMixin:
     async def save_user_token(self, token: UserToken) -> None:
         """Keep a user's grant (from the OAuth flow); it is refreshed and rotated as needed."""
         self._user_tokens[(token.app_id, token.user_id)] = token
-        await self.store.save_user_token(token)
+        await self.grant_store.save_user_token(token)
 
     async def authorize_user(
         self, app_id: str, user_id: str, code: str, redirect_uri: str = ""
@@ -55,7 +55,7 @@ class UserTokenMixin:
     async def revoke_user(self, app_id: str, user_id: str) -> None:
         """Forget a user's grant."""
         self._user_tokens.pop((app_id, user_id), None)
-        await self.store.delete_user_token(app_id, user_id)
+        await self.grant_store.delete_user_token(app_id, user_id)
 
     async def user_access_token(self, app: AppConfig, user_id: str) -> str:
         """A valid user_access_token for ``user_id``, refreshing (and rotating) when needed."""
@@ -87,7 +87,7 @@ class UserTokenMixin:
         now = self.clock.now()
         token = self._user_tokens.get((app.app_id, user_id))
         if not self._fresh_user(token, now):
-            stored = await self.store.load_user_token(app.app_id, user_id)
+            stored = await self.grant_store.load_user_token(app.app_id, user_id)
             if (
                 stored is not None
                 and stored.access_token not in self._rejected
@@ -116,5 +116,5 @@ class UserTokenMixin:
         )
         self._user_tokens[(app.app_id, user_id)] = fresh
         # The old refresh token is now spent: the new one must be kept or the grant is lost.
-        await self.store.save_user_token(fresh)
+        await self.grant_store.save_user_token(fresh)
         return fresh

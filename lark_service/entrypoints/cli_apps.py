@@ -1,7 +1,7 @@
 """``lark-service apps ...``: administer the apps in the credential store.
 
-Secrets are read from a prompt (or from standard input when it is not a terminal), never
-from the command line, and never printed.
+Secrets are read from a prompt (or from standard input when it is not a terminal) or from a
+TOML file, never from the command line, and never printed.
 """
 
 from __future__ import annotations
@@ -14,38 +14,87 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from lark_service.application.pool import CredentialPool
-from lark_service.domain.apps import AppConfig, AppType
+from lark_service.domain.apps import AppConfig, AppType, resolve_base_url
 from lark_service.domain.errors import ConfigError
-from lark_service.entrypoints.embed import open_pool
-from lark_service.entrypoints.stores import configured_database_url, open_sql_store
+from lark_service.entrypoints.bootstrap import application
+from lark_service.entrypoints.cli_options import (
+    EXIT_CODES_HELP,
+    ExitCode,
+    settings_from,
+    store_options,
+)
+from lark_service.entrypoints.settings import redact_url
+
+__all__ = ["add_parsers", "describe_app", "read_secret"]
+
+_IMPORT_HELP = """\
+The file holds [[apps]] tables with the fields of AppConfig, for example:
+
+  [[apps]]
+  app_id = "cli_a1b2c3"
+  app_secret = "..."          # keep this file private (chmod 600)
+  name = "Alerting bot"
+  domain = "feishu"           # or "lark", or a base URL
+  app_type = "self_built"     # or "marketplace"
+  is_default = true
+
+Apps that exist already are replaced."""
 
 
 def add_parsers(subparsers: Any) -> None:
     """Add the ``apps`` command and its sub-commands."""
-    apps = subparsers.add_parser("apps", help="add, list and change the Lark apps in the store")
-    apps.add_argument("--database-url", default=None, help="default: $LARK_SERVICE_DATABASE_URL")
-    sub = apps.add_subparsers(dest="apps_command", required=True)
+    options = store_options()
+    apps = subparsers.add_parser(
+        "apps",
+        parents=[options],
+        help="add, list and change the Lark apps in the store",
+        description="Administer the Lark apps in the credential store.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = apps.add_subparsers(dest="apps_command", required=True, metavar="COMMAND")
 
-    add = sub.add_parser("add", help="add an app (its secret is read from a prompt or stdin)")
+    def command(name: str, func: Any, helptext: str, **kw: Any) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(
+            name, parents=[options], help=helptext, description=helptext, **kw
+        )
+        p.set_defaults(func=func)
+        return p
+
+    add = command("add", _add, "add an app (its secret is read from a prompt or stdin)")
     add.add_argument("app_id")
-    add.add_argument("--name", default="")
-    add.add_argument("--app-type", choices=[t.value for t in AppType], default="self_built")
-    add.add_argument("--domain", default="feishu", help="feishu, lark or a base URL")
-    add.add_argument("--default", action="store_true", help="make it the default app")
-    add.set_defaults(func=_add)
+    add.add_argument("--name", default="", help="a name for people")
+    add.add_argument(
+        "--app-type", choices=[t.value for t in AppType], default="self_built", help="%(default)s"
+    )
+    add.add_argument("--domain", default="feishu", help="feishu (default), lark or a base URL")
+    add.add_argument("--default", action="store_true", help="make it the (only) default app")
 
-    sub.add_parser("list", help="list the apps (never their secrets)").set_defaults(func=_list)
+    update = command("update", _update, "change an app's name, domain or type")
+    update.add_argument("app_id")
+    update.add_argument("--name", default=None, help="a name for people")
+    update.add_argument("--app-type", choices=[t.value for t in AppType], default=None)
+    update.add_argument("--domain", default=None, help="feishu, lark or a base URL")
+
+    command("list", _list, "list the apps (never their secrets)")
     for name, func, helptext in (
-        ("show", _show, "show one app"),
+        ("show", _show, "show one app (never its secret)"),
+        ("set-default", _set_default, "make an app the default (the only one)"),
         ("enable", _enable, "enable an app"),
         ("disable", _disable, "disable an app"),
         ("remove", _remove, "remove an app and its tokens"),
         ("rotate-secret", _rotate, "replace an app's secret (read from a prompt or stdin)"),
         ("validate", _validate, "fetch a token to prove the credentials work"),
     ):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("app_id")
-        p.set_defaults(func=func)
+        command(name, func, helptext).add_argument("app_id")
+    imp = command(
+        "import",
+        _import,
+        "add or replace the apps of a TOML file",
+        epilog=_IMPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imp.add_argument("file", metavar="FILE.toml")
 
 
 def read_secret(prompt: str) -> str:
@@ -58,17 +107,43 @@ def read_secret(prompt: str) -> str:
 
 @asynccontextmanager
 async def _pool(args: argparse.Namespace) -> AsyncIterator[CredentialPool]:
-    store = await open_sql_store(args.database_url)
-    async with open_pool(store=store) as pool:
+    async with application(settings_from(args), embedded_default=True) as app:
+        pool: CredentialPool = await app.services.pool()
         yield pool
 
 
-def _describe(app: AppConfig) -> str:
+def _flags(app: AppConfig) -> list[str]:
     flags = [app.app_type.value if isinstance(app.app_type, AppType) else str(app.app_type)]
     flags.append("enabled" if app.enabled else "disabled")
     if app.is_default:
         flags.append("default")
-    return f"{app.app_id}\t{app.name or '-'}\t{app.domain}\t{', '.join(flags)}"
+    return flags
+
+
+def _line(app: AppConfig) -> str:
+    return f"{app.app_id}\t{app.name or '-'}\t{app.domain}\t{', '.join(_flags(app))}"
+
+
+def _secret(value: str | None) -> str:
+    return "(set, not shown)" if value else "(not set)"
+
+
+def describe_app(app: AppConfig) -> str:
+    """A readable record of ``app``; secrets appear only as set or not set."""
+    rows = [
+        ("app_id", app.app_id),
+        ("name", app.name or "-"),
+        ("app_type", _flags(app)[0]),
+        ("domain", app.domain),
+        ("base_url", app.base_url),
+        ("enabled", "yes" if app.enabled else "no"),
+        ("default", "yes" if app.is_default else "no"),
+        ("app_secret", _secret(app.app_secret)),
+        ("encrypt_key", _secret(app.encrypt_key)),
+        ("verification_token", _secret(app.verification_token)),
+    ]
+    width = max(len(k) for k, _ in rows) + 1
+    return "\n".join(f"{k + ':':<{width}} {v}" for k, v in rows)
 
 
 async def _add(args: argparse.Namespace) -> int:
@@ -84,28 +159,54 @@ async def _add(args: argparse.Namespace) -> int:
     app.base_url  # noqa: B018 - validates the domain before anything is stored
     async with _pool(args) as pool:
         await pool.apps.add(app)
-    print(f"added {args.app_id}")
-    return 0
+    print(f"added {args.app_id}" + (" (the default app)" if args.default else ""))
+    return ExitCode.OK
+
+
+async def _update(args: argparse.Namespace) -> int:
+    changes: dict[str, Any] = {}
+    if args.name is not None:
+        changes["name"] = args.name
+    if args.domain is not None:
+        resolve_base_url(args.domain)  # a bad domain is refused before anything is stored
+        changes["domain"] = args.domain
+    if args.app_type is not None:
+        changes["app_type"] = AppType(args.app_type)
+    if not changes:
+        raise ConfigError("nothing to change: give --name, --domain or --app-type")
+    async with _pool(args) as pool:
+        await pool.apps.update(args.app_id, **changes)
+    print(f"updated {args.app_id}: {', '.join(sorted(changes))}")
+    return ExitCode.OK
 
 
 async def _list(args: argparse.Namespace) -> int:
-    url, embedded = configured_database_url(args.database_url)
+    settings = settings_from(args)
     async with _pool(args) as pool:
         apps = sorted(pool.apps.list(), key=lambda a: a.app_id)
-    where = url.removeprefix("sqlite+aiosqlite:///") if embedded else _safe(url)
-    print(f"# store: {where}{' (embedded default)' if embedded else ''}")
+    if settings.database_url is None:
+        where = f"{settings.resolved_data_dir() / 'lark-service.db'} (embedded default)"
+    else:
+        where = redact_url(settings.database_url)
+    print(f"# store: {where}")
     for app in apps:
-        print(_describe(app))
+        print(_line(app))
     if not apps:
         print("# no apps yet: lark-service apps add <app_id>")
-    return 0
+    return ExitCode.OK
 
 
 async def _show(args: argparse.Namespace) -> int:
     async with _pool(args) as pool:
         app = pool.apps.get(args.app_id)
-    print(repr(app))
-    return 0
+    print(describe_app(app))
+    return ExitCode.OK
+
+
+async def _set_default(args: argparse.Namespace) -> int:
+    async with _pool(args) as pool:
+        await pool.apps.set_default(args.app_id)
+    return _done("default app is now", args.app_id)
 
 
 async def _enable(args: argparse.Namespace) -> int:
@@ -128,7 +229,7 @@ async def _remove(args: argparse.Namespace) -> int:
 
 def _done(what: str, app_id: str) -> int:
     print(f"{what} {app_id}")
-    return 0
+    return ExitCode.OK
 
 
 async def _rotate(args: argparse.Namespace) -> int:
@@ -136,17 +237,19 @@ async def _rotate(args: argparse.Namespace) -> int:
     async with _pool(args) as pool:
         await pool.apps.rotate_secret(args.app_id, secret)
     print(f"rotated the secret of {args.app_id}")
-    return 0
+    return ExitCode.OK
 
 
 async def _validate(args: argparse.Namespace) -> int:
     async with _pool(args) as pool:
         await pool.apps.validate(args.app_id)
     print(f"{args.app_id}: credentials work")
-    return 0
+    return ExitCode.OK
 
 
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+async def _import(args: argparse.Namespace) -> int:
+    async with _pool(args) as pool:
+        apps = await pool.apps.load_toml(args.file)
+    names = ", ".join(a.app_id for a in apps) or "none"
+    print(f"imported {len(apps)} app(s) from {args.file}: {names}")
+    return ExitCode.OK

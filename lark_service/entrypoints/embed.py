@@ -1,24 +1,23 @@
-"""`open_pool`: the composition root for services that embed lark-service."""
+"""`open_pool`: a `CredentialPool` for services that embed lark-service."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import msgspec
+from dependency_injector import providers
 
 from lark_service.adapters.lark_http import RetryPolicy
 from lark_service.application.pool import CredentialPool
 from lark_service.application.rate_limit import RateLimiter
-from lark_service.domain.apps import AppConfig, Domain
+from lark_service.domain.apps import AppConfig
 from lark_service.domain.ports.clock import Clock
-from lark_service.domain.ports.credentials import CredentialStore
+from lark_service.domain.ports.credentials import CredentialStores
 from lark_service.domain.ports.metrics import Metrics
-from lark_service.entrypoints.container import Container
-
-DATABASE_URL_ENV = "LARK_SERVICE_DATABASE_URL"
+from lark_service.domain.ports.transport import LarkTransport
+from lark_service.entrypoints.bootstrap import application
+from lark_service.entrypoints.settings import Settings, check_database_url, load_settings
 
 
 @asynccontextmanager
@@ -27,56 +26,58 @@ async def open_pool(
     apps: Iterable[AppConfig] = (),
     base_url: str | None = None,
     database_url: str | None = None,
+    secret_key: str | None = None,
+    table_prefix: str | None = None,
     default_app_id: str | None = None,
-    store: CredentialStore | None = None,
+    stores: CredentialStores | None = None,
+    transport: LarkTransport | None = None,
     clock: Clock | None = None,
     metrics: Metrics | None = None,
     retry: RetryPolicy | None = None,
-    refresh_ahead: float = 300.0,
+    refresh_ahead: float | None = None,
     limiter: RateLimiter | None = None,
-    **store_options: Any,
+    settings: Settings | None = None,
 ) -> AsyncIterator[CredentialPool]:
-    """Open a `CredentialPool` wired to the real Lark HTTP transport.
+    """Open a `CredentialPool` wired to the real Lark HTTP transport; closed on exit.
 
-    ``base_url`` points the given apps at another host (a fake Lark server, a proxy).
-    ``database_url`` (SQLAlchemy URL, else ``$LARK_SERVICE_DATABASE_URL``) selects the SQL
-    store; with neither, the store is in memory.
-    ``limiter`` replaces the client-side rate limiter (Lark's documented limits).
+    Unset arguments come from ``settings`` (default: `load_settings()`, i.e. the
+    ``LARK_SERVICE_*`` environment and ``LARK_SERVICE_CONFIG``).
+
+    ``base_url`` sends every given app's calls to another host (a fake Lark server, a proxy).
+    ``database_url`` (SQLAlchemy URL) selects the SQL stores, migrated beforehand with
+    ``lark-service db upgrade``; without one they are in memory. ``stores`` replaces them
+    outright. ``transport`` replaces the HTTP transport (an in-process fake, say); the caller
+    keeps ownership of it. ``limiter`` replaces the client-side rate limiter.
+    ``default_app_id`` must name a given or stored app: else ``UnknownAppError`` here.
     """
-    app_list = list(apps)
-    if base_url is not None:
-        app_list = [
-            msgspec.structs.replace(a, domain=base_url) if a.domain == Domain.FEISHU.value else a
-            for a in app_list
-        ]
-    container = Container()
-    container.config.from_dict(
-        {
-            "apps": app_list,
-            "default_app_id": default_app_id,
-            "refresh_ahead": refresh_ahead,
-            "limiter": limiter,
-        }
+    if database_url is not None:
+        check_database_url(database_url, "database_url")
+    base = settings if settings is not None else load_settings()
+    config = base.replace(
+        database_url=database_url,
+        secret_key=secret_key,
+        table_prefix=table_prefix,
+        base_url=base_url,
+        refresh_ahead=refresh_ahead,
     )
-    if clock is not None:
-        container.clock.override(clock)
-    if metrics is not None:
-        container.metrics.override(metrics)
-    if retry is not None:
-        container.retry.override(retry)
-    if database_url is None:
-        database_url = os.environ.get(DATABASE_URL_ENV) or None
-    if store is None and database_url is not None:
-        store = await _open_sql_store(database_url, **store_options)
-    if store is not None:
-        container.store.override(store)
-    pool: CredentialPool = container.pool()
-    async with pool:
+    app_list = list(apps)
+    if config.base_url is not None:
+        target = config.base_url
+        app_list = [msgspec.structs.replace(a, domain=target) for a in app_list]
+    async with application(config) as container:
+        services, gateways, core = container.services, container.gateways, container.core
+        services.apps.override(providers.Object(app_list))
+        services.default_app_id.override(providers.Object(default_app_id))
+        overrides = (
+            (services.limiter, limiter),
+            (gateways.stores, stores),
+            (gateways.transport, transport),
+            (gateways.retry, retry),
+            (core.clock, clock),
+            (core.metrics, metrics),
+        )
+        for provider, value in overrides:
+            if value is not None:
+                provider.override(providers.Object(value))
+        pool: CredentialPool = await services.pool()
         yield pool
-
-
-async def _open_sql_store(database_url: str, **options: Any) -> CredentialStore:
-    # imported lazily: SQL drivers are heavy and the in-memory default needs none
-    from lark_service.entrypoints.stores import open_sql_store
-
-    return await open_sql_store(database_url, **options)

@@ -17,13 +17,39 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from lark_service.adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
+from lark_service.adapters.postgres import (
+    SqlDatabase,
+    generate_key,
+    sql_credential_stores,
+    upgrade_async,
+)
 
 PG_ADMIN_URL = os.environ.get(
     "LARK_SERVICE_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 
-OpenStore = Callable[..., Awaitable[SqlCredentialStore]]
+
+class SqlStores:
+    """The credential stores on one opened `SqlDatabase` (``db``), by concern."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self.db = db
+        bundle = sql_credential_stores(db)
+        self.apps = bundle.apps
+        self.tokens = bundle.tokens
+        self.app_tickets = bundle.app_tickets
+        self.user_grants = bundle.user_grants
+        self.processed_events = bundle.processed_events
+
+    @classmethod
+    async def open(cls, database_url: str, *, secret_key: str | None) -> SqlStores:
+        return cls(await SqlDatabase.open(database_url, secret_key=secret_key))
+
+    async def aclose(self) -> None:
+        await self.db.aclose()
+
+
+OpenStore = Callable[..., Awaitable[SqlStores]]
 
 
 @pytest.fixture
@@ -99,10 +125,10 @@ def secret_key() -> str:
 async def open_store(database_url: str, secret_key: str) -> AsyncIterator[OpenStore]:
     """Open more stores on the migrated database (closed at teardown)."""
     await upgrade_async(database_url)
-    opened: list[SqlCredentialStore] = []
+    opened: list[SqlStores] = []
 
-    async def open_(*, secret_key: str | None = secret_key) -> SqlCredentialStore:
-        store = await SqlCredentialStore.open(database_url, secret_key=secret_key)
+    async def open_(*, secret_key: str | None = secret_key) -> SqlStores:
+        store = await SqlStores.open(database_url, secret_key=secret_key)
         opened.append(store)
         return store
 
@@ -112,7 +138,7 @@ async def open_store(database_url: str, secret_key: str) -> AsyncIterator[OpenSt
 
 
 @pytest.fixture
-async def store(open_store: OpenStore) -> SqlCredentialStore:
+async def store(open_store: OpenStore) -> SqlStores:
     """A store on a freshly migrated database, for both dialects."""
     return await open_store()
 

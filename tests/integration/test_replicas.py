@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.engine import make_url
 
-from lark_service.adapters.postgres import SqlCredentialStore, generate_key, upgrade_async
+from lark_service.adapters.postgres import generate_key, upgrade_async
 from lark_service.application import MessagingClient
 from lark_service.domain import AppConfig
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing.fake_lark import FakeLark
-from tests.integration.conftest import PG_ADMIN_URL, PgAdmin, _connect_admin
+from tests.integration.conftest import PG_ADMIN_URL, PgAdmin, SqlStores, _connect_admin
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -69,12 +69,12 @@ def _run_replicas(url: str, key: str, app_ids: list[str]) -> list[int]:
 
 
 async def _seed(url: str, key: str, fake: FakeLark, base_url: str) -> list[str]:
-    store = await SqlCredentialStore.open(url, secret_key=key)
+    store = await SqlStores.open(url, secret_key=key)
     app_ids = []
     for i in range(APPS):
         app_id = f"cli_replica{i}"
         fake.add_app(app_id, f"s{i}", name=app_id)
-        await store.save_app(
+        await store.apps.save_app(
             AppConfig(app_id=app_id, app_secret=f"s{i}", name=app_id, domain=base_url)
         )
         app_ids.append(app_id)
@@ -139,7 +139,7 @@ async def test_postgres_connections_killed_mid_run_no_call_fails(
         caplog.set_level(logging.WARNING)
         infos = await asyncio.gather(*(client.get_bot_info(app_id=a) for a in app_ids[10:]))
         assert [i.app_name for i in infos] == app_ids[10:]
-        stored = await pool.store.list_apps()
+        stored = await pool.app_store.list_apps()
         assert len(stored) == APPS
 
 
@@ -171,4 +171,4 @@ async def test_store_down_token_fetch_falls_back_to_direct_with_warning_then_rec
         caplog.clear()
         assert (await client.get_bot_info(app_id=app_ids[2])).app_name == app_ids[2]
         assert "directly" not in caplog.text
-        assert len(await pool.store.list_apps()) == APPS
+        assert len(await pool.app_store.list_apps()) == APPS

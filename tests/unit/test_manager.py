@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lark_service.adapters.memory import InMemoryCredentialStore
+from lark_service.adapters.memory import in_memory_stores
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.domain import AppConfig, AuthError, ConfigError, UnknownAppError
 from lark_service.entrypoints.embed import open_pool
@@ -22,7 +22,7 @@ async def test_load_toml(tmp_path, pool: CredentialPool):
     apps = await pool.apps.load_toml(path)
     assert [a.app_id for a in apps] == ["cli_t1", "cli_t2"]
     assert pool.apps.get("cli_t2").base_url == "https://open.larksuite.com"
-    assert await pool.store.get_app("cli_t1") is not None
+    assert await pool.app_store.get_app("cli_t1") is not None
 
 
 @pytest.mark.parametrize(
@@ -72,10 +72,10 @@ async def test_load_env_missing_secret_is_clear(pool: CredentialPool):
 
 
 async def test_apps_from_store_are_discovered(fake: FakeLark, base_url: str):
-    store = InMemoryCredentialStore()
+    stores = in_memory_stores()
     fake.add_app("cli_stored", "st")
-    await store.save_app(AppConfig(app_id="cli_stored", app_secret="st", domain=base_url))
-    async with open_pool(store=store) as pool:
+    await stores.apps.save_app(AppConfig(app_id="cli_stored", app_secret="st", domain=base_url))
+    async with open_pool(stores=stores) as pool:
         # level 5: exactly one enabled app -> auto-detected
         assert (await MessagingClient(pool).get_bot_info()).open_id
 
@@ -85,7 +85,7 @@ async def test_add_update_enable_disable_remove(pool: CredentialPool, base_url: 
     with pytest.raises(ConfigError, match="already exists"):
         await pool.apps.add(AppConfig(app_id="cli_new", app_secret="n"))
     app = await pool.apps.update("cli_new", name="Renamed")
-    assert app.name == "Renamed" and (await pool.store.get_app("cli_new")).name == "Renamed"
+    assert app.name == "Renamed" and (await pool.app_store.get_app("cli_new")).name == "Renamed"
     assert not (await pool.apps.disable("cli_new")).enabled
     assert (await pool.apps.enable("cli_new")).enabled
     with pytest.raises(ConfigError):
@@ -95,7 +95,7 @@ async def test_add_update_enable_disable_remove(pool: CredentialPool, base_url: 
     await pool.apps.remove("cli_new")
     with pytest.raises(UnknownAppError):
         pool.apps.get("cli_new")
-    assert await pool.store.get_app("cli_new") is None
+    assert await pool.app_store.get_app("cli_new") is None
 
 
 async def test_validate_and_rotate_secret(pool: CredentialPool, fake: FakeLark):

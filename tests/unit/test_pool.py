@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections import Counter
 
 import pytest
 
-from lark_service.adapters.memory import InMemoryCredentialStore, InMemoryMetrics
+from lark_service.adapters.memory import InMemoryAppStore, InMemoryMetrics, in_memory_stores
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.domain import AppConfig, TokenKind
 from lark_service.entrypoints.embed import open_pool
@@ -122,12 +123,12 @@ async def test_token_invalidated_mid_run_one_refresh_calls_succeed(
 
 async def test_stored_valid_token_is_reused_without_a_fetch(fake: FakeLark, base_url: str):
     apps = make_apps(fake, 1, prefix="cli_restart")
-    store = InMemoryCredentialStore()
-    async with open_pool(apps=apps, base_url=base_url, store=store) as pool:
+    stores = in_memory_stores()
+    async with open_pool(apps=apps, base_url=base_url, stores=stores) as pool:
         await MessagingClient(pool).get_bot_info()
     assert fake.token_requests("cli_restart0") == 1
     # a new pool ("restarted replica") on the same store: no token request
-    async with open_pool(apps=apps, base_url=base_url, store=store) as pool:
+    async with open_pool(apps=apps, base_url=base_url, stores=stores) as pool:
         await MessagingClient(pool).get_bot_info()
     assert fake.token_requests("cli_restart0") == 1
 
@@ -179,21 +180,24 @@ async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark, bas
 
 
 async def test_start_writes_only_apps_that_changed(fake: FakeLark, base_url: str):
-    class CountingStore(InMemoryCredentialStore):
+    class CountingStore(InMemoryAppStore):
         def __init__(self) -> None:
-            super().__init__()
+            super().__init__(state)
             self.saves = 0
 
         async def save_app(self, app: AppConfig) -> None:
             self.saves += 1
             await super().save_app(app)
 
+    stores = in_memory_stores()
+    state = stores.apps.state  # type: ignore[attr-defined]
     store = CountingStore()
+    stores = dataclasses.replace(stores, apps=store)
     apps = make_apps(fake, 3, prefix="cli_start")
-    async with open_pool(apps=apps, base_url=base_url, store=store):
+    async with open_pool(apps=apps, base_url=base_url, stores=stores):
         pass
     assert store.saves == 3
-    async with open_pool(apps=apps, base_url=base_url, store=store):
+    async with open_pool(apps=apps, base_url=base_url, stores=stores):
         pass
     assert store.saves == 3  # a restart with the same config writes nothing
     changed = [
@@ -201,7 +205,7 @@ async def test_start_writes_only_apps_that_changed(fake: FakeLark, base_url: str
         AppConfig(app_id=apps[1].app_id, app_secret="new", domain=base_url),
         apps[2],
     ]
-    async with open_pool(apps=changed, base_url=base_url, store=store):
+    async with open_pool(apps=changed, base_url=base_url, stores=stores):
         pass
     assert store.saves == 4
     assert (await store.get_app(apps[1].app_id)).app_secret == "new"

@@ -35,7 +35,7 @@ async def test_code_exchange_then_refresh_rotates_once_for_many_callers(
             *(pool.user_access_token(app, "ou_alice") for _ in range(100))
         )
         assert len(set(tokens)) == 1 and tokens[0] != granted.access_token
-        stored = await pool.store.load_user_token("cli_user0", "ou_alice")
+        stored = await pool.grant_store.load_user_token("cli_user0", "ou_alice")
         assert stored is not None and stored.refresh_token != granted.refresh_token
         # the spent refresh token no longer works at Lark: rotation really happened
         fake.advance(7200)

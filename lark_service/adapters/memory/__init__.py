@@ -3,12 +3,26 @@
 from lark_service.adapters.memory.clock import ManualClock, SystemClock
 from lark_service.adapters.memory.event_bus import InMemoryEventBus
 from lark_service.adapters.memory.metrics import InMemoryMetrics
-from lark_service.adapters.memory.store import InMemoryCredentialStore
+from lark_service.adapters.memory.store import (
+    InMemoryAppStore,
+    InMemoryAppTicketStore,
+    InMemoryProcessedEventStore,
+    InMemoryTokenStore,
+    InMemoryUserGrantStore,
+    MemoryState,
+    in_memory_stores,
+)
 
 __all__ = [
-    "InMemoryCredentialStore",
+    "InMemoryAppStore",
+    "InMemoryAppTicketStore",
     "InMemoryEventBus",
     "InMemoryMetrics",
+    "InMemoryProcessedEventStore",
+    "InMemoryTokenStore",
+    "InMemoryUserGrantStore",
     "ManualClock",
+    "MemoryState",
     "SystemClock",
+    "in_memory_stores",
 ]

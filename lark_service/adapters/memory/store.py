@@ -1,74 +1,139 @@
+"""The credential stores in dicts: one shared state, one small store per concern.
+
+Objects are immutable Structs, so sharing them is safe. Build them together with
+`in_memory_stores()`, which puts all five on one `MemoryState` (deleting an app clears its
+tokens, tickets and grants as the SQL store does).
+"""
+
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import msgspec
 
 from lark_service.domain.apps import AppConfig
-from lark_service.domain.ports.credentials import CredentialStore
+from lark_service.domain.ports.credentials import CredentialStores
 from lark_service.domain.tokens import AccessToken, TokenKey, UserToken
 
+__all__ = [
+    "InMemoryAppStore",
+    "InMemoryAppTicketStore",
+    "InMemoryProcessedEventStore",
+    "InMemoryTokenStore",
+    "InMemoryUserGrantStore",
+    "MemoryState",
+    "in_memory_stores",
+]
 
-class InMemoryCredentialStore(CredentialStore):
-    """Keeps everything in dicts. Objects are immutable Structs, so sharing them is safe."""
 
-    def __init__(self) -> None:
-        self.apps: dict[str, AppConfig] = {}
-        self.tokens: dict[TokenKey, AccessToken] = {}
-        self.app_tickets: dict[str, tuple[str, float]] = {}
-        self.user_tokens: dict[tuple[str, str], UserToken] = {}
-        self.events: dict[str, float] = {}
+@dataclass
+class MemoryState:
+    """Everything the in-memory stores hold; tests may read it directly."""
+
+    apps: dict[str, AppConfig] = field(default_factory=dict)
+    tokens: dict[TokenKey, AccessToken] = field(default_factory=dict)
+    app_tickets: dict[str, tuple[str, float]] = field(default_factory=dict)
+    user_tokens: dict[tuple[str, str], UserToken] = field(default_factory=dict)
+    events: dict[str, float] = field(default_factory=dict)
+
+
+class InMemoryAppStore:
+    def __init__(self, state: MemoryState | None = None) -> None:
+        self.state = state if state is not None else MemoryState()
 
     async def list_apps(self) -> list[AppConfig]:
-        return list(self.apps.values())
+        return list(self.state.apps.values())
 
     async def get_app(self, app_id: str) -> AppConfig | None:
-        return self.apps.get(app_id)
+        return self.state.apps.get(app_id)
 
     async def save_app(self, app: AppConfig) -> None:
-        self.apps[app.app_id] = app
+        apps = self.state.apps
+        if app.is_default:
+            for other in [a for a in apps.values() if a.is_default and a.app_id != app.app_id]:
+                apps[other.app_id] = msgspec.structs.replace(other, is_default=False)
+        apps[app.app_id] = app
 
     async def delete_app(self, app_id: str) -> bool:
-        existed = self.apps.pop(app_id, None) is not None
-        self.tokens = {k: v for k, v in self.tokens.items() if k.app_id != app_id}
-        self.app_tickets.pop(app_id, None)
-        self.user_tokens = {k: v for k, v in self.user_tokens.items() if k[0] != app_id}
+        s = self.state
+        existed = s.apps.pop(app_id, None) is not None
+        s.tokens = {k: v for k, v in s.tokens.items() if k.app_id != app_id}
+        s.app_tickets.pop(app_id, None)
+        s.user_tokens = {k: v for k, v in s.user_tokens.items() if k[0] != app_id}
         return existed
 
+
+class InMemoryTokenStore:
+    def __init__(self, state: MemoryState | None = None) -> None:
+        self.state = state if state is not None else MemoryState()
+
     async def load_token(self, key: TokenKey) -> AccessToken | None:
-        return self.tokens.get(key)
+        return self.state.tokens.get(key)
 
     async def save_token(self, key: TokenKey, token: AccessToken) -> None:
-        self.tokens[key] = token
+        self.state.tokens[key] = token
 
     async def delete_token(self, key: TokenKey) -> None:
-        self.tokens.pop(key, None)
-
-    async def load_app_ticket(self, app_id: str) -> str | None:
-        entry = self.app_tickets.get(app_id)
-        return entry[0] if entry else None
-
-    async def save_app_ticket(self, app_id: str, ticket: str, *, expires_at: float) -> None:
-        self.app_tickets[app_id] = (ticket, expires_at)
-
-    async def load_user_token(self, app_id: str, user_id: str) -> UserToken | None:
-        return self.user_tokens.get((app_id, user_id))
-
-    async def save_user_token(self, token: UserToken) -> None:
-        self.user_tokens[(token.app_id, token.user_id)] = token
-
-    async def delete_user_token(self, app_id: str, user_id: str) -> None:
-        self.user_tokens.pop((app_id, user_id), None)
-
-    async def remember_event(self, event_id: str, *, expires_at: float) -> bool:
-        if event_id in self.events:
-            return False
-        self.events[event_id] = expires_at
-        return True
+        self.state.tokens.pop(key, None)
 
     @contextlib.asynccontextmanager
     async def token_refresh_lock(self, key: TokenKey) -> AsyncIterator[None]:
         # One process: the pool's own single-flight already serialises refreshes.
         yield
 
-    async def aclose(self) -> None:
-        return None
+
+class InMemoryAppTicketStore:
+    def __init__(self, state: MemoryState | None = None) -> None:
+        self.state = state if state is not None else MemoryState()
+
+    async def load_app_ticket(self, app_id: str) -> str | None:
+        entry = self.state.app_tickets.get(app_id)
+        return entry[0] if entry else None
+
+    async def save_app_ticket(self, app_id: str, ticket: str, *, expires_at: float) -> None:
+        self.state.app_tickets[app_id] = (ticket, expires_at)
+
+
+class InMemoryUserGrantStore:
+    def __init__(self, state: MemoryState | None = None) -> None:
+        self.state = state if state is not None else MemoryState()
+
+    async def load_user_token(self, app_id: str, user_id: str) -> UserToken | None:
+        return self.state.user_tokens.get((app_id, user_id))
+
+    async def save_user_token(self, token: UserToken) -> None:
+        self.state.user_tokens[(token.app_id, token.user_id)] = token
+
+    async def delete_user_token(self, app_id: str, user_id: str) -> None:
+        self.state.user_tokens.pop((app_id, user_id), None)
+
+
+class InMemoryProcessedEventStore:
+    def __init__(self, state: MemoryState | None = None) -> None:
+        self.state = state if state is not None else MemoryState()
+
+    async def remember_event(self, event_id: str, *, expires_at: float) -> bool:
+        if event_id in self.state.events:
+            return False
+        self.state.events[event_id] = expires_at
+        return True
+
+    async def prune_events(self, *, before: float) -> int:
+        old = [e for e, expires_at in self.state.events.items() if expires_at < before]
+        for event_id in old:
+            del self.state.events[event_id]
+        return len(old)
+
+
+def in_memory_stores(state: MemoryState | None = None) -> CredentialStores:
+    """All five stores over one state (a fresh one unless given)."""
+    s = state if state is not None else MemoryState()
+    return CredentialStores(
+        apps=InMemoryAppStore(s),
+        tokens=InMemoryTokenStore(s),
+        app_tickets=InMemoryAppTicketStore(s),
+        user_grants=InMemoryUserGrantStore(s),
+        processed_events=InMemoryProcessedEventStore(s),
+    )

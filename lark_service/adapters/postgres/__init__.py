@@ -1,17 +1,24 @@
-"""SQL persistence for the credential store: PostgreSQL for shared use, SQLite embedded.
+"""SQL persistence for the credential stores: PostgreSQL for shared use, SQLite embedded.
 
-    store = await SqlCredentialStore.open(url, secret_key=os.environ.get("LARK_SERVICE_SECRET_KEY"))
+    db = await SqlDatabase.open(url, secret_key=settings.secret_key)
+    stores = sql_credential_stores(db)   # apps, tokens, app_tickets, user_grants, events
+    ...
+    await db.aclose()
 
 Create the schema first with ``upgrade(url)`` / ``await upgrade_async(url)``
-(``lark-service db upgrade``).
+(``lark-service db upgrade``). Each concern's store is its own module over the one
+`SqlDatabase`; a new store (API keys, jobs) is a new module plus a new migration.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from lark_service.adapters.postgres.app_tickets import SqlAppTicketStore
+from lark_service.adapters.postgres.apps import SqlAppStore
+from lark_service.adapters.postgres.credential_stores import sql_credential_stores
 from lark_service.adapters.postgres.crypto import SecretCipher, generate_key
+from lark_service.adapters.postgres.database import SqlDatabase
 from lark_service.adapters.postgres.migrations import (
     current,
     current_async,
@@ -20,40 +27,37 @@ from lark_service.adapters.postgres.migrations import (
     upgrade,
     upgrade_async,
 )
+from lark_service.adapters.postgres.processed_events import SqlProcessedEventStore
 from lark_service.adapters.postgres.rotation import rotate_secret_key
-from lark_service.adapters.postgres.store import SqlCredentialStore
+from lark_service.adapters.postgres.tokens import SqlTokenStore
+from lark_service.adapters.postgres.user_grants import SqlUserGrantStore
 
 __all__ = [
     "SecretCipher",
-    "SqlCredentialStore",
+    "SqlAppStore",
+    "SqlAppTicketStore",
+    "SqlDatabase",
+    "SqlProcessedEventStore",
+    "SqlTokenStore",
+    "SqlUserGrantStore",
     "current",
     "current_async",
-    "default_data_dir",
-    "default_database_url",
     "downgrade",
     "downgrade_async",
+    "embedded_database_url",
     "generate_key",
     "rotate_secret_key",
+    "sql_credential_stores",
     "upgrade",
     "upgrade_async",
 ]
 
 
-def default_data_dir() -> Path:
-    """``$LARK_SERVICE_DATA_DIR``, else ``$XDG_DATA_HOME/lark-service``, else
-    ``~/.local/share/lark-service``."""
-    if explicit := os.environ.get("LARK_SERVICE_DATA_DIR"):
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base).expanduser() / "lark-service"
+def embedded_database_url(data_dir: Path) -> str:
+    """The embedded SQLite database in ``data_dir`` (created, mode 0700, if missing).
 
-
-def default_database_url() -> str:
-    """The embedded SQLite database in the data dir (created, mode 0700, if missing).
-
-    Its secret key, unless ``LARK_SERVICE_SECRET_KEY`` is set, is kept in
-    ``lark-service.db.key`` beside it with mode 0600.
+    Its secret key, unless one is configured, is kept in ``lark-service.db.key`` beside it
+    with mode 0600.
     """
-    data_dir = default_data_dir()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f"sqlite+aiosqlite:///{(data_dir / 'lark-service.db').resolve()}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from sqlalchemy import event
@@ -12,7 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from lark_service.domain.errors import StoreError
 
-__all__ = ["create_engine", "is_transient", "safe_url", "store_error"]
+__all__ = ["create_engine", "is_transient", "safe_url", "store_error", "where"]
 
 
 def safe_url(database_url: str) -> str:
@@ -60,11 +61,58 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError, OSError))
 
 
-def store_error(action: str, exc: BaseException) -> StoreError:
-    """A ``StoreError`` naming the failure's kind only: never the DSN, SQL or parameters."""
+def where(database_url: str) -> str:
+    """``host:port/database`` of a PostgreSQL URL, or the file of an SQLite one (no password)."""
+    try:
+        url = make_url(database_url)
+    except SQLAlchemyError:
+        return "<invalid database url>"
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite file {url.database}" if url.database else "SQLite in memory"
+    host = f"{url.host or 'localhost'}:{url.port or 5432}"
+    return f"PostgreSQL at {host}, database {url.database!r}"
+
+
+def _hint(orig: BaseException, database_url: str) -> str:
+    """What a person can do about a failure to reach the database, or ``""``."""
+    try:
+        url = make_url(database_url)
+    except SQLAlchemyError:
+        return ""
+    sqlstate = getattr(orig, "sqlstate", None)
+    host = url.host or "localhost"
+    if sqlstate == "3D000":
+        return (
+            f"database {url.database!r} does not exist on {host}: "
+            "create it (createdb) or fix the URL"
+        )
+    if sqlstate in ("28000", "28P01"):
+        return f"{host} refused user {url.username!r}: check the user name and password"
+    if isinstance(orig, ConnectionRefusedError):
+        return f"nothing accepts connections on {host}:{url.port or 5432}: is PostgreSQL running?"
+    if isinstance(orig, socket.gaierror):
+        return f"cannot resolve the host name {host!r}"
+    if isinstance(orig, TimeoutError):
+        return f"timed out connecting to {host}"
+    if url.get_backend_name() == "sqlite" and "unable to open" in str(orig):
+        return f"cannot open {url.database}: does its directory exist and is it writable?"
+    return ""
+
+
+def store_error(action: str, exc: BaseException, database_url: str | None = None) -> StoreError:
+    """A ``StoreError`` naming the failure's kind, never the password, SQL or parameters.
+
+    With ``database_url``, the message also names the host (or file) and, for the usual
+    connection failures, what to do about them.
+    """
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     detail = type(orig).__name__
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if isinstance(sqlstate, str) and sqlstate:
         detail += f" sqlstate={sqlstate}"
-    return StoreError(f"credential store: {action} failed ({detail})")
+    message = f"credential store: {action} failed ({detail})"
+    if database_url is not None:
+        message += f" on {where(database_url)}"
+        if hint := _hint(orig, database_url):
+            message += f": {hint}"
+    return StoreError(message)

@@ -59,6 +59,6 @@ async def rotate_secret_key(
         async with engine.begin() as conn:
             return await conn.run_sync(_reencrypt, t, reader, writer)
     except (SQLAlchemyError, OSError) as exc:
-        raise store_error("rotating the secret key", exc) from None
+        raise store_error("rotating the secret key", exc, database_url) from None
     finally:
         await engine.dispose()

@@ -1,52 +1,36 @@
+"""The credential stores as one bundle, for wiring only.
+
+The application depends on the narrow ports (`AppStore`, `TokenStore`, `AppTicketStore`,
+`UserGrantStore`, `ProcessedEventStore`); an adapter builds all of them on one backend (one
+SQL engine, one set of dicts) and hands them over together in a `CredentialStores`.
+"""
+
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from dataclasses import dataclass
 
-from lark_service.domain.apps import AppConfig
-from lark_service.domain.tokens import AccessToken, TokenKey, UserToken
+from lark_service.domain.ports.app_tickets import AppTicketStore
+from lark_service.domain.ports.apps import AppStore
+from lark_service.domain.ports.processed_events import ProcessedEventStore
+from lark_service.domain.ports.tokens import TokenStore
+from lark_service.domain.ports.user_grants import UserGrantStore
+
+__all__ = [
+    "AppStore",
+    "AppTicketStore",
+    "CredentialStores",
+    "ProcessedEventStore",
+    "TokenStore",
+    "UserGrantStore",
+]
 
 
-class CredentialStore(Protocol):
-    """Persists apps, issued tokens, app tickets, user grants and processed event ids.
+@dataclass(frozen=True, slots=True)
+class CredentialStores:
+    """One store per concern, all on the same backend."""
 
-    Lookups return ``None`` when absent. Failures raise ``StoreError``.
-    """
-
-    async def list_apps(self) -> list[AppConfig]: ...
-
-    async def get_app(self, app_id: str) -> AppConfig | None: ...
-
-    async def save_app(self, app: AppConfig) -> None:
-        """Insert or replace the app."""
-        ...
-
-    async def delete_app(self, app_id: str) -> bool:
-        """Remove the app and everything stored for it; ``False`` if it did not exist."""
-        ...
-
-    async def load_token(self, key: TokenKey) -> AccessToken | None: ...
-
-    async def save_token(self, key: TokenKey, token: AccessToken) -> None: ...
-
-    async def delete_token(self, key: TokenKey) -> None: ...
-
-    async def load_app_ticket(self, app_id: str) -> str | None: ...
-
-    async def save_app_ticket(self, app_id: str, ticket: str, *, expires_at: float) -> None: ...
-
-    async def load_user_token(self, app_id: str, user_id: str) -> UserToken | None: ...
-
-    async def save_user_token(self, token: UserToken) -> None: ...
-
-    async def delete_user_token(self, app_id: str, user_id: str) -> None: ...
-
-    async def remember_event(self, event_id: str, *, expires_at: float) -> bool:
-        """Record an event id; ``False`` if it was already recorded (a duplicate delivery)."""
-        ...
-
-    def token_refresh_lock(self, key: TokenKey) -> AbstractAsyncContextManager[None]:
-        """Held while one process refreshes ``key``; others wait and then re-read the store."""
-        ...
-
-    async def aclose(self) -> None: ...
+    apps: AppStore
+    tokens: TokenStore
+    app_tickets: AppTicketStore
+    user_grants: UserGrantStore
+    processed_events: ProcessedEventStore

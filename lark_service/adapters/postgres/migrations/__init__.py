@@ -82,7 +82,7 @@ async def _with_connection(database_url: str, action: str, fn: Callable[[Connect
         async with engine.begin() as conn:
             return await conn.run_sync(fn)
     except (SQLAlchemyError, OSError) as exc:
-        raise store_error(action, exc) from None
+        raise store_error(action, exc, database_url) from None
     except CommandError as exc:  # e.g. an unknown revision
         raise ConfigError(f"{action}: {exc}") from None
     finally:

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from typing import Protocol
+
+from lark_service.domain.tokens import UserToken
+
+
+class UserGrantStore(Protocol):
+    """Keeps each user's OAuth grant (user_access_token and its single-use refresh token)."""
+
+    async def load_user_token(self, app_id: str, user_id: str) -> UserToken | None: ...
+
+    async def save_user_token(self, token: UserToken) -> None:
+        """Insert or replace the grant of ``(token.app_id, token.user_id)``."""
+        ...
+
+    async def delete_user_token(self, app_id: str, user_id: str) -> None: ...

@@ -1,0 +1,249 @@
+"""The composition root: which adapter serves which port, and who opens and closes what.
+
+Three containers by concern, joined by `Application`:
+
+* `Core`: the `Settings`, the clock, logging and metrics (`OtelMetrics` exported for
+  Prometheus when ``metrics_enabled``, else in-memory counters).
+* `Gateways`: the Lark transport and token issuer, the SQL database and the credential
+  stores on it (in memory without a database URL), later the broker. Async resources: they
+  are opened on first use and closed by ``shutdown_resources`` in reverse order.
+* `Services`: the `CredentialPool` (started and stopped as a resource), the clients over
+  it, later the use cases.
+
+Every entry point starts here: `open_pool` (embedding), the command line, and the HTTP API
+and worker. Tests and embedders swap a part with ``override`` (``open_pool(transport=...)``
+overrides ``gateways.transport``).
+
+    async with application(load_settings()) as app:
+        pool = await app.services.pool()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from dependency_injector import containers, providers
+
+from lark_service.adapters.lark_http import AiohttpLarkTransport, HttpTokenIssuer, RetryPolicy
+from lark_service.adapters.memory import InMemoryMetrics, SystemClock, in_memory_stores
+from lark_service.application.clients.contact import ContactClient
+from lark_service.application.clients.docs import DocClient
+from lark_service.application.clients.messaging import MessagingClient
+from lark_service.application.clients.tables import WorkspaceTableClient
+from lark_service.application.pool import CredentialPool
+from lark_service.application.rate_limit import RateLimiter
+from lark_service.domain.apps import AppConfig
+from lark_service.domain.ports.clock import Clock
+from lark_service.domain.ports.credentials import CredentialStores
+from lark_service.domain.ports.metrics import Metrics
+from lark_service.domain.ports.token_issuer import TokenIssuer
+from lark_service.domain.ports.transport import LarkTransport
+from lark_service.entrypoints.settings import Settings
+
+if TYPE_CHECKING:
+    from lark_service.adapters.postgres import SqlDatabase
+
+__all__ = ["Application", "Core", "Gateways", "Services", "application"]
+
+
+# -- core ------------------------------------------------------------------------------------
+
+
+def configure_logging(level: str) -> Iterator[None]:
+    """Process-wide logging, for the command line and the service (never for embedders)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    yield
+
+
+def open_metrics(settings: Settings) -> Iterator[Metrics]:
+    """`OtelMetrics` on a Prometheus reader when enabled, else in-memory counters."""
+    if not settings.metrics_enabled:
+        yield InMemoryMetrics()
+        return
+    from lark_service.adapters.otel import OtelMetrics, prometheus_meter_provider
+
+    provider = prometheus_meter_provider()
+    try:
+        yield OtelMetrics(provider)
+    finally:
+        provider.shutdown()  # unregisters the reader from the Prometheus registry
+
+
+def serve_metrics(settings: Settings, metrics: Metrics) -> Iterator[int | None]:
+    """The Prometheus scrape endpoint on ``metrics_port`` (long-running entry points only)."""
+    if not settings.metrics_enabled:
+        yield None
+        return
+    from prometheus_client import start_http_server
+
+    server, thread = start_http_server(settings.metrics_port, addr=settings.http_host)
+    try:
+        yield settings.metrics_port
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+class Core(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    clock: providers.Provider[Clock] = providers.Singleton(SystemClock)
+    logging = providers.Resource(configure_logging, level=settings.provided.log_level)
+    metrics: providers.Provider[Metrics] = providers.Resource(open_metrics, settings=settings)
+    metrics_endpoint = providers.Resource(serve_metrics, settings=settings, metrics=metrics)
+
+
+# -- gateways --------------------------------------------------------------------------------
+
+
+async def open_transport(retry: RetryPolicy, metrics: Metrics) -> AsyncIterator[LarkTransport]:
+    transport = AiohttpLarkTransport(retry=retry, metrics=metrics)
+    try:
+        yield transport
+    finally:
+        await transport.aclose()
+
+
+async def open_database(
+    settings: Settings, embedded_default: bool
+) -> AsyncIterator[SqlDatabase | None]:
+    """The SQL database of ``settings.database_url``; ``None`` means "keep stores in memory".
+
+    Without a URL, the command line (``embedded_default``) uses the embedded SQLite file in
+    the data dir, migrated on the fly; a database named explicitly must have been migrated.
+    """
+    url = settings.database_url
+    if url is None and not embedded_default:
+        yield None
+        return
+    # imported here: SQL drivers are heavy and the in-memory default needs none
+    from lark_service.adapters.postgres import SqlDatabase, embedded_database_url, upgrade_async
+
+    if url is None:
+        url = embedded_database_url(settings.resolved_data_dir())
+        await upgrade_async(url, table_prefix=settings.table_prefix)
+    db = await SqlDatabase.open(
+        url, secret_key=settings.secret_key, table_prefix=settings.table_prefix
+    )
+    try:
+        yield db
+    finally:
+        await db.aclose()
+
+
+def credential_stores(database: SqlDatabase | None) -> CredentialStores:
+    if database is None:
+        return in_memory_stores()
+    from lark_service.adapters.postgres import sql_credential_stores
+
+    return sql_credential_stores(database)
+
+
+class Gateways(containers.DeclarativeContainer):
+    core = providers.DependenciesContainer()
+    embedded_default = providers.Object(False)
+    retry = providers.Singleton(RetryPolicy)
+    transport: providers.Provider[LarkTransport] = providers.Resource(
+        open_transport, retry=retry, metrics=core.metrics
+    )
+    issuer: providers.Provider[TokenIssuer] = providers.Singleton(
+        HttpTokenIssuer, transport=transport, clock=core.clock
+    )
+    database = providers.Resource(
+        open_database, settings=core.settings, embedded_default=embedded_default
+    )
+    stores: providers.Provider[CredentialStores] = providers.Singleton(
+        credential_stores, database=database
+    )
+
+
+# -- services --------------------------------------------------------------------------------
+
+
+async def open_credential_pool(
+    *,
+    stores: CredentialStores,
+    issuer: TokenIssuer,
+    transport: LarkTransport,
+    clock: Clock,
+    metrics: Metrics,
+    apps: Iterable[AppConfig],
+    default_app_id: str | None,
+    refresh_ahead: float,
+    limiter: RateLimiter,
+) -> AsyncIterator[CredentialPool]:
+    pool = CredentialPool(
+        app_store=stores.apps,
+        token_store=stores.tokens,
+        ticket_store=stores.app_tickets,
+        grant_store=stores.user_grants,
+        issuer=issuer,
+        transport=transport,
+        clock=clock,
+        metrics=metrics,
+        apps=apps,
+        default_app_id=default_app_id,
+        refresh_ahead=refresh_ahead,
+        limiter=limiter,
+    )
+    try:
+        await pool.start()
+        yield pool
+    finally:
+        await pool.aclose()
+
+
+class Services(containers.DeclarativeContainer):
+    core = providers.DependenciesContainer()
+    gateways = providers.DependenciesContainer()
+    apps = providers.Object[Iterable[AppConfig]](())
+    default_app_id = providers.Object[str | None](None)
+    limiter = providers.Singleton(RateLimiter)
+    pool: providers.Provider[CredentialPool] = providers.Resource(
+        open_credential_pool,
+        stores=gateways.stores,
+        issuer=gateways.issuer,
+        transport=gateways.transport,
+        clock=core.clock,
+        metrics=core.metrics,
+        apps=apps,
+        default_app_id=default_app_id,
+        refresh_ahead=core.settings.provided.refresh_ahead,
+        limiter=limiter,
+    )
+    # Clients are cheap views over the pool: a new one per call of the provider.
+    messaging = providers.Factory(MessagingClient, pool)
+    contact = providers.Factory(ContactClient, pool)
+    docs = providers.Factory(DocClient, pool)
+    tables = providers.Factory(WorkspaceTableClient, pool)
+
+
+class Application(containers.DeclarativeContainer):
+    """The root: ``Application(settings=...)``; see the module docstring."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    core = providers.Container(Core, settings=settings)
+    gateways = providers.Container(Gateways, core=core)
+    services = providers.Container(Services, core=core, gateways=gateways)
+
+
+@asynccontextmanager
+async def application(
+    settings: Settings, *, embedded_default: bool = False
+) -> AsyncIterator[Application]:
+    """An `Application` whose resources are all closed on exit (also after a failed open)."""
+    app = Application(settings=settings)
+    app.gateways.embedded_default.override(providers.Object(embedded_default))
+    try:
+        yield app
+    finally:
+        await _shutdown(app)
+
+
+async def _shutdown(app: Application) -> None:
+    result = app.shutdown_resources()
+    if result is not None:
+        await result
