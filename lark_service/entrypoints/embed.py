@@ -12,7 +12,7 @@ import msgspec
 from lark_service.adapters.lark_http import RetryPolicy
 from lark_service.application.pool import CredentialPool
 from lark_service.application.rate_limit import RateLimiter
-from lark_service.domain.apps import AppConfig, Domain
+from lark_service.domain.apps import AppConfig
 from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.credentials import CredentialStore
 from lark_service.domain.ports.metrics import Metrics
@@ -45,10 +45,7 @@ async def open_pool(
     """
     app_list = list(apps)
     if base_url is not None:
-        app_list = [
-            msgspec.structs.replace(a, domain=base_url) if a.domain == Domain.FEISHU.value else a
-            for a in app_list
-        ]
+        app_list = [msgspec.structs.replace(a, domain=base_url) for a in app_list]
     container = Container()
     container.config.from_dict(
         {

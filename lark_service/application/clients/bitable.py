@@ -51,6 +51,7 @@ from lark_service.domain.models.bitable import (
     filter_from_dict,
 )
 from lark_service.domain.models.common import Page, check_page_size
+from lark_service.domain.models.ids import lark_path
 
 P = TypeVar("P", bound=Page[Any])
 
@@ -93,7 +94,7 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         app_id: str | None = None,
     ) -> Page[BitableTable]:
         """One page of the app's data tables."""
-        path = f"{APPS}/{check_id('app_token', app_token)}/tables"
+        path = lark_path(APPS + "/{app_token}/tables", app_token=app_token)
         return await self._meta_page(
             Page[BitableTable], path, "bitable.table.list", page_size, page_token, app_id
         )

@@ -35,6 +35,7 @@ from lark_service.domain.models.contact import (
     check_choice,
     check_id,
 )
+from lark_service.domain.models.ids import lark_path
 
 CONTACT = "/open-apis/contact/v3"
 
@@ -84,7 +85,7 @@ class ContactClient(ContactIterators, ChatMethods):
         async def load() -> User:
             reply = await self._get(
                 _UserReply,
-                f"{CONTACT}/users/{user_id}",
+                lark_path(CONTACT + "/users/{user_id}", user_id=user_id),
                 api="contact.user.get",
                 app_id=app_id,
                 query=query,
@@ -226,7 +227,7 @@ class ContactClient(ContactIterators, ChatMethods):
         async def load() -> Department:
             reply = await self._get(
                 _DepartmentReply,
-                f"{CONTACT}/departments/{department_id}",
+                lark_path(CONTACT + "/departments/{department_id}", department_id=department_id),
                 api="contact.department.get",
                 app_id=app_id,
                 query=query,
@@ -258,7 +259,9 @@ class ContactClient(ContactIterators, ChatMethods):
         }
         return await self._get_page(
             Page[Department],
-            f"{CONTACT}/departments/{department_id}/children",
+            lark_path(
+                CONTACT + "/departments/{department_id}/children", department_id=department_id
+            ),
             api="contact.department.children",
             app_id=app_id,
             query=query,

@@ -11,6 +11,7 @@ from lark_service.domain.models.contact import (
     check_choice,
     check_id,
 )
+from lark_service.domain.models.ids import lark_path
 
 CHATS = "/open-apis/im/v1/chats"
 
@@ -29,7 +30,7 @@ class ChatMethods(ContactClientBase):
         async def load() -> Chat:
             chat = await self._get(
                 Chat,
-                f"{CHATS}/{chat_id}",
+                lark_path(CHATS + "/{chat_id}", chat_id=chat_id),
                 api="im.chat.get",
                 app_id=app_id,
                 query=query,
@@ -58,7 +59,7 @@ class ChatMethods(ContactClientBase):
         }
         return await self._get_page(
             ChatMemberPage,
-            f"{CHATS}/{chat_id}/members",
+            lark_path(CHATS + "/{chat_id}/members", chat_id=chat_id),
             api="im.chat.members.get",
             app_id=app_id,
             query=query,

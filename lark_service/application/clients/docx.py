@@ -29,6 +29,7 @@ from lark_service.domain.models.docs import (
     Document,
 )
 from lark_service.domain.models.docs_checks import check_image, check_new_blocks, require
+from lark_service.domain.models.ids import lark_path
 
 _DOCS = "/open-apis/docx/v1/documents"
 
@@ -79,7 +80,7 @@ class DocxMixin(CloudDocCalls):
     async def get_document(self, document_id: str, *, app_id: str | None = None) -> Document:
         """A document's id, title and revision."""
         require(document_id, "document_id")
-        path = f"{_DOCS}/{document_id}"
+        path = lark_path(_DOCS + "/{document_id}", document_id=document_id)
         api = "docx.document.get"
         reply = await self._fetch(_DocumentReply, "GET", path, api, app_id, rate_family="docx")
         return reply.document
@@ -87,7 +88,7 @@ class DocxMixin(CloudDocCalls):
     async def get_raw_content(self, document_id: str, *, app_id: str | None = None) -> str:
         """The document as plain text."""
         require(document_id, "document_id")
-        path = f"{_DOCS}/{document_id}/raw_content"
+        path = lark_path(_DOCS + "/{document_id}/raw_content", document_id=document_id)
         api = "docx.document.raw_content"
         reply = await self._fetch(_RawContent, "GET", path, api, app_id, rate_family="docx")
         return reply.content
@@ -109,7 +110,7 @@ class DocxMixin(CloudDocCalls):
             "page_token": page_token,
             "document_revision_id": document_revision_id,
         }
-        path = f"{_DOCS}/{document_id}/blocks"
+        path = lark_path(_DOCS + "/{document_id}/blocks", document_id=document_id)
         return await self._fetch(
             Page[Block], "GET", path, "docx.block.list", app_id, query=query, rate_family="docx"
         )
@@ -158,7 +159,11 @@ class DocxMixin(CloudDocCalls):
                 body["index"] = index + len(created)
             reply = await self._call(
                 "POST",
-                f"{_DOCS}/{document_id}/blocks/{parent}/children",
+                lark_path(
+                    _DOCS + "/{document_id}/blocks/{parent}/children",
+                    document_id=document_id,
+                    parent=parent,
+                ),
                 api="docx.block.children.create",
                 app_id=app_id,
                 query={"document_revision_id": -1, "client_token": token},
@@ -233,7 +238,11 @@ class DocxMixin(CloudDocCalls):
     ) -> Block:
         reply = await self._call(
             "PATCH",
-            f"{_DOCS}/{document_id}/blocks/{block_id}",
+            lark_path(
+                _DOCS + "/{document_id}/blocks/{block_id}",
+                document_id=document_id,
+                block_id=block_id,
+            ),
             api="docx.block.patch",
             app_id=app_id,
             query={"document_revision_id": -1, "client_token": client_token or str(uuid.uuid4())},

@@ -39,6 +39,7 @@ from lark_service.domain.models.docs_checks import (
     check_upload,
     require,
 )
+from lark_service.domain.models.ids import lark_path
 from lark_service.domain.wire import FormField
 
 _FILES = f"{DRIVE_V1}/files"
@@ -204,7 +205,7 @@ class DriveMixin(DrivePermissionsMixin):
         require(file_token, "file_token")
         reply = await self._call(
             "GET",
-            f"{_FILES}/{file_token}/download",
+            lark_path(_FILES + "/{file_token}/download", file_token=file_token),
             api="drive.file.download",
             app_id=app_id,
             binary=True,
@@ -217,7 +218,7 @@ class DriveMixin(DrivePermissionsMixin):
     ) -> str:
         """Delete a file, doc or folder; returns Lark's ``task_id`` for folders, else ``""``."""
         check_delete(file_token, doc_type)
-        path, query = f"{_FILES}/{file_token}", {"type": doc_type}
+        path, query = lark_path(_FILES + "/{file_token}", file_token=file_token), {"type": doc_type}
         api = "drive.file.delete"
         reply = await self._fetch(
             _TaskId, "DELETE", path, api, app_id, query=query, rate_family="drive"

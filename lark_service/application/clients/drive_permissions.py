@@ -8,6 +8,7 @@ import msgspec
 from lark_service.application.clients.drive_calls import DRIVE_V1, CloudDocCalls
 from lark_service.domain.models.docs import Member
 from lark_service.domain.models.docs_checks import check_doc, check_member, check_perm
+from lark_service.domain.models.ids import lark_path
 
 _PERMS = f"{DRIVE_V1}/permissions"
 
@@ -40,7 +41,7 @@ class DrivePermissionsMixin(CloudDocCalls):
         reply = await self._fetch(
             _MemberReply,
             "POST",
-            f"{_PERMS}/{token}/members",
+            lark_path(_PERMS + "/{token}/members", token=token),
             "drive.permission.member.create",
             app_id,
             {"member_type": member_type, "member_id": member_id, "perm": perm},
@@ -54,7 +55,7 @@ class DrivePermissionsMixin(CloudDocCalls):
     ) -> list[Member]:
         """The collaborators of the doc ``token``."""
         check_doc(token, doc_type)
-        path, query = f"{_PERMS}/{token}/members", {"type": doc_type}
+        path, query = lark_path(_PERMS + "/{token}/members", token=token), {"type": doc_type}
         api = "drive.permission.member.list"
         reply = await self._fetch(
             _Members, "GET", path, api, app_id, query=query, rate_family="drive"
@@ -74,7 +75,7 @@ class DrivePermissionsMixin(CloudDocCalls):
         check_member(token, doc_type, member_type, member_id)
         await self._call(
             "DELETE",
-            f"{_PERMS}/{token}/members/{member_id}",
+            lark_path(_PERMS + "/{token}/members/{member_id}", token=token, member_id=member_id),
             api="drive.permission.member.delete",
             app_id=app_id,
             query={"type": doc_type, "member_type": member_type},

@@ -27,12 +27,14 @@ from lark_service.application.clients.im_content import (
 from lark_service.application.clients.post import PostBuilder
 from lark_service.domain.errors import LarkServiceError
 from lark_service.domain.models.common import Page
+from lark_service.domain.models.ids import lark_path
 from lark_service.domain.models.messaging import Message
 
 __all__ = ["LIST_PAGE_SIZE_MAX", "MESSAGES_PATH", "MessageOpsMixin"]
 
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 _MESSAGES = MESSAGES_PATH
+_MESSAGE = MESSAGES_PATH + "/{message_id}"
 
 
 class _Items(msgspec.Struct):
@@ -62,7 +64,7 @@ class MessageOpsMixin(BaseServiceClient):
         }
         reply = await self._call(
             "POST",
-            f"{_MESSAGES}/{message_id}/reply",
+            lark_path(_MESSAGE + "/reply", message_id=message_id),
             api="im.message.reply",
             app_id=app_id,
             json=body,
@@ -85,7 +87,7 @@ class MessageOpsMixin(BaseServiceClient):
         body = {"msg_type": msg_type, "content": edit_content(msg_type, content)}
         reply = await self._call(
             "PUT",
-            f"{_MESSAGES}/{message_id}",
+            lark_path(_MESSAGE, message_id=message_id),
             api="im.message.update",
             app_id=app_id,
             json=body,
@@ -101,7 +103,7 @@ class MessageOpsMixin(BaseServiceClient):
         content = card_content(card)
         await self._call(
             "PATCH",
-            f"{_MESSAGES}/{message_id}",
+            lark_path(_MESSAGE, message_id=message_id),
             api="im.message.patch",
             app_id=app_id,
             json={"content": content},
@@ -114,7 +116,7 @@ class MessageOpsMixin(BaseServiceClient):
         check_message_id(message_id)
         await self._call(
             "DELETE",
-            f"{_MESSAGES}/{message_id}",
+            lark_path(_MESSAGE, message_id=message_id),
             api="im.message.delete",
             app_id=app_id,
             rate_family="im.message.write",
@@ -126,7 +128,7 @@ class MessageOpsMixin(BaseServiceClient):
         check_message_id(message_id)
         reply = await self._call(
             "GET",
-            f"{_MESSAGES}/{message_id}",
+            lark_path(_MESSAGE, message_id=message_id),
             api="im.message.get",
             app_id=app_id,
             rate_family="im.read",

@@ -12,7 +12,6 @@ comma-separated ``ranges`` parameter, so a range containing a comma is rejected.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from urllib.parse import quote
 
 import msgspec
 
@@ -31,6 +30,7 @@ from lark_service.domain.models.docs_sheets import (
     range_pairs,
     rows_of,
 )
+from lark_service.domain.models.ids import lark_path
 
 _V2 = "/open-apis/sheets/v2/spreadsheets"
 
@@ -62,7 +62,11 @@ class SheetsMixin(CloudDocCalls):
         require(spreadsheet_token, "spreadsheet_token")
         parse_range(range_)
         check_render_option(value_render_option)
-        path = f"{_V2}/{spreadsheet_token}/values/{quote(range_, safe='')}"
+        path = lark_path(
+            _V2 + "/{spreadsheet_token}/values/{range_}",
+            spreadsheet_token=spreadsheet_token,
+            range_=range_,
+        )
         reply = await self._fetch(
             _ReadReply,
             "GET",
@@ -81,7 +85,7 @@ class SheetsMixin(CloudDocCalls):
         require(spreadsheet_token, "spreadsheet_token")
         rows = rows_of(values)
         check_values(range_, rows)
-        path = f"{_V2}/{spreadsheet_token}/values"
+        path = lark_path(_V2 + "/{spreadsheet_token}/values", spreadsheet_token=spreadsheet_token)
         return await self._fetch(
             UpdatedRange,
             "PUT",
@@ -107,7 +111,9 @@ class SheetsMixin(CloudDocCalls):
         check_insert_option(insert_data_option)
         rows = rows_of(values)
         check_values(range_, rows)
-        path = f"{_V2}/{spreadsheet_token}/values_append"
+        path = lark_path(
+            _V2 + "/{spreadsheet_token}/values_append", spreadsheet_token=spreadsheet_token
+        )
         return await self._fetch(
             AppendResult,
             "POST",
@@ -131,7 +137,9 @@ class SheetsMixin(CloudDocCalls):
         require(spreadsheet_token, "spreadsheet_token")
         check_read_ranges(ranges)
         check_render_option(value_render_option)
-        path = f"{_V2}/{spreadsheet_token}/values_batch_get"
+        path = lark_path(
+            _V2 + "/{spreadsheet_token}/values_batch_get", spreadsheet_token=spreadsheet_token
+        )
         reply = await self._fetch(
             _BatchRead,
             "GET",
@@ -153,7 +161,9 @@ class SheetsMixin(CloudDocCalls):
         """Write several ranges in one call; each range is checked like `write_range`."""
         require(spreadsheet_token, "spreadsheet_token")
         body = [{"range": r, "values": rows} for r, rows in range_pairs(value_ranges)]
-        path = f"{_V2}/{spreadsheet_token}/values_batch_update"
+        path = lark_path(
+            _V2 + "/{spreadsheet_token}/values_batch_update", spreadsheet_token=spreadsheet_token
+        )
         reply = await self._fetch(
             _BatchWrite,
             "POST",

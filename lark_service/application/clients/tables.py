@@ -36,12 +36,12 @@ from lark_service.application.clients.tables_wire import (
     check_filter,
     csv,
     encode_rows,
-    path_name,
     table_path,
 )
 from lark_service.application.sql_quote import bind_params
 from lark_service.domain.errors import ConfigError, ServerError
 from lark_service.domain.models.common import Page, check_page_size
+from lark_service.domain.models.ids import lark_path
 from lark_service.domain.models.tables import SqlResult, WorkspaceRecordPage, WorkspaceTable
 
 __all__ = ["RECORD_PAGE_MAX", "TABLE_PAGE_MAX", "WRITE_MAX", "WorkspaceTableClient"]
@@ -68,7 +68,7 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         return await self._call_data(
             Page[WorkspaceTable],
             "GET",
-            f"{W}/{path_name('workspace_id', workspace_id)}/tables",
+            lark_path(W + "/{workspace_id}/tables", workspace_id=workspace_id),
             api="apaas.table.list",
             app_id=app_id,
             user_id=user_id,
@@ -279,7 +279,7 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         return await self._call_data(
             SqlResult,
             "POST",
-            f"{W}/{path_name('workspace_id', workspace_id)}/sql_commands",
+            lark_path(W + "/{workspace_id}/sql_commands", workspace_id=workspace_id),
             api="apaas.sql",
             app_id=app_id,
             user_id=user_id,
