@@ -35,7 +35,7 @@ from lark_service.domain.errors import (
     ServerError,
     TokenInvalidError,
 )
-from lark_service.domain.models.ids import check_path
+from lark_service.domain.models.ids import check_path, check_text
 from lark_service.domain.ports.transport import LarkTransport
 from lark_service.domain.tokens import TokenKind
 from lark_service.domain.wire import FormField, LarkReply, LarkRequest
@@ -69,8 +69,12 @@ def decode_data(raw: msgspec.Raw | bytes, type_: type[T], *, api: str = "", app_
 
 
 def encode_json(value: Any) -> bytes:
-    """Encode a request body (Structs, dicts, lists) with the shared encoder."""
-    return _encoder.encode(value)
+    """Encode a request body (Structs, dicts, lists) with the shared encoder; a value JSON
+    cannot hold (a lone surrogate, an object) is a `ConfigError`."""
+    try:
+        return _encoder.encode(value)
+    except (TypeError, ValueError, UnicodeError) as exc:
+        raise ConfigError(f"the request body cannot be encoded as JSON: {exc}") from None
 
 
 class BaseServiceClient:
@@ -197,7 +201,7 @@ class BaseServiceClient:
             path=check_path(path),
             api=api,
             query=_query_pairs(query),
-            body=None if json is None else _encoder.encode(json),
+            body=None if json is None else encode_json(json),
             form=form,
             idempotent=method in _IDEMPOTENT_METHODS if idempotent is None else idempotent,
             binary=binary,
@@ -315,13 +319,17 @@ def _query_pairs(
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
-            pairs.extend((key, _scalar(v)) for v in value)
+            pairs.extend((key, _scalar(key, v)) for v in value)
         else:
-            pairs.append((key, _scalar(value)))
+            pairs.append((key, _scalar(key, value)))
     return pairs
 
 
-def _scalar(value: Any) -> str:
+def _scalar(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, str):
+        return check_text(value, key)
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise ConfigError(f"{key} must be a str or a number, not {type(value).__name__}")

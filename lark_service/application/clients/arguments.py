@@ -197,12 +197,12 @@ def compile_checks(func: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[
                 raise ConfigError(f"{param.name} given twice to {qualname}")
             _check_one(param, value)
         for name, value in kwargs.items():
-            param = by_name.get(name)
-            if param is None:
+            named = by_name.get(name)
+            if named is None:
                 if accepts_kwargs:
                     continue
                 raise ConfigError(f"{qualname} has no argument {name!r}")
-            _check_one(param, value)
+            _check_one(named, value)
         for param in positional[len(args) :]:
             if param.required and param.name not in kwargs:
                 raise ConfigError(f"{qualname} needs the argument {param.name}")
@@ -230,7 +230,7 @@ def is_checked(func: Any) -> bool:
     return bool(getattr(func, "__lark_checked__", False))
 
 
-def mark_checked(wrapper: Any, func: Callable[..., Any]) -> Any:
+def mark_checked(wrapper: Callable[..., Any], func: Callable[..., Any]) -> Callable[..., Any]:
     functools.update_wrapper(wrapper, func)
-    wrapper.__lark_checked__ = True
+    wrapper.__lark_checked__ = True  # type: ignore[attr-defined]
     return wrapper

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from lark_service.application.base_client import BaseServiceClient, decode_data
+from lark_service.application.base_client import BaseServiceClient, decode_data, send_uuid_var
 from lark_service.application.clients.cards import CardBuilder
 from lark_service.application.clients.im_content import (
     LIST_PAGE_SIZE_MAX,
@@ -56,22 +56,28 @@ class MessageOpsMixin(BaseServiceClient):
     ) -> Message:
         """Reply with any msg_type (builders are built first)."""
         check_message_id(message_id)
+        dedup = send_uuid(uuid)
         body = {
             "msg_type": msg_type,
             "content": reply_content(msg_type, content),
             "reply_in_thread": reply_in_thread,
-            "uuid": send_uuid(uuid),
+            "uuid": dedup,
         }
-        reply = await self._call(
-            "POST",
-            lark_path(_MESSAGE + "/reply", message_id=message_id),
-            api="im.message.reply",
-            app_id=app_id,
-            json=body,
-            idempotent=True,
-            rate_family="im.message.send",
-            rate_subject=message_id,
-        )
+        send_uuid_var.set(dedup)
+        try:
+            reply = await self._call(
+                "POST",
+                lark_path(_MESSAGE + "/reply", message_id=message_id),
+                api="im.message.reply",
+                app_id=app_id,
+                json=body,
+                idempotent=True,
+                rate_family="im.message.send",
+                rate_subject=message_id,
+            )
+        except LarkServiceError as exc:
+            exc.uuid = dedup  # the outcome may be unknown: a retry with this uuid dedups
+            raise
         return decode_data(reply.data, Message, api="im.message.reply")
 
     async def update_message(

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from lark_service.application.base_client import decode_data
+from lark_service.application.base_client import decode_data, send_uuid_var
 from lark_service.application.clients.im_content import (
     TEXT_MAX_BYTES,
     UUID_MAX_LEN,
@@ -31,6 +31,7 @@ from lark_service.application.clients.im_content import (
 from lark_service.application.clients.im_messages import MESSAGES_PATH, MessageOpsMixin
 from lark_service.application.clients.im_shortcuts import MessagingShortcuts
 from lark_service.application.clients.im_uploads import UploadsMixin
+from lark_service.domain.errors import LarkServiceError
 from lark_service.domain.models.messaging import BotInfo, Message
 
 __all__ = ["TEXT_MAX_BYTES", "UUID_MAX_LEN", "MessagingClient", "new_uuid"]
@@ -60,21 +61,27 @@ class MessagingClient(MessagingShortcuts, MessageOpsMixin, UploadsMixin):
     ) -> Message:
         """Send any msg_type; ``content`` is Lark's JSON string (or a dict to encode)."""
         check_receiver(receive_id, receive_id_type)
+        dedup = send_uuid(uuid)
         body = {
             "receive_id": receive_id,
             "msg_type": msg_type,
             "content": encode_content(msg_type, content),
-            "uuid": send_uuid(uuid),
+            "uuid": dedup,
         }
-        reply = await self._call(
-            "POST",
-            MESSAGES_PATH,
-            api="im.message.create",
-            app_id=app_id,
-            query=(("receive_id_type", receive_id_type),),
-            json=body,
-            idempotent=True,
-            rate_family="im.message.send",
-            rate_subject=receive_id,
-        )
+        send_uuid_var.set(dedup)
+        try:
+            reply = await self._call(
+                "POST",
+                MESSAGES_PATH,
+                api="im.message.create",
+                app_id=app_id,
+                query=(("receive_id_type", receive_id_type),),
+                json=body,
+                idempotent=True,
+                rate_family="im.message.send",
+                rate_subject=receive_id,
+            )
+        except LarkServiceError as exc:
+            exc.uuid = dedup  # the outcome may be unknown: a retry with this uuid dedups
+            raise
         return decode_data(reply.data, Message, api="im.message.create")

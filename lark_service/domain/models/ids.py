@@ -74,12 +74,12 @@ def check_id(value: Any, name: str, *, prefix: str | None = None) -> str:
 
 def check_name(value: Any, name: str) -> str:
     """A person-chosen name (table, sheet range): printable, 1 to `NAME_MAX_LEN` characters."""
-    check_text(value, name)
-    if not value or len(value) > NAME_MAX_LEN:
+    text = check_text(value, name)
+    if not text or len(text) > NAME_MAX_LEN:
         raise ConfigError(f"{name} must be 1 to {NAME_MAX_LEN} characters")
-    if not value.isprintable() or value in (".", ".."):
+    if not text.isprintable() or text in (".", ".."):
         raise ConfigError(f"{name} holds a control character or is a lone '.'/'..'")
-    return value
+    return text
 
 
 def check_optional_id(value: Any, name: str) -> str | None:
