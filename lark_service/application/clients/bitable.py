@@ -92,6 +92,7 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         page_size: int = META_PAGE_MAX,
         page_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[BitableTable]:
         """One page of the app's data tables."""
         path = lark_path(APPS + "/{app_token}/tables", app_token=app_token)
@@ -107,6 +108,7 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         page_size: int = META_PAGE_MAX,
         page_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[BitableField]:
         """One page of the table's fields."""
         path = f"{self._bitable_path(app_token, table_id)}/fields"
@@ -128,6 +130,7 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         page_token: str | None = None,
         user_id_type: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> RecordPage:
         """One page of records (``filter`` is a formula string, e.g. ``CurrentValue.[A]>1``)."""
         query = {
@@ -164,6 +167,7 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         page_token: str | None = None,
         user_id_type: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> RecordPage:
         """One page of ``records/search`` with a typed `Filter` and `Sort` list."""
         body: dict[str, Any] = {"automatic_fields": automatic_fields}
@@ -194,7 +198,13 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         )
 
     async def get_record(
-        self, app_token: str, table_id: str, record_id: str, *, app_id: str | None = None
+        self,
+        app_token: str,
+        table_id: str,
+        record_id: str,
+        *,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> BitableRecord:
         """One record by id (``NotFoundError`` 1254043 when absent)."""
         path = self._record_path(app_token, table_id, record_id)
@@ -211,6 +221,7 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         *,
         automatic_fields: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> BatchGetResult:
         """Up to 100 records by id; ids Lark cannot return are listed in the result."""
         ids = [check_id("record_id", r) for r in record_ids]

@@ -72,6 +72,7 @@ class ContactClient(ContactIterators, ChatMethods):
         user_id_type: str = "open_id",
         department_id_type: str = "open_department_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> User:
         """One user (``GET contact/v3/users/:user_id``); unknown or out of scope → NotFound."""
         check_id(user_id, "user_id")
@@ -103,6 +104,7 @@ class ContactClient(ContactIterators, ChatMethods):
         user_id_type: str = "open_id",
         department_id_type: str = "open_department_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[User]:
         """Users by id (``GET users/batch``, 50 ids a request, chunked), in input order;
         ids Lark does not return (unknown, out of scope) are left out."""
@@ -139,6 +141,7 @@ class ContactClient(ContactIterators, ChatMethods):
         include_resigned: bool = False,
         user_id_type: str = "open_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[UserContactInfo]:
         """User ids by email / mobile (``POST users/batch_get_id``, 50 of each a request,
         chunked): the email entries in input order, then the mobile entries."""
@@ -176,6 +179,7 @@ class ContactClient(ContactIterators, ChatMethods):
         user_id_type: str = "open_id",
         include_resigned: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> User | None:
         """The user with this email, or None when Lark returns no user_id for it."""
         found = await self.batch_get_user_ids(
@@ -193,6 +197,7 @@ class ContactClient(ContactIterators, ChatMethods):
         user_id_type: str = "open_id",
         include_resigned: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> User | None:
         """The user with this mobile number, or None when Lark returns no user_id for it."""
         found = await self.batch_get_user_ids(
@@ -219,6 +224,7 @@ class ContactClient(ContactIterators, ChatMethods):
         department_id_type: str = "open_department_id",
         user_id_type: str = "open_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Department:
         """One department (``GET departments/:id``; the root is ``"0"``)."""
         check_id(department_id, "department_id")
@@ -248,6 +254,7 @@ class ContactClient(ContactIterators, ChatMethods):
         department_id_type: str = "open_department_id",
         user_id_type: str = "open_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[Department]:
         """One page of sub-departments (``GET departments/:id/children``); ``fetch_child``
         is Lark's recursive flag."""
@@ -277,6 +284,7 @@ class ContactClient(ContactIterators, ChatMethods):
         department_id_type: str = "open_department_id",
         user_id_type: str = "open_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[User]:
         """One page of a department's direct members (``GET users/find_by_department``)."""
         query = {

@@ -20,7 +20,12 @@ class ChatMethods(ContactClientBase):
     """``get_chat`` and ``list_chat_members`` (``iter_chat_members`` is in `ContactIterators`)."""
 
     async def get_chat(
-        self, chat_id: str, *, user_id_type: str = "open_id", app_id: str | None = None
+        self,
+        chat_id: str,
+        *,
+        user_id_type: str = "open_id",
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Chat:
         """A chat's details (``GET im/v1/chats/:chat_id``); ``owner_id`` uses
         ``user_id_type``. When the bot is not in the chat Lark returns only the basics."""
@@ -49,6 +54,7 @@ class ChatMethods(ContactClientBase):
         page_size: int = CHAT_MEMBERS_PAGE_MAX,
         page_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> ChatMemberPage:
         """One page of a chat's members (``GET im/v1/chats/:chat_id/members``, bots not
         listed); the bot must be in the chat, else `PermissionDeniedError`."""

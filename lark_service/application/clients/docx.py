@@ -68,6 +68,7 @@ class DocxMixin(CloudDocCalls):
         title: str | None = None,
         folder_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Document:
         """Create an empty document (in the app's root folder unless ``folder_token``)."""
         body = {k: v for k, v in (("title", title), ("folder_token", folder_token)) if v}
@@ -77,7 +78,9 @@ class DocxMixin(CloudDocCalls):
         )
         return reply.document
 
-    async def get_document(self, document_id: str, *, app_id: str | None = None) -> Document:
+    async def get_document(
+        self, document_id: str, *, app_id: str | None = None, timeout: float | None = None
+    ) -> Document:
         """A document's id, title and revision."""
         require(document_id, "document_id")
         path = lark_path(_DOCS + "/{document_id}", document_id=document_id)
@@ -85,7 +88,9 @@ class DocxMixin(CloudDocCalls):
         reply = await self._fetch(_DocumentReply, "GET", path, api, app_id, rate_family="docx")
         return reply.document
 
-    async def get_raw_content(self, document_id: str, *, app_id: str | None = None) -> str:
+    async def get_raw_content(
+        self, document_id: str, *, app_id: str | None = None, timeout: float | None = None
+    ) -> str:
         """The document as plain text."""
         require(document_id, "document_id")
         path = lark_path(_DOCS + "/{document_id}/raw_content", document_id=document_id)
@@ -101,6 +106,7 @@ class DocxMixin(CloudDocCalls):
         page_token: str | None = None,
         document_revision_id: int = -1,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[Block]:
         """One page of the document's blocks (the page block first)."""
         require(document_id, "document_id")
@@ -145,6 +151,7 @@ class DocxMixin(CloudDocCalls):
         index: int | None = None,
         client_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[Block]:
         """Add ``blocks`` under ``parent_block_id`` (default: the page block, whose id is the
         document_id) at ``index`` (default: the end); any count, sent 50 per request."""
@@ -182,6 +189,7 @@ class DocxMixin(CloudDocCalls):
         *,
         client_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Block:
         """Replace the text of a text-like block with a string or runs (``run(...)``)."""
         require(document_id, "document_id")
@@ -201,6 +209,7 @@ class DocxMixin(CloudDocCalls):
         width: int | None = None,
         height: int | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Block:
         """Add an image: create an empty image block, upload the media to it, attach it."""
         check_image(document_id, image_bytes)

@@ -67,6 +67,7 @@ class DriveMixin(DrivePermissionsMixin):
         order_by: str = "EditedTime",
         direction: str = "DESC",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[DriveFile]:
         """One page of a folder's entries (the app's root folder when ``folder_token`` is None)."""
         check_file_listing(page_size, order_by, direction)
@@ -109,7 +110,12 @@ class DriveMixin(DrivePermissionsMixin):
         return iterate_pages(fetch)
 
     async def create_folder(
-        self, name: str, *, folder_token: str, app_id: str | None = None
+        self,
+        name: str,
+        *,
+        folder_token: str,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Folder:
         """Create a folder ``name`` inside the folder ``folder_token``."""
         require(name, "name")
@@ -128,6 +134,7 @@ class DriveMixin(DrivePermissionsMixin):
         parent_type: str = "explorer",
         chunked: bool | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> str:
         """Upload bytes (or the file at a path) into a folder; returns the file_token.
 
@@ -200,7 +207,9 @@ class DriveMixin(DrivePermissionsMixin):
         )
         return reply.file_token
 
-    async def download_file(self, file_token: str, *, app_id: str | None = None) -> bytes:
+    async def download_file(
+        self, file_token: str, *, app_id: str | None = None, timeout: float | None = None
+    ) -> bytes:
         """The content of a drive file."""
         require(file_token, "file_token")
         reply = await self._call(
@@ -214,7 +223,12 @@ class DriveMixin(DrivePermissionsMixin):
         return reply.content
 
     async def delete_file(
-        self, file_token: str, *, doc_type: str, app_id: str | None = None
+        self,
+        file_token: str,
+        *,
+        doc_type: str,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> str:
         """Delete a file, doc or folder; returns Lark's ``task_id`` for folders, else ``""``."""
         check_delete(file_token, doc_type)

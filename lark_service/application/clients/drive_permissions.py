@@ -34,6 +34,7 @@ class DrivePermissionsMixin(CloudDocCalls):
         perm: str = "view",
         need_notification: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Member:
         """Make ``member_id`` a collaborator of the doc ``token`` with ``perm``."""
         check_member(token, doc_type, member_type, member_id)
@@ -51,7 +52,7 @@ class DrivePermissionsMixin(CloudDocCalls):
         return reply.member
 
     async def list_permission_members(
-        self, token: str, *, doc_type: str, app_id: str | None = None
+        self, token: str, *, doc_type: str, app_id: str | None = None, timeout: float | None = None
     ) -> list[Member]:
         """The collaborators of the doc ``token``."""
         check_doc(token, doc_type)
@@ -70,6 +71,7 @@ class DrivePermissionsMixin(CloudDocCalls):
         member_type: str,
         member_id: str,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         """Remove a collaborator from the doc ``token``."""
         check_member(token, doc_type, member_type, member_id)

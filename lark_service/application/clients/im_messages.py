@@ -52,6 +52,7 @@ class MessageOpsMixin(BaseServiceClient):
         *,
         reply_in_thread: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Reply with any msg_type (builders are built first)."""
@@ -87,6 +88,7 @@ class MessageOpsMixin(BaseServiceClient):
         content: str | dict[str, Any] | PostBuilder,
         *,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Message:
         """Edit a text or post message the app sent (PUT)."""
         check_message_id(message_id)
@@ -102,7 +104,12 @@ class MessageOpsMixin(BaseServiceClient):
         return decode_data(reply.data, Message, api="im.message.update")
 
     async def update_card(
-        self, message_id: str, card: dict[str, Any] | CardBuilder, *, app_id: str | None = None
+        self,
+        message_id: str,
+        card: dict[str, Any] | CardBuilder,
+        *,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         """Replace the card of an interactive message the app sent (PATCH)."""
         check_message_id(message_id)
@@ -117,7 +124,9 @@ class MessageOpsMixin(BaseServiceClient):
             rate_family="im.message.write",
         )
 
-    async def recall_message(self, message_id: str, *, app_id: str | None = None) -> None:
+    async def recall_message(
+        self, message_id: str, *, app_id: str | None = None, timeout: float | None = None
+    ) -> None:
         """Recall (withdraw) a message the app sent (DELETE)."""
         check_message_id(message_id)
         await self._call(
@@ -129,7 +138,9 @@ class MessageOpsMixin(BaseServiceClient):
         )
 
     # reading ---------------------------------------------------------------------------
-    async def get_message(self, message_id: str, *, app_id: str | None = None) -> Message:
+    async def get_message(
+        self, message_id: str, *, app_id: str | None = None, timeout: float | None = None
+    ) -> Message:
         """One message (a recalled one comes back with ``deleted=True``)."""
         check_message_id(message_id)
         reply = await self._call(
@@ -155,6 +166,7 @@ class MessageOpsMixin(BaseServiceClient):
         page_size: int = LIST_PAGE_SIZE_MAX,
         page_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[Message]:
         """One page of a chat's (or thread's) history; times are Unix seconds."""
         check_history(container_id, container_id_type, sort_type, page_size)

@@ -44,7 +44,9 @@ class _BotReply(msgspec.Struct):
 class MessagingClient(MessagingShortcuts, MessageOpsMixin, UploadsMixin):
     """Messages (im/v1) and the bot. Every method takes ``app_id=`` keyword-only."""
 
-    async def get_bot_info(self, *, app_id: str | None = None) -> BotInfo:
+    async def get_bot_info(
+        self, *, app_id: str | None = None, timeout: float | None = None
+    ) -> BotInfo:
         """The bot of the resolved app (``GET /open-apis/bot/v3/info``)."""
         reply = await self._call("GET", "/open-apis/bot/v3/info", api="bot.info", app_id=app_id)
         return decode_data(reply.data, _BotReply, api="bot.info").bot
@@ -57,6 +59,7 @@ class MessagingClient(MessagingShortcuts, MessageOpsMixin, UploadsMixin):
         *,
         receive_id_type: str = "chat_id",
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Send any msg_type; ``content`` is Lark's JSON string (or a dict to encode)."""

@@ -57,6 +57,7 @@ class SheetsMixin(CloudDocCalls):
         *,
         value_render_option: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> ValueRange:
         """The values of one range, row by row."""
         require(spreadsheet_token, "spreadsheet_token")
@@ -79,7 +80,13 @@ class SheetsMixin(CloudDocCalls):
         return reply.valueRange
 
     async def write_range(
-        self, spreadsheet_token: str, range_: str, values: Rows, *, app_id: str | None = None
+        self,
+        spreadsheet_token: str,
+        range_: str,
+        values: Rows,
+        *,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> UpdatedRange:
         """Overwrite a range with ``values`` (rows of cells)."""
         require(spreadsheet_token, "spreadsheet_token")
@@ -104,6 +111,7 @@ class SheetsMixin(CloudDocCalls):
         *,
         insert_data_option: str = "OVERWRITE",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> AppendResult:
         """Add rows after the last non-empty row of ``range_``; ``INSERT_ROWS`` inserts new
         rows instead of writing over empty ones."""
@@ -132,6 +140,7 @@ class SheetsMixin(CloudDocCalls):
         *,
         value_render_option: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[ValueRange]:
         """The values of several ranges in one call, in the order asked."""
         require(spreadsheet_token, "spreadsheet_token")
@@ -157,6 +166,7 @@ class SheetsMixin(CloudDocCalls):
         value_ranges: Mapping[str, Rows] | Sequence[tuple[str, Rows]],
         *,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[UpdatedRange]:
         """Write several ranges in one call; each range is checked like `write_range`."""
         require(spreadsheet_token, "spreadsheet_token")
