@@ -27,7 +27,7 @@ from lark_service.application.clients.arguments import compile_checks, is_checke
 from lark_service.application.pool import CredentialPool
 from lark_service.application.resolution import current_context_app
 from lark_service.application.transport_discovery import load_default_transport
-from lark_service.domain.apps import FEISHU_BASE_URL, AppConfig
+from lark_service.domain.apps import FEISHU_BASE_URL, AppConfig, resolve_base_url
 from lark_service.domain.errors import (
     CallTimeoutError,
     ConfigError,
@@ -128,11 +128,16 @@ class BaseServiceClient:
         if app_id is not None:
             compile_checks(_app_id_only)((), {"app_id": app_id})
         if base_url is not None:
-            from lark_service.domain.apps import resolve_base_url
-
-            base_url = resolve_base_url(base_url) if isinstance(base_url, str) else base_url
-        if call_timeout is not None:
-            compile_checks(_timeout_only)((), {"timeout": call_timeout})
+            try:
+                base_url = resolve_base_url(base_url)
+            except ConfigError as exc:
+                raise ConfigError(f"base_url: {exc.msg}") from None
+        if call_timeout is not None and (
+            isinstance(call_timeout, bool)
+            or not isinstance(call_timeout, (int, float))
+            or not call_timeout > 0
+        ):
+            raise ConfigError(f"call_timeout must be a positive number, not {call_timeout!r}")
         self.call_timeout = call_timeout
         self.pool = pool
         self.app_id = app_id
@@ -260,9 +265,6 @@ class BaseServiceClient:
 
 
 def _app_id_only(self: object, app_id: str) -> None: ...
-
-
-def _timeout_only(self: object, timeout: float) -> None: ...
 
 
 def _checked_call(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Any]:

@@ -116,6 +116,8 @@ def _check_str(name: str, value: str) -> None:
     elif name == "uuid":
         if not value or len(value) > UUID_MAX_LEN or not _UUID.fullmatch(value):
             raise ConfigError(f"uuid must be 1 to {UUID_MAX_LEN} printable ASCII characters")
+    elif name in ("email", "mobile"):
+        (ids.check_email if name == "email" else ids.check_mobile)(value, name)
     elif (id_name := _id_name(name)) is not None:
         ids.check_id(value, id_name)
     else:
@@ -128,15 +130,11 @@ def _check_value(name: str, value: Any) -> None:
     elif name == "timeout" and value is not None:
         if not value > 0:
             raise ConfigError(f"timeout must be a positive number of seconds, not {value!r}")
-    elif name.endswith("_ids") and isinstance(value, (list, tuple)):
-        single = name[:-1]
+    elif isinstance(value, (list, tuple)):
+        single = name[:-1] if name.endswith("s") else name  # user_ids → user_id rules
         for item in value:
             if isinstance(item, str):
                 _check_str(single, item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            if isinstance(item, str):
-                ids.check_text(item, name)
 
 
 class _Param:

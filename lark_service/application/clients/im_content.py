@@ -104,8 +104,8 @@ def encode_content(msg_type: str, content: str | dict[str, Any]) -> str:
     elif isinstance(content, dict):
         try:
             text = encode_json(content).decode()
-        except (TypeError, ValueError, UnicodeError) as exc:
-            raise ConfigError(f"content cannot be encoded as JSON: {exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"content: {exc.msg}") from None
         ids.check_text(text, "content")
     else:
         raise ConfigError(f"content must be a str or a dict, not {type(content).__name__}")
@@ -152,14 +152,14 @@ def check_history(
         raise ConfigError(f"page_size must be 1 to {LIST_PAGE_SIZE_MAX}")
 
 
-def unix_seconds(value: int | datetime | None) -> int | None:
+def unix_seconds(value: int | datetime | None, name: str = "start_time") -> int | None:
     """A history bound as Unix seconds (Lark's unit there)."""
     if value is None:
         return None
     if isinstance(value, datetime):
         return int(value.timestamp())
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"a history bound must be Unix seconds or a datetime, not {value!r}")
+        raise ConfigError(f"{name} must be Unix seconds (>= 0) or a datetime, not {value!r}")
     return value
 
 

@@ -174,7 +174,7 @@ class MessageOpsMixin(BaseServiceClient):
             "container_id_type": container_id_type,
             "container_id": container_id,
             "start_time": unix_seconds(start_time),
-            "end_time": unix_seconds(end_time),
+            "end_time": unix_seconds(end_time, "end_time"),
             "sort_type": sort_type,
             "page_size": page_size,
             "page_token": page_token,

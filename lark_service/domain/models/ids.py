@@ -27,6 +27,8 @@ NAME_MAX_LEN = 1024
 _LARK_ID = re.compile(r"[A-Za-z0-9_\-]+")
 _OPAQUE_ID = re.compile(r"[A-Za-z0-9_\-.:@+=~!]+")
 _FIELD = re.compile(r"\{([a-z_]+)\}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+_MOBILE = re.compile(r"\+?[0-9]{3,20}")
 # Lark's id prefixes, by argument name.
 ID_PREFIXES = {"message_id": "om_", "chat_id": "oc_", "open_id": "ou_", "union_id": "on_"}
 # Arguments whose value is a name a person chose rather than an id.
@@ -79,6 +81,22 @@ def check_name(value: Any, name: str) -> str:
         raise ConfigError(f"{name} must be 1 to {NAME_MAX_LEN} characters")
     if not text.isprintable() or text in (".", ".."):
         raise ConfigError(f"{name} holds a control character or is a lone '.'/'..'")
+    return text
+
+
+def check_email(value: Any, name: str = "email") -> str:
+    """An address of the shape ``local@domain.tld`` (at most 254 characters)."""
+    text = check_text(value, name)
+    if len(text) > 254 or not _EMAIL.fullmatch(text):
+        raise ConfigError(f"{name} {text[:40]!r} is not an email address")
+    return text
+
+
+def check_mobile(value: Any, name: str = "mobile") -> str:
+    """A phone number: digits with an optional leading ``+`` (3 to 20 digits)."""
+    text = check_text(value, name)
+    if not _MOBILE.fullmatch(text):
+        raise ConfigError(f"{name} {text[:40]!r} is not a phone number (digits, optional +)")
     return text
 
 
