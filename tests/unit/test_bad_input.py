@@ -103,7 +103,7 @@ CASES: list[tuple[str, Case]] = [
     ("timeout", lambda p: msg(p).send_text(CHAT, "hi", timeout=-1)),
     ("timeout", lambda p: msg(p).send_text(CHAT, "hi", timeout=bad("1"))),
     ("timeout", lambda p: msg(p).get_bot_info(timeout=float("nan"))),
-    ("unknown", lambda p: msg(p).send_text(CHAT, "hi", **{"unknown": 1})),
+    ("unknown", lambda p: msg(p).send_text(CHAT, "hi", **bad({"unknown": 1}))),
     ("content", lambda p: msg(p).send_message(CHAT, "text", bad(5))),
     ("content", lambda p: msg(p).send_message(CHAT, "text", {"text": "\ud800"})),
     ("msg_type", lambda p: msg(p).send_message(CHAT, "texts", "{}")),

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from lark_service.application import CredentialPool
@@ -105,7 +107,7 @@ async def test_filter_builder_deletes_only_the_quoted_value(
 
 def test_filter_builder_refuses_what_it_cannot_quote() -> None:
     assert quote_value('a"b') == '"a\\"b"' and quote_value(3) == "3" and quote_value(True) == "true"
-    for bad in (
+    refused: list[Callable[[], object]] = [
         lambda: eq("text; drop", "x"),
         lambda: eq("text", None),
         lambda: eq("text", float("nan")),
@@ -113,6 +115,7 @@ def test_filter_builder_refuses_what_it_cannot_quote() -> None:
         lambda: in_("text", "abc"),
         lambda: eq("text", "x") & "qty=gt.1",
         lambda: eq("text", "\ud800"),
-    ):
+    ]
+    for bad in refused:
         with pytest.raises(ConfigError):
             bad()

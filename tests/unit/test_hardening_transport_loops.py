@@ -4,6 +4,7 @@ aiohttp session per finished loop (and aiohttp warns about no unclosed session).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
 import warnings
@@ -83,7 +84,5 @@ async def test_loop_closed_without_shutdown_is_released_at_next_session(
 
 
 async def _ignore_errors(call: object) -> None:
-    try:
+    with contextlib.suppress(Exception):
         await call  # type: ignore[misc]
-    except Exception:
-        pass
