@@ -57,14 +57,13 @@ def _type_check(tp: Any) -> Check:
     if tp is float:
         return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
     if tp is str:
-        return lambda v: isinstance(v, str)
+        return lambda v: type(v) is str or isinstance(v, str)
     if tp is bytes:
         return lambda v: isinstance(v, (bytes, bytearray))
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin is typing.Union or origin is types.UnionType:
-        checks = [_type_check(a) for a in args]
-        return lambda v: any(c(v) for c in checks)
+        return _union_check(args)
     if origin is typing.Literal:
         allowed = set(args)
         return lambda v: v in allowed
@@ -100,6 +99,26 @@ def _type_check(tp: Any) -> Check:
     return _always
 
 
+_SIMPLE = (str, bytes, int, float, bool, type(None))
+
+
+def _union_check(args: tuple[Any, ...]) -> Check:
+    if all(a in _SIMPLE for a in args):  # the common ``str | None``: one isinstance
+        accepted = tuple({*args, *((int,) if float in args else ())})
+        bool_ok = bool in args
+
+        def simple(v: Any) -> bool:
+            return isinstance(v, accepted) and (bool_ok or not isinstance(v, bool))
+
+        return simple
+    checks = [_type_check(a) for a in args]
+
+    def any_of(v: Any) -> bool:
+        return any(c(v) for c in checks)
+
+    return any_of
+
+
 def _id_name(name: str) -> str | None:
     """The id name whose rule checks argument ``name``, or ``None``."""
     if name in _NOT_IDS:
@@ -109,42 +128,69 @@ def _id_name(name: str) -> str | None:
     return None
 
 
-def _check_str(name: str, value: str) -> None:
+StrShape = Callable[[str], object]
+
+
+def _check_app_id(value: str) -> None:
+    if not _APP_ID.fullmatch(value):
+        raise ConfigError(f"app_id must be 1 to 64 letters, digits, _ or -; got {value[:40]!r}")
+
+
+def _check_uuid(value: str) -> None:
+    if len(value) > UUID_MAX_LEN or not _UUID.fullmatch(value):
+        raise ConfigError(f"uuid must be 1 to {UUID_MAX_LEN} printable ASCII characters")
+
+
+def _str_shape(name: str) -> StrShape:
+    """The shape check of a ``str`` given as argument ``name`` (chosen once per method)."""
     if name == "app_id":
-        if not _APP_ID.fullmatch(value):
-            raise ConfigError(f"app_id must be 1 to 64 letters, digits, _ or -; got {value[:40]!r}")
-    elif name == "uuid":
-        if not value or len(value) > UUID_MAX_LEN or not _UUID.fullmatch(value):
-            raise ConfigError(f"uuid must be 1 to {UUID_MAX_LEN} printable ASCII characters")
-    elif name in ("email", "mobile"):
-        (ids.check_email if name == "email" else ids.check_mobile)(value, name)
-    elif (id_name := _id_name(name)) is not None:
-        ids.check_id(value, id_name)
-    else:
-        ids.check_text(value, name)
+        return _check_app_id
+    if name == "uuid":
+        return _check_uuid
+    if name == "email":
+        return lambda v: ids.check_email(v, name)
+    if name == "mobile":
+        return lambda v: ids.check_mobile(v, name)
+    id_name = _id_name(name)
+    if id_name is not None:
+        return lambda v: ids.check_id(v, id_name)
+
+    def text(value: str) -> None:
+        if not value.isascii():  # ASCII cannot hold a lone surrogate: skip the encode
+            ids.check_text(value, name)
+
+    return text
 
 
-def _check_value(name: str, value: Any) -> None:
-    if isinstance(value, str):
-        _check_str(name, value)
-    elif name == "timeout" and value is not None:
-        if not value > 0:
+def _value_shape(name: str) -> Callable[[Any], None]:
+    """The shape check of any value given as argument ``name``."""
+    one = _str_shape(name)
+    items = _str_shape(name[:-1] if name.endswith("s") else name)  # user_ids → user_id
+
+    def check(value: Any) -> None:
+        if type(value) is str:
+            one(value)
+        elif isinstance(value, str):
+            one(str(value))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, str):
+                    items(item)
+        elif name == "timeout" and value is not None and not value > 0:
             raise ConfigError(f"timeout must be a positive number of seconds, not {value!r}")
-    elif isinstance(value, (list, tuple)):
-        single = name[:-1] if name.endswith("s") else name  # user_ids → user_id rules
-        for item in value:
-            if isinstance(item, str):
-                _check_str(single, item)
+
+    return check
 
 
 class _Param:
-    __slots__ = ("check", "name", "required", "type_name")
+    __slots__ = ("check", "name", "required", "shape", "type_name")
 
     def __init__(self, name: str, check: Check, required: bool, type_name: str) -> None:
         self.name = name
         self.check = check
         self.required = required
         self.type_name = type_name
+        self.shape = _value_shape(name)
 
 
 def _hints(func: Callable[..., Any]) -> dict[str, Any]:
@@ -186,13 +232,15 @@ def compile_checks(func: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[
         # the deadline of every call (see `BaseServiceClient`), taken by the wrapper
         by_name["timeout"] = _Param("timeout", _type_check(float | None), False, "float | None")
     qualname = func.__qualname__
+    required_kw = [
+        p.name for p in by_name.values() if p.required and all(p is not q for q in positional)
+    ]
+    n_positional = len(positional)
 
     def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if len(args) > len(positional):
-            raise ConfigError(f"{qualname} takes {len(positional)} positional argument(s)")
+        if len(args) > n_positional:
+            raise ConfigError(f"{qualname} takes {n_positional} positional argument(s)")
         for param, value in zip(positional, args, strict=False):
-            if param.name in kwargs:
-                raise ConfigError(f"{param.name} given twice to {qualname}")
             _check_one(param, value)
         for name, value in kwargs.items():
             named = by_name.get(name)
@@ -201,12 +249,13 @@ def compile_checks(func: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[
                     continue
                 raise ConfigError(f"{qualname} has no argument {name!r}")
             _check_one(named, value)
-        for param in positional[len(args) :]:
-            if param.required and param.name not in kwargs:
-                raise ConfigError(f"{qualname} needs the argument {param.name}")
-        for param in by_name.values():
-            if param.required and param not in positional and param.name not in kwargs:
-                raise ConfigError(f"{qualname} needs the argument {param.name}")
+        if len(args) < n_positional:
+            for param in positional[len(args) :]:
+                if param.required and param.name not in kwargs:
+                    raise ConfigError(f"{qualname} needs the argument {param.name}")
+        for name in required_kw:
+            if name not in kwargs:
+                raise ConfigError(f"{qualname} needs the argument {name}")
 
     return check
 
@@ -216,7 +265,7 @@ def _check_one(param: _Param, value: Any) -> None:
         raise ConfigError(
             f"{param.name} must be {param.type_name}, not {type(value).__name__} {_short(value)}"
         )
-    _check_value(param.name, value)
+    param.shape(value)
 
 
 def _short(value: Any) -> str:

@@ -15,6 +15,7 @@ lone ``.``/``..``, or holds whitespace or control characters.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from typing import Any
@@ -108,11 +109,28 @@ def check_optional_id(value: Any, name: str) -> str | None:
 def lark_path(template: str, **ids: str) -> str:
     """``template`` (``/open-apis/.../{message_id}/reply``) with every ``{name}`` replaced
     by ``ids[name]``, checked by `check_id` and percent-encoded as one path segment."""
-    segments = {name: quote(check_id(value, name), safe="") for name, value in ids.items()}
-    fields = set(_FIELD.findall(template))
-    if fields != set(segments):
-        raise ConfigError(f"path {template!r} needs {sorted(fields)}, got {sorted(segments)}")
-    return _FIELD.sub(lambda m: segments[m.group(1)], template)
+    parts, fields = _template(template)
+    if len(ids) != len(fields) or not fields.issuperset(ids):
+        raise ConfigError(f"path {template!r} needs {sorted(fields)}, got {sorted(ids)}")
+    out = []
+    for literal, name in parts:
+        out.append(literal)
+        if name:
+            value = check_id(ids[name], name)
+            out.append(value if _LARK_ID.fullmatch(value) else quote(value, safe=""))
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _template(template: str) -> tuple[list[tuple[str, str]], frozenset[str]]:
+    """``template`` as (literal, field name) pairs, parsed once."""
+    parts: list[tuple[str, str]] = []
+    pos = 0
+    for m in _FIELD.finditer(template):
+        parts.append((template[pos : m.start()], m.group(1)))
+        pos = m.end()
+    parts.append((template[pos:], ""))
+    return parts, frozenset(name for _, name in parts if name)
 
 
 _PATH_CHARS = frozenset(string.ascii_letters + string.digits + "-._~%!$&'()*+,;=:@/")
