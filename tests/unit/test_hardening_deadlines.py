@@ -112,3 +112,15 @@ def test_every_client_call_takes_a_timeout(client_type: type) -> None:
         and "timeout" not in inspect.signature(func).parameters
     ]
     assert missing == []
+
+
+async def test_batch_results_keep_each_receivers_uuid(pool: CredentialPool, fake: FakeLark) -> None:
+    client = MessagingClient(pool)
+    await client.get_bot_info()
+    fake.inject_fault("drop", path_prefix=MESSAGES, count=100)
+    results = await client.send_batch(["oc_a", "oc_b"], "hi")
+    errors = [r.error for r in results]
+    assert all(isinstance(e, TransportError) for e in errors)
+    uuids = [e.uuid for e in errors if isinstance(e, LarkServiceError)]
+    assert len(set(uuids)) == 2 and all(uuids)
+    assert {r.json()["uuid"] for r in fake.requests if r.path == MESSAGES} == set(uuids)
