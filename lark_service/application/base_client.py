@@ -3,20 +3,39 @@
 resolve app → get token → call the Lark transport → map errors → record metrics.
 A rejected token (Lark's token-invalid codes) is dropped from the pool and the call is
 made once more with a fresh token.
+
+Every public method of a subclass is wrapped once, when the class is created: its arguments
+are checked (`lark_service.application.clients.arguments`) before anything is sent, and the
+call runs under a deadline, the method's ``timeout=`` or else the client's or the pool's
+``call_timeout`` (token fetch, rate-limit waits and retries included), raising
+`CallTimeoutError` when it expires. Nested calls (``send_text`` → ``send_message``) share the
+outer deadline. Every path goes through `lark_service.domain.models.ids.check_path` last.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import inspect
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 import msgspec
 
+from lark_service.application.clients.arguments import compile_checks, is_checked, mark_checked
 from lark_service.application.pool import CredentialPool
+from lark_service.application.resolution import current_context_app
 from lark_service.application.transport_discovery import load_default_transport
-from lark_service.domain.apps import FEISHU_BASE_URL, AppConfig
-from lark_service.domain.errors import ConfigError, LarkServiceError, ServerError, TokenInvalidError
+from lark_service.domain.apps import FEISHU_BASE_URL, AppConfig, resolve_base_url
+from lark_service.domain.errors import (
+    CallTimeoutError,
+    ConfigError,
+    LarkServiceError,
+    ServerError,
+    TokenInvalidError,
+)
+from lark_service.domain.models.ids import check_path, check_text
 from lark_service.domain.ports.transport import LarkTransport
 from lark_service.domain.tokens import TokenKind
 from lark_service.domain.wire import FormField, LarkReply, LarkRequest
@@ -26,6 +45,14 @@ T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 _IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+# True while a call of this task runs under a deadline: nested calls keep the outer one.
+_under_deadline: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "lark_service_under_deadline", default=False
+)
+# The dedup uuid of the send made in this task's current call, for a `CallTimeoutError`.
+send_uuid_var: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "lark_service_send_uuid", default=""
+)
 
 
 def decode_data(raw: msgspec.Raw | bytes, type_: type[T], *, api: str = "", app_id: str = "") -> T:
@@ -42,8 +69,12 @@ def decode_data(raw: msgspec.Raw | bytes, type_: type[T], *, api: str = "", app_
 
 
 def encode_json(value: Any) -> bytes:
-    """Encode a request body (Structs, dicts, lists) with the shared encoder."""
-    return _encoder.encode(value)
+    """Encode a request body (Structs, dicts, lists) with the shared encoder; a value JSON
+    cannot hold (a lone surrogate, an object) is a `ConfigError`."""
+    try:
+        return _encoder.encode(value)
+    except (TypeError, ValueError, UnicodeError) as exc:
+        raise ConfigError(f"the request body cannot be encoded as JSON: {exc}") from None
 
 
 class BaseServiceClient:
@@ -51,8 +82,24 @@ class BaseServiceClient:
 
     ``BaseServiceClient(pool, app_id=None)`` resolves apps through the pool;
     ``BaseServiceClient(access_token="t-...", base_url=None)`` calls with a fixed token
-    and no pool (backward compatibility).
+    and no pool (backward compatibility); such a client has no apps to choose from, so
+    ``app_id=`` and ``use_app()`` are a `ConfigError` there.
+    ``call_timeout`` (seconds) bounds each call of this client; default: the pool's
+    ``call_timeout`` (``None``: no deadline beyond the transport's own).
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in dir(cls):
+            if name.startswith("_"):
+                continue
+            func = inspect.getattr_static(cls, name)
+            if not inspect.isfunction(func) or is_checked(func) or name == "aclose":
+                continue
+            if inspect.isasyncgenfunction(func):
+                setattr(cls, name, _checked_iterator(func))
+            elif inspect.iscoroutinefunction(func):
+                setattr(cls, name, _checked_call(func))
 
     def __init__(
         self,
@@ -62,9 +109,36 @@ class BaseServiceClient:
         access_token: str | None = None,
         base_url: str | None = None,
         transport: LarkTransport | None = None,
+        call_timeout: float | None = None,
     ) -> None:
         if pool is None and access_token is None:
             raise ConfigError("give a CredentialPool or an access_token")
+        if pool is not None and not isinstance(pool, CredentialPool):
+            raise ConfigError(f"pool must be a CredentialPool, not {type(pool).__name__}")
+        if access_token is not None:
+            if pool is not None:
+                raise ConfigError("give a CredentialPool or an access_token, not both")
+            if not isinstance(access_token, str) or not access_token.strip():
+                raise ConfigError("access_token must be a non-empty str")
+            if app_id is not None:
+                raise ConfigError(
+                    "app_id= has no effect on a client with a fixed access_token: the token "
+                    "decides the app; use a CredentialPool to choose among apps"
+                )
+        if app_id is not None:
+            compile_checks(_app_id_only)((), {"app_id": app_id})
+        if base_url is not None:
+            try:
+                base_url = resolve_base_url(base_url)
+            except ConfigError as exc:
+                raise ConfigError(f"base_url: {exc.msg}") from None
+        if call_timeout is not None and (
+            isinstance(call_timeout, bool)
+            or not isinstance(call_timeout, (int, float))
+            or not call_timeout > 0
+        ):
+            raise ConfigError(f"call_timeout must be a positive number, not {call_timeout!r}")
+        self.call_timeout = call_timeout
         self.pool = pool
         self.app_id = app_id
         self._access_token = access_token
@@ -98,6 +172,14 @@ class BaseServiceClient:
             raise ConfigError("this client has a fixed access_token and no pool of apps")
         return self.pool.resolve(app_id, self.app_id)
 
+    def _deadline(self, timeout: float | None) -> float | None:
+        if timeout is not None:
+            return timeout
+        if self.call_timeout is not None:
+            return self.call_timeout
+        pooled = getattr(self.pool, "call_timeout", None)
+        return pooled if isinstance(pooled, (int, float)) else None
+
     async def _call(
         self,
         method: str,
@@ -121,16 +203,22 @@ class BaseServiceClient:
         request = LarkRequest(
             method=method,
             base_url=self._base_url,
-            path=path,
+            path=check_path(path),
             api=api,
             query=_query_pairs(query),
-            body=None if json is None else _encoder.encode(json),
+            body=None if json is None else encode_json(json),
             form=form,
             idempotent=method in _IDEMPOTENT_METHODS if idempotent is None else idempotent,
             binary=binary,
         )
         pool = self.pool
         if pool is None:
+            if app_id is not None or current_context_app() is not None:
+                raise ConfigError(
+                    "this client has a fixed access_token: app_id= and use_app() cannot "
+                    "choose another app; use a client over a CredentialPool",
+                    api=api,
+                )
             request.token = self._access_token
             return await self._transport.call(request)
         app = pool.resolve(app_id, self.app_id)
@@ -176,6 +264,52 @@ class BaseServiceClient:
         return decode_data(reply.data, type_, api=kw.get("api", ""))
 
 
+def _app_id_only(self: object, app_id: str) -> None: ...
+
+
+def _checked_call(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Any]:
+    check = compile_checks(func)
+
+    async def call(self: BaseServiceClient, *args: Any, **kwargs: Any) -> T:
+        check(args, kwargs)
+        timeout = kwargs.pop("timeout", None)
+        if timeout is None and _under_deadline.get():
+            return await func(self, *args, **kwargs)
+        budget = self._deadline(timeout)
+        if budget is None:
+            return await func(self, *args, **kwargs)
+        marker = _under_deadline.set(True)
+        uuid_marker = send_uuid_var.set("")
+        try:
+            async with asyncio.timeout(budget) as scope:
+                return await func(self, *args, **kwargs)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            error = CallTimeoutError(
+                f"no reply within the {budget:g} s deadline",
+                api=func.__name__,
+                app_id=kwargs.get("app_id") or "",
+            )
+            error.uuid = send_uuid_var.get()
+            raise error from None
+        finally:
+            send_uuid_var.reset(uuid_marker)
+            _under_deadline.reset(marker)
+
+    return mark_checked(call, func)
+
+
+def _checked_iterator(func: Callable[..., AsyncIterator[T]]) -> Callable[..., Any]:
+    check = compile_checks(func)
+
+    def iterate(self: BaseServiceClient, *args: Any, **kwargs: Any) -> AsyncIterator[T]:
+        check(args, kwargs)
+        return func(self, *args, **kwargs)
+
+    return mark_checked(iterate, func)
+
+
 def _query_pairs(
     query: Mapping[str, Any] | Sequence[tuple[str, str]] | None,
 ) -> list[tuple[str, str]] | None:
@@ -187,13 +321,17 @@ def _query_pairs(
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
-            pairs.extend((key, _scalar(v)) for v in value)
+            pairs.extend((key, _scalar(key, v)) for v in value)
         else:
-            pairs.append((key, _scalar(value)))
+            pairs.append((key, _scalar(key, value)))
     return pairs
 
 
-def _scalar(value: Any) -> str:
+def _scalar(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, str):
+        return check_text(value, key)
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise ConfigError(f"{key} must be a str or a number, not {type(value).__name__}")

@@ -64,6 +64,7 @@ class CredentialPool(UserTokenMixin):
         refresh_ahead: float = 300.0,
         min_remaining: float = 30.0,
         limiter: RateLimiter | None = None,
+        call_timeout: float | None = None,
     ) -> None:
         if refresh_ahead <= min_remaining:
             raise ConfigError("refresh_ahead must be larger than min_remaining")
@@ -78,6 +79,9 @@ class CredentialPool(UserTokenMixin):
         self.refresh_ahead = refresh_ahead
         self.min_remaining = min_remaining
         self.limiter = limiter if limiter is not None else RateLimiter()
+        # the default deadline (seconds) of each client call made through this pool; a
+        # call's ``timeout=`` and a client's ``call_timeout=`` take precedence
+        self.call_timeout = call_timeout
         self._apps: dict[str, AppConfig] = {}
         self._initial_apps = list(apps)
         self._tokens: dict[_CacheKey, AccessToken] = {}

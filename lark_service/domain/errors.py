@@ -8,6 +8,8 @@
     │   ├── AppDisabledError
     │   └── NoAppResolvedError
     ├── TransportError                the network failed (connect, reset, timeout)
+    │   └── CallTimeoutError          the caller's deadline (``timeout=``) expired; also a
+    │                                 builtin ``TimeoutError``
     └── LarkAPIError                  Lark answered with a non-zero code
         ├── AuthError                 app credentials rejected (bad secret, app_ticket, ...)
         │   └── TokenInvalidError     the access token was rejected: refresh and retry once
@@ -18,7 +20,9 @@
         ├── BadRequestError
         └── ServerError               5xx or Lark internal error
 
-Every error carries ``code``, ``msg``, ``log_id``, ``http_status``, ``app_id`` and ``api``.
+Every error carries ``code``, ``msg``, ``log_id``, ``http_status``, ``app_id`` and ``api``;
+an error of a message send or reply also carries ``uuid``, the dedup uuid the send used: a
+retry with ``uuid=exc.uuid`` within the hour cannot store the message twice.
 No error ever holds a secret or an access token.
 """
 
@@ -50,6 +54,8 @@ class LarkServiceError(Exception):
         self.app_id = app_id
         self.api = api
         self.details = details
+        # the dedup uuid of the send that failed ("" when the call was not a send)
+        self.uuid = ""
         super().__init__(msg)
 
     def __str__(self) -> str:
@@ -96,6 +102,12 @@ class NoAppResolvedError(AppResolutionError):
 
 class TransportError(LarkServiceError):
     """Connecting to Lark failed, the connection dropped, or the call timed out."""
+
+
+class CallTimeoutError(TransportError, TimeoutError):
+    """The call did not finish within its deadline (``timeout=`` or the pool's default).
+
+    Lark may still have executed it: retry a send with ``uuid=exc.uuid``."""
 
 
 class LarkAPIError(LarkServiceError):

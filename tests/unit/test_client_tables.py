@@ -193,8 +193,8 @@ async def test_bad_input_before_any_request(fake: FakeLark, tables: WorkspaceTab
         await tables.delete_records(WS, "people", filter="", user_id=USER)
     with pytest.raises(ConfigError):
         await tables.insert_records(WS, "people", [], user_id=USER)
-    with pytest.raises(ConfigError):
-        await tables.insert_records(WS, "people", [{"a": 1}] * 501, user_id=USER)
+    with pytest.raises(ConfigError):  # more than 500 rows are chunked, but each is checked first
+        await tables.insert_records(WS, "people", [{"a": 1}] * 501 + [{}], user_id=USER)
     with pytest.raises(ConfigError):
         await tables.upsert_records(WS, "people", [{"a": 1}], user_id=USER, on_conflict=[])
     with pytest.raises(ConfigError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncGenerator
 
 import aiohttp
 
@@ -44,14 +45,18 @@ class AiohttpLarkTransport(LarkTransport):
         self._retry = retry or RetryPolicy()
         self._metrics = metrics or NullMetrics()
         # aiohttp sessions belong to one event loop; a pool shared by threads that each run
-        # their own loop gets one session per (loop, base URL).
+        # their own loop gets one session per (loop, base URL). Each loop's sessions are
+        # closed when that loop shuts down (see `_guard_loop`); sessions of loops closed
+        # without that shutdown are released whenever a new session is made.
         self._sessions: dict[tuple[asyncio.AbstractEventLoop, str], aiohttp.ClientSession] = {}
+        self._guards: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
         self._closed = False
 
     def _session(self, base_url: str) -> aiohttp.ClientSession:
         key = (asyncio.get_running_loop(), base_url)
         session = self._sessions.get(key)
         if session is None or session.closed:
+            self._release_closed_loops()
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, ttl_dns_cache=300, keepalive_timeout=60
             )
@@ -69,6 +74,9 @@ class AiohttpLarkTransport(LarkTransport):
     async def call(self, request: LarkRequest) -> LarkReply:
         if self._closed:
             raise TransportError("the transport is closed", api=request.api, app_id=request.app_id)
+        loop = asyncio.get_running_loop()
+        if loop not in self._guards:
+            await self._guard_loop(loop)
         attempt = 0
         while True:
             result = await self._attempt(request)
@@ -116,6 +124,31 @@ class AiohttpLarkTransport(LarkTransport):
             )
         return parse_reply(request, status, reply_headers, body)
 
+    async def _guard_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close ``loop``'s sessions when it shuts down.
+
+        ``asyncio.run`` and ``asyncio.Runner`` close every started async generator of a loop
+        (``shutdown_asyncgens``) before closing it, while the loop still runs; a parked
+        generator per loop turns that into a hook that closes the loop's sessions cleanly."""
+
+        async def guard() -> AsyncGenerator[None, None]:
+            try:
+                yield
+            finally:
+                self._guards.pop(loop, None)
+                for key in [k for k in self._sessions if k[0] is loop]:
+                    await self._sessions.pop(key).close()
+
+        agen = guard()
+        self._guards[loop] = agen
+        await agen.__anext__()
+
+    def _release_closed_loops(self) -> None:
+        for key in [k for k in self._sessions if k[0].is_closed()]:
+            _release_dead_session(self._sessions.pop(key))
+        for loop in [loop for loop in self._guards if loop.is_closed()]:
+            del self._guards[loop]
+
     async def aclose(self) -> None:
         self._closed = True
         current = asyncio.get_running_loop()
@@ -123,6 +156,8 @@ class AiohttpLarkTransport(LarkTransport):
         for (loop, _), session in sessions.items():
             if loop is current:
                 await session.close()
+            elif loop.is_closed():
+                _release_dead_session(session)
             elif loop.is_running():
                 asyncio.run_coroutine_threadsafe(session.close(), loop)
 
@@ -131,6 +166,29 @@ class AiohttpLarkTransport(LarkTransport):
         current = asyncio.get_running_loop()
         for key in [k for k in self._sessions if k[0] is current]:
             await self._sessions.pop(key).close()
+        self._release_closed_loops()
+
+    def session_count(self) -> int:
+        """How many sessions (one per live loop and base URL) the transport holds."""
+        return len(self._sessions)
+
+
+def _release_dead_session(session: aiohttp.ClientSession) -> None:
+    """Mark closed a session whose event loop has closed.
+
+    Its connections died with the loop, and closing it cannot be awaited there; when the loop
+    is closed aiohttp's close completes without suspending, so it is driven here directly.
+    If it would suspend, the session is detached instead (marked closed either way, so
+    aiohttp does not warn about an unclosed session)."""
+    closing = session.close()
+    try:
+        closing.send(None)
+    except StopIteration:
+        return
+    except Exception:  # nosec B110 - the loop is gone; detaching below is all that is left
+        log.debug("releasing a session of a closed loop failed", exc_info=True)
+    closing.close()
+    session.detach()
 
 
 def create_default_transport() -> LarkTransport:

@@ -51,6 +51,7 @@ from lark_service.domain.models.bitable import (
     filter_from_dict,
 )
 from lark_service.domain.models.common import Page, check_page_size
+from lark_service.domain.models.ids import lark_path
 
 P = TypeVar("P", bound=Page[Any])
 
@@ -91,9 +92,10 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         page_size: int = META_PAGE_MAX,
         page_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[BitableTable]:
         """One page of the app's data tables."""
-        path = f"{APPS}/{check_id('app_token', app_token)}/tables"
+        path = lark_path(APPS + "/{app_token}/tables", app_token=app_token)
         return await self._meta_page(
             Page[BitableTable], path, "bitable.table.list", page_size, page_token, app_id
         )
@@ -106,6 +108,7 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         page_size: int = META_PAGE_MAX,
         page_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[BitableField]:
         """One page of the table's fields."""
         path = f"{self._bitable_path(app_token, table_id)}/fields"
@@ -127,6 +130,7 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         page_token: str | None = None,
         user_id_type: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> RecordPage:
         """One page of records (``filter`` is a formula string, e.g. ``CurrentValue.[A]>1``)."""
         query = {
@@ -163,6 +167,7 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         page_token: str | None = None,
         user_id_type: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> RecordPage:
         """One page of ``records/search`` with a typed `Filter` and `Sort` list."""
         body: dict[str, Any] = {"automatic_fields": automatic_fields}
@@ -193,7 +198,13 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         )
 
     async def get_record(
-        self, app_token: str, table_id: str, record_id: str, *, app_id: str | None = None
+        self,
+        app_token: str,
+        table_id: str,
+        record_id: str,
+        *,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> BitableRecord:
         """One record by id (``NotFoundError`` 1254043 when absent)."""
         path = self._record_path(app_token, table_id, record_id)
@@ -210,6 +221,7 @@ class BitableMixin(BitableIterators, BitableWriteMixin):
         *,
         automatic_fields: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> BatchGetResult:
         """Up to 100 records by id; ids Lark cannot return are listed in the result."""
         ids = [check_id("record_id", r) for r in record_ids]

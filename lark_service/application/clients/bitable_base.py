@@ -14,7 +14,9 @@ import msgspec
 
 from lark_service.application.base_client import BaseServiceClient
 from lark_service.domain.errors import ConfigError
+from lark_service.domain.models import ids
 from lark_service.domain.models.bitable import USER_ID_TYPES, BitableRecord, DeletedRecord
+from lark_service.domain.models.ids import lark_path
 
 APPS = "/open-apis/bitable/v1/apps"
 RECORD_PAGE_MAX = 500
@@ -38,12 +40,8 @@ class Deleted(msgspec.Struct):
 
 
 def check_id(name: str, value: str) -> str:
-    """A non-empty token or id that is safe in a URL path, else `ConfigError`."""
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{name} must be a non-empty string")
-    if "/" in value or "?" in value:
-        raise ConfigError(f"{name} must not contain '/' or '?'")
-    return value
+    """A token or id of Lark's shape (`lark_service.domain.models.ids`), else `ConfigError`."""
+    return ids.check_id(value, name)
 
 
 def check_user_id_type(value: str | None) -> str | None:
@@ -64,11 +62,17 @@ class BitableBase(BaseServiceClient):
     """Paths and rate families of the Bitable calls."""
 
     def _bitable_path(self, app_token: str, table_id: str) -> str:
-        return f"{APPS}/{check_id('app_token', app_token)}/tables/{check_id('table_id', table_id)}"
+        return lark_path(
+            APPS + "/{app_token}/tables/{table_id}", app_token=app_token, table_id=table_id
+        )
 
     def _record_path(self, app_token: str, table_id: str, record_id: str) -> str:
-        table = self._bitable_path(app_token, table_id)
-        return f"{table}/records/{check_id('record_id', record_id)}"
+        return lark_path(
+            APPS + "/{app_token}/tables/{table_id}/records/{record_id}",
+            app_token=app_token,
+            table_id=table_id,
+            record_id=record_id,
+        )
 
     async def _bitable_read(
         self, type_: type[Any], method: str, path: str, api: str, **kw: Any

@@ -62,6 +62,7 @@ class BitableWriteMixin(BitableBase):
         *,
         client_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> BitableRecord:
         """Create one record; ``client_token`` (a UUID, generated when absent) dedups retries."""
         got: OneRecord = await self._bitable_write(
@@ -84,6 +85,7 @@ class BitableWriteMixin(BitableBase):
         fields: Mapping[str, Any],
         *,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> BitableRecord:
         """Set the given fields of one record (PUT); other fields are kept."""
         path = self._record_path(app_token, table_id, record_id)
@@ -98,7 +100,13 @@ class BitableWriteMixin(BitableBase):
         return got.record
 
     async def delete_record(
-        self, app_token: str, table_id: str, record_id: str, *, app_id: str | None = None
+        self,
+        app_token: str,
+        table_id: str,
+        record_id: str,
+        *,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> DeletedRecord:
         """Delete one record."""
         path = self._record_path(app_token, table_id, record_id)
@@ -113,6 +121,7 @@ class BitableWriteMixin(BitableBase):
         records: Sequence[Mapping[str, Any]],
         *,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[BitableRecord]:
         """Create records (each a mapping of field values), 1,000 per request, in order."""
         if not records:
@@ -136,6 +145,7 @@ class BitableWriteMixin(BitableBase):
         records: Mapping[str, Mapping[str, Any]] | Sequence[tuple[str, Mapping[str, Any]]],
         *,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[BitableRecord]:
         """Update records given as ``{record_id: fields}`` (or pairs), 1,000 per request."""
         pairs = list(records.items()) if isinstance(records, Mapping) else list(records)
@@ -159,6 +169,7 @@ class BitableWriteMixin(BitableBase):
         record_ids: Sequence[str],
         *,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[DeletedRecord]:
         """Delete records by id, 500 per request, results in input order."""
         ids = [check_id("record_id", r) for r in record_ids]

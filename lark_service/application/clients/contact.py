@@ -35,6 +35,7 @@ from lark_service.domain.models.contact import (
     check_choice,
     check_id,
 )
+from lark_service.domain.models.ids import lark_path
 
 CONTACT = "/open-apis/contact/v3"
 
@@ -71,6 +72,7 @@ class ContactClient(ContactIterators, ChatMethods):
         user_id_type: str = "open_id",
         department_id_type: str = "open_department_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> User:
         """One user (``GET contact/v3/users/:user_id``); unknown or out of scope → NotFound."""
         check_id(user_id, "user_id")
@@ -84,7 +86,7 @@ class ContactClient(ContactIterators, ChatMethods):
         async def load() -> User:
             reply = await self._get(
                 _UserReply,
-                f"{CONTACT}/users/{user_id}",
+                lark_path(CONTACT + "/users/{user_id}", user_id=user_id),
                 api="contact.user.get",
                 app_id=app_id,
                 query=query,
@@ -102,6 +104,7 @@ class ContactClient(ContactIterators, ChatMethods):
         user_id_type: str = "open_id",
         department_id_type: str = "open_department_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[User]:
         """Users by id (``GET users/batch``, 50 ids a request, chunked), in input order;
         ids Lark does not return (unknown, out of scope) are left out."""
@@ -138,6 +141,7 @@ class ContactClient(ContactIterators, ChatMethods):
         include_resigned: bool = False,
         user_id_type: str = "open_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[UserContactInfo]:
         """User ids by email / mobile (``POST users/batch_get_id``, 50 of each a request,
         chunked): the email entries in input order, then the mobile entries."""
@@ -175,6 +179,7 @@ class ContactClient(ContactIterators, ChatMethods):
         user_id_type: str = "open_id",
         include_resigned: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> User | None:
         """The user with this email, or None when Lark returns no user_id for it."""
         found = await self.batch_get_user_ids(
@@ -192,6 +197,7 @@ class ContactClient(ContactIterators, ChatMethods):
         user_id_type: str = "open_id",
         include_resigned: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> User | None:
         """The user with this mobile number, or None when Lark returns no user_id for it."""
         found = await self.batch_get_user_ids(
@@ -218,6 +224,7 @@ class ContactClient(ContactIterators, ChatMethods):
         department_id_type: str = "open_department_id",
         user_id_type: str = "open_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Department:
         """One department (``GET departments/:id``; the root is ``"0"``)."""
         check_id(department_id, "department_id")
@@ -226,7 +233,7 @@ class ContactClient(ContactIterators, ChatMethods):
         async def load() -> Department:
             reply = await self._get(
                 _DepartmentReply,
-                f"{CONTACT}/departments/{department_id}",
+                lark_path(CONTACT + "/departments/{department_id}", department_id=department_id),
                 api="contact.department.get",
                 app_id=app_id,
                 query=query,
@@ -247,6 +254,7 @@ class ContactClient(ContactIterators, ChatMethods):
         department_id_type: str = "open_department_id",
         user_id_type: str = "open_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[Department]:
         """One page of sub-departments (``GET departments/:id/children``); ``fetch_child``
         is Lark's recursive flag."""
@@ -258,7 +266,9 @@ class ContactClient(ContactIterators, ChatMethods):
         }
         return await self._get_page(
             Page[Department],
-            f"{CONTACT}/departments/{department_id}/children",
+            lark_path(
+                CONTACT + "/departments/{department_id}/children", department_id=department_id
+            ),
             api="contact.department.children",
             app_id=app_id,
             query=query,
@@ -274,6 +284,7 @@ class ContactClient(ContactIterators, ChatMethods):
         department_id_type: str = "open_department_id",
         user_id_type: str = "open_id",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[User]:
         """One page of a department's direct members (``GET users/find_by_department``)."""
         query = {

@@ -11,6 +11,7 @@ from lark_service.domain.models.contact import (
     check_choice,
     check_id,
 )
+from lark_service.domain.models.ids import lark_path
 
 CHATS = "/open-apis/im/v1/chats"
 
@@ -19,7 +20,12 @@ class ChatMethods(ContactClientBase):
     """``get_chat`` and ``list_chat_members`` (``iter_chat_members`` is in `ContactIterators`)."""
 
     async def get_chat(
-        self, chat_id: str, *, user_id_type: str = "open_id", app_id: str | None = None
+        self,
+        chat_id: str,
+        *,
+        user_id_type: str = "open_id",
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Chat:
         """A chat's details (``GET im/v1/chats/:chat_id``); ``owner_id`` uses
         ``user_id_type``. When the bot is not in the chat Lark returns only the basics."""
@@ -29,7 +35,7 @@ class ChatMethods(ContactClientBase):
         async def load() -> Chat:
             chat = await self._get(
                 Chat,
-                f"{CHATS}/{chat_id}",
+                lark_path(CHATS + "/{chat_id}", chat_id=chat_id),
                 api="im.chat.get",
                 app_id=app_id,
                 query=query,
@@ -48,6 +54,7 @@ class ChatMethods(ContactClientBase):
         page_size: int = CHAT_MEMBERS_PAGE_MAX,
         page_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> ChatMemberPage:
         """One page of a chat's members (``GET im/v1/chats/:chat_id/members``, bots not
         listed); the bot must be in the chat, else `PermissionDeniedError`."""
@@ -58,7 +65,7 @@ class ChatMethods(ContactClientBase):
         }
         return await self._get_page(
             ChatMemberPage,
-            f"{CHATS}/{chat_id}/members",
+            lark_path(CHATS + "/{chat_id}/members", chat_id=chat_id),
             api="im.chat.members.get",
             app_id=app_id,
             query=query,

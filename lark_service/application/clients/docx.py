@@ -29,6 +29,7 @@ from lark_service.domain.models.docs import (
     Document,
 )
 from lark_service.domain.models.docs_checks import check_image, check_new_blocks, require
+from lark_service.domain.models.ids import lark_path
 
 _DOCS = "/open-apis/docx/v1/documents"
 
@@ -67,6 +68,7 @@ class DocxMixin(CloudDocCalls):
         title: str | None = None,
         folder_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Document:
         """Create an empty document (in the app's root folder unless ``folder_token``)."""
         body = {k: v for k, v in (("title", title), ("folder_token", folder_token)) if v}
@@ -76,18 +78,22 @@ class DocxMixin(CloudDocCalls):
         )
         return reply.document
 
-    async def get_document(self, document_id: str, *, app_id: str | None = None) -> Document:
+    async def get_document(
+        self, document_id: str, *, app_id: str | None = None, timeout: float | None = None
+    ) -> Document:
         """A document's id, title and revision."""
         require(document_id, "document_id")
-        path = f"{_DOCS}/{document_id}"
+        path = lark_path(_DOCS + "/{document_id}", document_id=document_id)
         api = "docx.document.get"
         reply = await self._fetch(_DocumentReply, "GET", path, api, app_id, rate_family="docx")
         return reply.document
 
-    async def get_raw_content(self, document_id: str, *, app_id: str | None = None) -> str:
+    async def get_raw_content(
+        self, document_id: str, *, app_id: str | None = None, timeout: float | None = None
+    ) -> str:
         """The document as plain text."""
         require(document_id, "document_id")
-        path = f"{_DOCS}/{document_id}/raw_content"
+        path = lark_path(_DOCS + "/{document_id}/raw_content", document_id=document_id)
         api = "docx.document.raw_content"
         reply = await self._fetch(_RawContent, "GET", path, api, app_id, rate_family="docx")
         return reply.content
@@ -100,6 +106,7 @@ class DocxMixin(CloudDocCalls):
         page_token: str | None = None,
         document_revision_id: int = -1,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[Block]:
         """One page of the document's blocks (the page block first)."""
         require(document_id, "document_id")
@@ -109,7 +116,7 @@ class DocxMixin(CloudDocCalls):
             "page_token": page_token,
             "document_revision_id": document_revision_id,
         }
-        path = f"{_DOCS}/{document_id}/blocks"
+        path = lark_path(_DOCS + "/{document_id}/blocks", document_id=document_id)
         return await self._fetch(
             Page[Block], "GET", path, "docx.block.list", app_id, query=query, rate_family="docx"
         )
@@ -144,6 +151,7 @@ class DocxMixin(CloudDocCalls):
         index: int | None = None,
         client_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[Block]:
         """Add ``blocks`` under ``parent_block_id`` (default: the page block, whose id is the
         document_id) at ``index`` (default: the end); any count, sent 50 per request."""
@@ -158,7 +166,11 @@ class DocxMixin(CloudDocCalls):
                 body["index"] = index + len(created)
             reply = await self._call(
                 "POST",
-                f"{_DOCS}/{document_id}/blocks/{parent}/children",
+                lark_path(
+                    _DOCS + "/{document_id}/blocks/{parent}/children",
+                    document_id=document_id,
+                    parent=parent,
+                ),
                 api="docx.block.children.create",
                 app_id=app_id,
                 query={"document_revision_id": -1, "client_token": token},
@@ -177,6 +189,7 @@ class DocxMixin(CloudDocCalls):
         *,
         client_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Block:
         """Replace the text of a text-like block with a string or runs (``run(...)``)."""
         require(document_id, "document_id")
@@ -196,6 +209,7 @@ class DocxMixin(CloudDocCalls):
         width: int | None = None,
         height: int | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Block:
         """Add an image: create an empty image block, upload the media to it, attach it."""
         check_image(document_id, image_bytes)
@@ -233,7 +247,11 @@ class DocxMixin(CloudDocCalls):
     ) -> Block:
         reply = await self._call(
             "PATCH",
-            f"{_DOCS}/{document_id}/blocks/{block_id}",
+            lark_path(
+                _DOCS + "/{document_id}/blocks/{block_id}",
+                document_id=document_id,
+                block_id=block_id,
+            ),
             api="docx.block.patch",
             app_id=app_id,
             query={"document_revision_id": -1, "client_token": client_token or str(uuid.uuid4())},

@@ -39,6 +39,7 @@ from lark_service.domain.models.docs_checks import (
     check_upload,
     require,
 )
+from lark_service.domain.models.ids import lark_path
 from lark_service.domain.wire import FormField
 
 _FILES = f"{DRIVE_V1}/files"
@@ -66,6 +67,7 @@ class DriveMixin(DrivePermissionsMixin):
         order_by: str = "EditedTime",
         direction: str = "DESC",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[DriveFile]:
         """One page of a folder's entries (the app's root folder when ``folder_token`` is None)."""
         check_file_listing(page_size, order_by, direction)
@@ -108,7 +110,12 @@ class DriveMixin(DrivePermissionsMixin):
         return iterate_pages(fetch)
 
     async def create_folder(
-        self, name: str, *, folder_token: str, app_id: str | None = None
+        self,
+        name: str,
+        *,
+        folder_token: str,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Folder:
         """Create a folder ``name`` inside the folder ``folder_token``."""
         require(name, "name")
@@ -127,6 +134,7 @@ class DriveMixin(DrivePermissionsMixin):
         parent_type: str = "explorer",
         chunked: bool | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> str:
         """Upload bytes (or the file at a path) into a folder; returns the file_token.
 
@@ -199,12 +207,14 @@ class DriveMixin(DrivePermissionsMixin):
         )
         return reply.file_token
 
-    async def download_file(self, file_token: str, *, app_id: str | None = None) -> bytes:
+    async def download_file(
+        self, file_token: str, *, app_id: str | None = None, timeout: float | None = None
+    ) -> bytes:
         """The content of a drive file."""
         require(file_token, "file_token")
         reply = await self._call(
             "GET",
-            f"{_FILES}/{file_token}/download",
+            lark_path(_FILES + "/{file_token}/download", file_token=file_token),
             api="drive.file.download",
             app_id=app_id,
             binary=True,
@@ -213,11 +223,16 @@ class DriveMixin(DrivePermissionsMixin):
         return reply.content
 
     async def delete_file(
-        self, file_token: str, *, doc_type: str, app_id: str | None = None
+        self,
+        file_token: str,
+        *,
+        doc_type: str,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> str:
         """Delete a file, doc or folder; returns Lark's ``task_id`` for folders, else ``""``."""
         check_delete(file_token, doc_type)
-        path, query = f"{_FILES}/{file_token}", {"type": doc_type}
+        path, query = lark_path(_FILES + "/{file_token}", file_token=file_token), {"type": doc_type}
         api = "drive.file.delete"
         reply = await self._fetch(
             _TaskId, "DELETE", path, api, app_id, query=query, rate_family="drive"

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from lark_service.application.base_client import BaseServiceClient, decode_data
+from lark_service.domain.models.ids import lark_path
 from lark_service.domain.wire import FormField
 
 T = TypeVar("T")
@@ -86,7 +87,7 @@ class CloudDocCalls(BaseServiceClient):
         api = {"files": "drive.file.upload_all", "medias": "drive.media.upload_all"}[kind]
         reply = await self._call(
             "POST",
-            f"{DRIVE_V1}/{kind}/upload_all",
+            lark_path(DRIVE_V1 + "/{kind}/upload_all", kind=kind),
             api=api,
             app_id=app_id,
             form=form,

@@ -8,6 +8,7 @@ import msgspec
 from lark_service.application.clients.drive_calls import DRIVE_V1, CloudDocCalls
 from lark_service.domain.models.docs import Member
 from lark_service.domain.models.docs_checks import check_doc, check_member, check_perm
+from lark_service.domain.models.ids import lark_path
 
 _PERMS = f"{DRIVE_V1}/permissions"
 
@@ -33,6 +34,7 @@ class DrivePermissionsMixin(CloudDocCalls):
         perm: str = "view",
         need_notification: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Member:
         """Make ``member_id`` a collaborator of the doc ``token`` with ``perm``."""
         check_member(token, doc_type, member_type, member_id)
@@ -40,7 +42,7 @@ class DrivePermissionsMixin(CloudDocCalls):
         reply = await self._fetch(
             _MemberReply,
             "POST",
-            f"{_PERMS}/{token}/members",
+            lark_path(_PERMS + "/{token}/members", token=token),
             "drive.permission.member.create",
             app_id,
             {"member_type": member_type, "member_id": member_id, "perm": perm},
@@ -50,11 +52,11 @@ class DrivePermissionsMixin(CloudDocCalls):
         return reply.member
 
     async def list_permission_members(
-        self, token: str, *, doc_type: str, app_id: str | None = None
+        self, token: str, *, doc_type: str, app_id: str | None = None, timeout: float | None = None
     ) -> list[Member]:
         """The collaborators of the doc ``token``."""
         check_doc(token, doc_type)
-        path, query = f"{_PERMS}/{token}/members", {"type": doc_type}
+        path, query = lark_path(_PERMS + "/{token}/members", token=token), {"type": doc_type}
         api = "drive.permission.member.list"
         reply = await self._fetch(
             _Members, "GET", path, api, app_id, query=query, rate_family="drive"
@@ -69,12 +71,13 @@ class DrivePermissionsMixin(CloudDocCalls):
         member_type: str,
         member_id: str,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         """Remove a collaborator from the doc ``token``."""
         check_member(token, doc_type, member_type, member_id)
         await self._call(
             "DELETE",
-            f"{_PERMS}/{token}/members/{member_id}",
+            lark_path(_PERMS + "/{token}/members/{member_id}", token=token, member_id=member_id),
             api="drive.permission.member.delete",
             app_id=app_id,
             query={"type": doc_type, "member_type": member_type},

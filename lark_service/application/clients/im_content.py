@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid as uuid_lib
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from lark_service.application.base_client import encode_json
 from lark_service.application.clients.cards import CardBuilder
 from lark_service.application.clients.post import PostBuilder
 from lark_service.domain.errors import ConfigError
+from lark_service.domain.models import ids
 from lark_service.domain.models.messaging import (
     CONTAINER_ID_TYPES,
     EDITABLE_MSG_TYPES,
@@ -36,6 +38,8 @@ UUID_MAX_LEN = 50
 LIST_PAGE_SIZE_MAX = 50
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 FILE_MAX_BYTES = 30 * 1024 * 1024
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+_UUID = re.compile(r"[\x21-\x7e]+")
 _ID_PREFIX = {"chat_id": "oc_", "open_id": "ou_", "union_id": "on_"}
 _EXT_FILE_TYPE = {
     ".opus": "opus",
@@ -58,28 +62,31 @@ def new_uuid() -> str:
 
 
 def check_receiver(receive_id: str, receive_id_type: str) -> None:
-    """Reject an unknown id type, an empty id or an id of the wrong kind."""
-    if receive_id_type not in RECEIVE_ID_TYPES:
+    """Reject an unknown id type, an empty id or an id of the wrong kind or shape."""
+    if not isinstance(receive_id_type, str) or receive_id_type not in RECEIVE_ID_TYPES:
         raise ConfigError(
             f"receive_id_type must be one of {sorted(RECEIVE_ID_TYPES)}, not {receive_id_type!r}"
         )
+    if not isinstance(receive_id, str):
+        raise ConfigError(f"receive_id must be a str, not {type(receive_id).__name__}")
     if not receive_id:
         raise ConfigError("receive_id is empty")
-    prefix = _ID_PREFIX.get(receive_id_type)
-    if prefix is not None and not receive_id.startswith(prefix):
-        raise ConfigError(f"a {receive_id_type} starts with {prefix!r}; got {receive_id!r}")
-    if receive_id_type == "email" and "@" not in receive_id:
-        raise ConfigError(f"{receive_id!r} is not an email address")
+    if receive_id_type == "email":
+        if len(receive_id) > 254 or not _EMAIL.fullmatch(receive_id):
+            raise ConfigError(f"receive_id {receive_id[:40]!r} is not an email address")
+        return
+    ids.check_id(receive_id, "receive_id", prefix=_ID_PREFIX.get(receive_id_type, ""))
 
 
 def check_message_id(message_id: str) -> None:
-    if not message_id.startswith("om_"):
-        raise ConfigError(f"a message_id starts with 'om_'; got {message_id!r}")
+    ids.check_id(message_id, "message_id")
 
 
 def check_uuid(uuid: str) -> str:
-    if not uuid or len(uuid) > UUID_MAX_LEN:
-        raise ConfigError(f"uuid must be 1 to {UUID_MAX_LEN} characters")
+    if not isinstance(uuid, str) or not uuid or len(uuid) > UUID_MAX_LEN:
+        raise ConfigError(f"uuid must be a str of 1 to {UUID_MAX_LEN} characters")
+    if not _UUID.fullmatch(uuid):
+        raise ConfigError("uuid must be printable ASCII without spaces")
     return uuid
 
 
@@ -92,7 +99,16 @@ def encode_content(msg_type: str, content: str | dict[str, Any]) -> str:
     """The JSON string Lark expects in ``content``, size-checked for ``msg_type``."""
     if msg_type not in MSG_TYPES:
         raise ConfigError(f"msg_type must be one of {sorted(MSG_TYPES)}, not {msg_type!r}")
-    text = content if isinstance(content, str) else encode_json(content).decode()
+    if isinstance(content, str):
+        text = ids.check_text(content, "content")
+    elif isinstance(content, dict):
+        try:
+            text = encode_json(content).decode()
+        except ConfigError as exc:
+            raise ConfigError(f"content: {exc.msg}") from None
+        ids.check_text(text, "content")
+    else:
+        raise ConfigError(f"content must be a str or a dict, not {type(content).__name__}")
     size = len(text.encode())
     if msg_type == "text" and size > TEXT_MAX_BYTES:
         raise ConfigError(f"text content is over Lark's {TEXT_MAX_BYTES // 1024} KB limit")
@@ -136,11 +152,15 @@ def check_history(
         raise ConfigError(f"page_size must be 1 to {LIST_PAGE_SIZE_MAX}")
 
 
-def unix_seconds(value: int | datetime | None) -> int | None:
+def unix_seconds(value: int | datetime | None, name: str = "start_time") -> int | None:
     """A history bound as Unix seconds (Lark's unit there)."""
     if value is None:
         return None
-    return int(value.timestamp()) if isinstance(value, datetime) else int(value)
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{name} must be Unix seconds (>= 0) or a datetime, not {value!r}")
+    return value
 
 
 async def read_source(source: Source) -> tuple[bytes, str]:

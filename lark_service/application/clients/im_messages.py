@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from lark_service.application.base_client import BaseServiceClient, decode_data
+from lark_service.application.base_client import BaseServiceClient, decode_data, send_uuid_var
 from lark_service.application.clients.cards import CardBuilder
 from lark_service.application.clients.im_content import (
     LIST_PAGE_SIZE_MAX,
@@ -27,12 +27,14 @@ from lark_service.application.clients.im_content import (
 from lark_service.application.clients.post import PostBuilder
 from lark_service.domain.errors import LarkServiceError
 from lark_service.domain.models.common import Page
+from lark_service.domain.models.ids import lark_path
 from lark_service.domain.models.messaging import Message
 
 __all__ = ["LIST_PAGE_SIZE_MAX", "MESSAGES_PATH", "MessageOpsMixin"]
 
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 _MESSAGES = MESSAGES_PATH
+_MESSAGE = MESSAGES_PATH + "/{message_id}"
 
 
 class _Items(msgspec.Struct):
@@ -50,26 +52,33 @@ class MessageOpsMixin(BaseServiceClient):
         *,
         reply_in_thread: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Reply with any msg_type (builders are built first)."""
         check_message_id(message_id)
+        dedup = send_uuid(uuid)
         body = {
             "msg_type": msg_type,
             "content": reply_content(msg_type, content),
             "reply_in_thread": reply_in_thread,
-            "uuid": send_uuid(uuid),
+            "uuid": dedup,
         }
-        reply = await self._call(
-            "POST",
-            f"{_MESSAGES}/{message_id}/reply",
-            api="im.message.reply",
-            app_id=app_id,
-            json=body,
-            idempotent=True,
-            rate_family="im.message.send",
-            rate_subject=message_id,
-        )
+        send_uuid_var.set(dedup)
+        try:
+            reply = await self._call(
+                "POST",
+                lark_path(_MESSAGE + "/reply", message_id=message_id),
+                api="im.message.reply",
+                app_id=app_id,
+                json=body,
+                idempotent=True,
+                rate_family="im.message.send",
+                rate_subject=message_id,
+            )
+        except LarkServiceError as exc:
+            exc.uuid = dedup  # the outcome may be unknown: a retry with this uuid dedups
+            raise
         return decode_data(reply.data, Message, api="im.message.reply")
 
     async def update_message(
@@ -79,13 +88,14 @@ class MessageOpsMixin(BaseServiceClient):
         content: str | dict[str, Any] | PostBuilder,
         *,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Message:
         """Edit a text or post message the app sent (PUT)."""
         check_message_id(message_id)
         body = {"msg_type": msg_type, "content": edit_content(msg_type, content)}
         reply = await self._call(
             "PUT",
-            f"{_MESSAGES}/{message_id}",
+            lark_path(_MESSAGE, message_id=message_id),
             api="im.message.update",
             app_id=app_id,
             json=body,
@@ -94,14 +104,19 @@ class MessageOpsMixin(BaseServiceClient):
         return decode_data(reply.data, Message, api="im.message.update")
 
     async def update_card(
-        self, message_id: str, card: dict[str, Any] | CardBuilder, *, app_id: str | None = None
+        self,
+        message_id: str,
+        card: dict[str, Any] | CardBuilder,
+        *,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         """Replace the card of an interactive message the app sent (PATCH)."""
         check_message_id(message_id)
         content = card_content(card)
         await self._call(
             "PATCH",
-            f"{_MESSAGES}/{message_id}",
+            lark_path(_MESSAGE, message_id=message_id),
             api="im.message.patch",
             app_id=app_id,
             json={"content": content},
@@ -109,24 +124,28 @@ class MessageOpsMixin(BaseServiceClient):
             rate_family="im.message.write",
         )
 
-    async def recall_message(self, message_id: str, *, app_id: str | None = None) -> None:
+    async def recall_message(
+        self, message_id: str, *, app_id: str | None = None, timeout: float | None = None
+    ) -> None:
         """Recall (withdraw) a message the app sent (DELETE)."""
         check_message_id(message_id)
         await self._call(
             "DELETE",
-            f"{_MESSAGES}/{message_id}",
+            lark_path(_MESSAGE, message_id=message_id),
             api="im.message.delete",
             app_id=app_id,
             rate_family="im.message.write",
         )
 
     # reading ---------------------------------------------------------------------------
-    async def get_message(self, message_id: str, *, app_id: str | None = None) -> Message:
+    async def get_message(
+        self, message_id: str, *, app_id: str | None = None, timeout: float | None = None
+    ) -> Message:
         """One message (a recalled one comes back with ``deleted=True``)."""
         check_message_id(message_id)
         reply = await self._call(
             "GET",
-            f"{_MESSAGES}/{message_id}",
+            lark_path(_MESSAGE, message_id=message_id),
             api="im.message.get",
             app_id=app_id,
             rate_family="im.read",
@@ -147,6 +166,7 @@ class MessageOpsMixin(BaseServiceClient):
         page_size: int = LIST_PAGE_SIZE_MAX,
         page_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[Message]:
         """One page of a chat's (or thread's) history; times are Unix seconds."""
         check_history(container_id, container_id_type, sort_type, page_size)
@@ -154,7 +174,7 @@ class MessageOpsMixin(BaseServiceClient):
             "container_id_type": container_id_type,
             "container_id": container_id,
             "start_time": unix_seconds(start_time),
-            "end_time": unix_seconds(end_time),
+            "end_time": unix_seconds(end_time, "end_time"),
             "sort_type": sort_type,
             "page_size": page_size,
             "page_token": page_token,

@@ -38,6 +38,7 @@ class MessagingShortcuts:
         *,
         receive_id_type: str = "chat_id",
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Send a text message; ``text`` may hold ``<at user_id="ou_x"></at>`` mentions."""
@@ -57,6 +58,7 @@ class MessagingShortcuts:
         *,
         receive_id_type: str = "chat_id",
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Send rich text: a `PostBuilder` or its ``{"zh_cn": {title, content}}`` dict."""
@@ -77,6 +79,7 @@ class MessagingShortcuts:
         *,
         receive_id_type: str = "chat_id",
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Send an interactive card: a `CardBuilder` or Lark's card JSON as a dict."""
@@ -98,6 +101,7 @@ class MessagingShortcuts:
         *,
         receive_id_type: str = "chat_id",
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Send a card template made in Lark's card builder, filled with ``variables``."""
@@ -117,6 +121,7 @@ class MessagingShortcuts:
         *,
         receive_id_type: str = "chat_id",
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Upload ``image`` (bytes or a path) and send it."""
@@ -141,6 +146,7 @@ class MessagingShortcuts:
         duration: int | None = None,
         receive_id_type: str = "chat_id",
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Upload ``file`` and send it (an ``opus`` file goes as an ``audio`` message)."""
@@ -168,6 +174,7 @@ class MessagingShortcuts:
         receive_id_type: str = "chat_id",
         concurrency: int = 10,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[BatchSendResult]:
         """Send one message to each receiver, ``concurrency`` at a time, in input order.
 
@@ -209,6 +216,7 @@ class MessagingShortcuts:
         *,
         reply_in_thread: bool = False,
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Reply to ``message_id`` with text (in its thread when ``reply_in_thread``)."""
@@ -222,7 +230,12 @@ class MessagingShortcuts:
         )
 
     async def update_text(
-        self: MessagingPort, message_id: str, text: str, *, app_id: str | None = None
+        self: MessagingPort,
+        message_id: str,
+        text: str,
+        *,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Message:
         """Edit a text message the app sent (PUT; Lark allows 20 edits)."""
         return await self.update_message(message_id, "text", {"text": text}, app_id=app_id)

@@ -26,7 +26,12 @@ class UploadsMixin(BaseServiceClient):
     """Upload images and files for messages."""
 
     async def upload_image(
-        self, image: Source, *, image_type: str = "message", app_id: str | None = None
+        self,
+        image: Source,
+        *,
+        image_type: str = "message",
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> str:
         """Upload an image (≤10 MB) and return its ``image_key``."""
         data, name = await read_image(image, image_type)
@@ -52,6 +57,7 @@ class UploadsMixin(BaseServiceClient):
         file_type: str | None = None,
         duration: int | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> str:
         """Upload a file and return its ``file_key``; ``file_type`` defaults from the name."""
         data, name, kind = await read_file(file, file_name, file_type)

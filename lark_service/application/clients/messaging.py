@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from lark_service.application.base_client import decode_data
+from lark_service.application.base_client import decode_data, send_uuid_var
 from lark_service.application.clients.im_content import (
     TEXT_MAX_BYTES,
     UUID_MAX_LEN,
@@ -31,6 +31,7 @@ from lark_service.application.clients.im_content import (
 from lark_service.application.clients.im_messages import MESSAGES_PATH, MessageOpsMixin
 from lark_service.application.clients.im_shortcuts import MessagingShortcuts
 from lark_service.application.clients.im_uploads import UploadsMixin
+from lark_service.domain.errors import LarkServiceError
 from lark_service.domain.models.messaging import BotInfo, Message
 
 __all__ = ["TEXT_MAX_BYTES", "UUID_MAX_LEN", "MessagingClient", "new_uuid"]
@@ -43,7 +44,9 @@ class _BotReply(msgspec.Struct):
 class MessagingClient(MessagingShortcuts, MessageOpsMixin, UploadsMixin):
     """Messages (im/v1) and the bot. Every method takes ``app_id=`` keyword-only."""
 
-    async def get_bot_info(self, *, app_id: str | None = None) -> BotInfo:
+    async def get_bot_info(
+        self, *, app_id: str | None = None, timeout: float | None = None
+    ) -> BotInfo:
         """The bot of the resolved app (``GET /open-apis/bot/v3/info``)."""
         reply = await self._call("GET", "/open-apis/bot/v3/info", api="bot.info", app_id=app_id)
         return decode_data(reply.data, _BotReply, api="bot.info").bot
@@ -56,25 +59,32 @@ class MessagingClient(MessagingShortcuts, MessageOpsMixin, UploadsMixin):
         *,
         receive_id_type: str = "chat_id",
         app_id: str | None = None,
+        timeout: float | None = None,
         uuid: str | None = None,
     ) -> Message:
         """Send any msg_type; ``content`` is Lark's JSON string (or a dict to encode)."""
         check_receiver(receive_id, receive_id_type)
+        dedup = send_uuid(uuid)
         body = {
             "receive_id": receive_id,
             "msg_type": msg_type,
             "content": encode_content(msg_type, content),
-            "uuid": send_uuid(uuid),
+            "uuid": dedup,
         }
-        reply = await self._call(
-            "POST",
-            MESSAGES_PATH,
-            api="im.message.create",
-            app_id=app_id,
-            query=(("receive_id_type", receive_id_type),),
-            json=body,
-            idempotent=True,
-            rate_family="im.message.send",
-            rate_subject=receive_id,
-        )
+        send_uuid_var.set(dedup)
+        try:
+            reply = await self._call(
+                "POST",
+                MESSAGES_PATH,
+                api="im.message.create",
+                app_id=app_id,
+                query=(("receive_id_type", receive_id_type),),
+                json=body,
+                idempotent=True,
+                rate_family="im.message.send",
+                rate_subject=receive_id,
+            )
+        except LarkServiceError as exc:
+            exc.uuid = dedup  # the outcome may be unknown: a retry with this uuid dedups
+            raise
         return decode_data(reply.data, Message, api="im.message.create")

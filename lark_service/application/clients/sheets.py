@@ -12,7 +12,6 @@ comma-separated ``ranges`` parameter, so a range containing a comma is rejected.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from urllib.parse import quote
 
 import msgspec
 
@@ -31,6 +30,7 @@ from lark_service.domain.models.docs_sheets import (
     range_pairs,
     rows_of,
 )
+from lark_service.domain.models.ids import lark_path
 
 _V2 = "/open-apis/sheets/v2/spreadsheets"
 
@@ -57,12 +57,17 @@ class SheetsMixin(CloudDocCalls):
         *,
         value_render_option: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> ValueRange:
         """The values of one range, row by row."""
         require(spreadsheet_token, "spreadsheet_token")
         parse_range(range_)
         check_render_option(value_render_option)
-        path = f"{_V2}/{spreadsheet_token}/values/{quote(range_, safe='')}"
+        path = lark_path(
+            _V2 + "/{spreadsheet_token}/values/{range_}",
+            spreadsheet_token=spreadsheet_token,
+            range_=range_,
+        )
         reply = await self._fetch(
             _ReadReply,
             "GET",
@@ -75,13 +80,19 @@ class SheetsMixin(CloudDocCalls):
         return reply.valueRange
 
     async def write_range(
-        self, spreadsheet_token: str, range_: str, values: Rows, *, app_id: str | None = None
+        self,
+        spreadsheet_token: str,
+        range_: str,
+        values: Rows,
+        *,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> UpdatedRange:
         """Overwrite a range with ``values`` (rows of cells)."""
         require(spreadsheet_token, "spreadsheet_token")
         rows = rows_of(values)
         check_values(range_, rows)
-        path = f"{_V2}/{spreadsheet_token}/values"
+        path = lark_path(_V2 + "/{spreadsheet_token}/values", spreadsheet_token=spreadsheet_token)
         return await self._fetch(
             UpdatedRange,
             "PUT",
@@ -100,6 +111,7 @@ class SheetsMixin(CloudDocCalls):
         *,
         insert_data_option: str = "OVERWRITE",
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> AppendResult:
         """Add rows after the last non-empty row of ``range_``; ``INSERT_ROWS`` inserts new
         rows instead of writing over empty ones."""
@@ -107,7 +119,9 @@ class SheetsMixin(CloudDocCalls):
         check_insert_option(insert_data_option)
         rows = rows_of(values)
         check_values(range_, rows)
-        path = f"{_V2}/{spreadsheet_token}/values_append"
+        path = lark_path(
+            _V2 + "/{spreadsheet_token}/values_append", spreadsheet_token=spreadsheet_token
+        )
         return await self._fetch(
             AppendResult,
             "POST",
@@ -126,12 +140,15 @@ class SheetsMixin(CloudDocCalls):
         *,
         value_render_option: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[ValueRange]:
         """The values of several ranges in one call, in the order asked."""
         require(spreadsheet_token, "spreadsheet_token")
         check_read_ranges(ranges)
         check_render_option(value_render_option)
-        path = f"{_V2}/{spreadsheet_token}/values_batch_get"
+        path = lark_path(
+            _V2 + "/{spreadsheet_token}/values_batch_get", spreadsheet_token=spreadsheet_token
+        )
         reply = await self._fetch(
             _BatchRead,
             "GET",
@@ -149,11 +166,14 @@ class SheetsMixin(CloudDocCalls):
         value_ranges: Mapping[str, Rows] | Sequence[tuple[str, Rows]],
         *,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[UpdatedRange]:
         """Write several ranges in one call; each range is checked like `write_range`."""
         require(spreadsheet_token, "spreadsheet_token")
         body = [{"range": r, "values": rows} for r, rows in range_pairs(value_ranges)]
-        path = f"{_V2}/{spreadsheet_token}/values_batch_update"
+        path = lark_path(
+            _V2 + "/{spreadsheet_token}/values_batch_update", spreadsheet_token=spreadsheet_token
+        )
         reply = await self._fetch(
             _BatchWrite,
             "POST",

@@ -10,11 +10,15 @@ this client encodes and decodes them, so callers see lists of dicts. ``execute_s
 parameters with `lark_service.application.sql_quote` (``%s`` / ``%(name)s``), never string
 formatting.
 
+Filters: build them with `lark_service.application.clients.tables_filter` (``eq``, ``gt``,
+``in_``, ...) so values are quoted; a hand-written string is passed through as is.
+
 Choices where Lark's docs are silent: ``filter``, ``select``, ``order`` and ``on_conflict``
 are passed through as Lark's PostgREST-like strings (``select``/``on_conflict`` also accept a
 list of column names, joined with commas); tables are listed 100 per page and rows up to 500
-per page and per insert; an empty ``filter`` on update/delete is refused with `ConfigError`
-so a missing argument cannot touch every row.
+per page and per request (``insert_records`` splits more into several requests); an empty
+``filter`` on update/delete is refused with `ConfigError` so a missing argument cannot touch
+every row.
 """
 
 from __future__ import annotations
@@ -36,12 +40,13 @@ from lark_service.application.clients.tables_wire import (
     check_filter,
     csv,
     encode_rows,
-    path_name,
     table_path,
 )
 from lark_service.application.sql_quote import bind_params
+from lark_service.domain.batch import chunks, run_chunked
 from lark_service.domain.errors import ConfigError, ServerError
 from lark_service.domain.models.common import Page, check_page_size
+from lark_service.domain.models.ids import lark_path
 from lark_service.domain.models.tables import SqlResult, WorkspaceRecordPage, WorkspaceTable
 
 __all__ = ["RECORD_PAGE_MAX", "TABLE_PAGE_MAX", "WRITE_MAX", "WorkspaceTableClient"]
@@ -62,13 +67,14 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         page_size: int = TABLE_PAGE_MAX,
         page_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> Page[WorkspaceTable]:
         """One page of the workspace's tables (with their columns)."""
         check_page_size(page_size, TABLE_PAGE_MAX)
         return await self._call_data(
             Page[WorkspaceTable],
             "GET",
-            f"{W}/{path_name('workspace_id', workspace_id)}/tables",
+            lark_path(W + "/{workspace_id}/tables", workspace_id=workspace_id),
             api="apaas.table.list",
             app_id=app_id,
             user_id=user_id,
@@ -77,7 +83,13 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         )
 
     async def get_table(
-        self, workspace_id: str, table_name: str, *, user_id: str, app_id: str | None = None
+        self,
+        workspace_id: str,
+        table_name: str,
+        *,
+        user_id: str,
+        app_id: str | None = None,
+        timeout: float | None = None,
     ) -> WorkspaceTable:
         """One table's schema (columns)."""
         return await self._call_data(
@@ -105,6 +117,7 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         page_size: int = RECORD_PAGE_MAX,
         page_token: str | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> WorkspaceRecordPage:
         """One page of rows; ``items`` decoded from Lark's JSON string into dicts."""
         check_page_size(page_size, RECORD_PAGE_MAX)
@@ -165,17 +178,28 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         user_id: str,
         columns: str | Sequence[str] | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[str]:
-        """Insert rows (≤500); the new record ids."""
-        return await self._post_rows(
-            workspace_id,
-            table,
-            records,
-            {"columns": csv(columns)},
-            "apaas.records.insert",
-            user_id,
-            app_id,
-        )
+        """Insert rows; the new record ids, in input order.
+
+        Any number of rows: more than `WRITE_MAX` go as consecutive requests of at most
+        `WRITE_MAX` (like Bitable's batch writes); a request failing after earlier ones were
+        written raises `BatchPartialError` naming the rows written and those not."""
+        for chunk in chunks(records, WRITE_MAX) or [records]:
+            encode_rows(chunk)  # every row is checked before the first request is sent
+
+        async def send(chunk: Sequence[Mapping[str, Any]]) -> list[str]:
+            return await self._post_rows(
+                workspace_id,
+                table,
+                chunk,
+                {"columns": csv(columns)},
+                "apaas.records.insert",
+                user_id,
+                app_id,
+            )
+
+        return await run_chunked(records, WRITE_MAX, send)
 
     async def upsert_records(
         self,
@@ -187,6 +211,7 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         on_conflict: str | Sequence[str],
         columns: str | Sequence[str] | None = None,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[str]:
         """Insert rows, or update the row whose ``on_conflict`` columns match."""
         conflict = csv(on_conflict)
@@ -211,6 +236,7 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         filter: str,
         user_id: str,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[str]:
         """Set ``record``'s columns on every row matching ``filter``; their ids."""
         if not isinstance(record, Mapping) or not record:
@@ -234,6 +260,7 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         *,
         user_id: str,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[str]:
         """Update rows each identified by its primary key (e.g. ``_id``) within the dict."""
         data = await self._apaas(
@@ -254,6 +281,7 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         filter: str,
         user_id: str,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         """Delete every row matching ``filter``."""
         await self._apaas(
@@ -273,13 +301,14 @@ class WorkspaceTableClient(WorkspaceTableIterators, BaseServiceClient):
         *,
         user_id: str,
         app_id: str | None = None,
+        timeout: float | None = None,
     ) -> SqlResult:
         """Run one SQL statement with ``%s`` / ``%(name)s`` parameters bound as literals."""
         statement = bind_params(sql, params)
         return await self._call_data(
             SqlResult,
             "POST",
-            f"{W}/{path_name('workspace_id', workspace_id)}/sql_commands",
+            lark_path(W + "/{workspace_id}/sql_commands", workspace_id=workspace_id),
             api="apaas.sql",
             app_id=app_id,
             user_id=user_id,

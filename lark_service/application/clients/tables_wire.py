@@ -11,6 +11,7 @@ import msgspec
 
 from lark_service.application.base_client import encode_json
 from lark_service.domain.errors import ConfigError
+from lark_service.domain.models.ids import lark_path
 
 W = "/open-apis/apaas/v1/workspaces"
 TABLE_PAGE_MAX = 100
@@ -42,7 +43,7 @@ def path_name(kind: str, value: str) -> str:
 
 def table_path(workspace_id: str, table: str) -> str:
     """``…/workspaces/:workspace_id/tables/:table`` with both names checked and quoted."""
-    return f"{W}/{path_name('workspace_id', workspace_id)}/tables/{path_name('table', table)}"
+    return lark_path(W + "/{workspace_id}/tables/{table}", workspace_id=workspace_id, table=table)
 
 
 def encode_rows(records: Sequence[Mapping[str, Any]], kind: str = "records") -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from lark_service.domain.errors import ConfigError
+from lark_service.domain.models import ids
 from lark_service.domain.models.common import (
     Page,  # re-exported for this area
 )
@@ -196,16 +197,11 @@ class ChatMemberPage(Page[ChatMember], kw_only=True):
 BATCH_MAX = 50  # users/batch user_ids; batch_get_id emails and mobiles
 CONTACT_PAGE_MAX = 50  # find_by_department, departments/:id/children
 CHAT_MEMBERS_PAGE_MAX = 100  # im/v1/chats/:chat_id/members
-_UNSAFE_ID_CHARS = frozenset("/?#% \t\r\n")
 
 
 def check_id(value: str, what: str) -> str:
-    """A non-empty id that is safe in a URL path, else `ConfigError`."""
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{what} is empty")
-    if any(c in _UNSAFE_ID_CHARS for c in value):
-        raise ConfigError(f"{what} {value!r} contains a character Lark ids never have")
-    return value
+    """An id of Lark's shape (`lark_service.domain.models.ids.check_id`), else `ConfigError`."""
+    return ids.check_id(value, what)
 
 
 def check_choice(value: str, allowed: frozenset[str], what: str) -> str:

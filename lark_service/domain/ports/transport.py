@@ -16,3 +16,11 @@ class LarkTransport(Protocol):
     async def call(self, request: LarkRequest) -> LarkReply: ...
 
     async def aclose(self) -> None: ...
+
+    async def close_loop_sessions(self) -> None:
+        """Release what the transport holds for the running event loop (its connections).
+
+        Call it before a short-lived loop ends (a thread's ``asyncio.run``). Implementations
+        must also release, on their own, what they hold for loops that have since closed, so
+        a pool shared by many short-lived loops does not grow."""
+        ...

@@ -9,6 +9,7 @@ raises `WorkspaceTableError` 99992402 (HTTP 400, "field validation failed").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -69,7 +70,32 @@ def types(table: dict[str, Any]) -> dict[str, str]:
     return {c["name"]: c["data_type"] for c in table["columns"]}
 
 
+def _split(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside PostgREST's double-quoted values."""
+    parts, current, quoted, escaped = [], "", False, False
+    for ch in text:
+        if escaped:
+            current, escaped = current + ch, False
+        elif ch == "\\" and quoted:
+            current, escaped = current + ch, True
+        elif ch == '"':
+            current, quoted = current + ch, not quoted
+        elif ch == sep and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*parts, current]
+
+
+def _unquote(raw: str) -> str:
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", raw[1:-1])
+    return raw
+
+
 def _cast(dtype: str, raw: str) -> Any:
+    raw = _unquote(raw)
     if dtype not in NUMERIC:
         return raw
     try:
@@ -81,7 +107,7 @@ def _cast(dtype: str, raw: str) -> Any:
 def matcher(table: dict[str, Any], expr: str | None) -> Callable[[dict[str, Any]], bool]:
     """A predicate for ``filter`` ``expr`` (every row matches an empty one)."""
     col_types, conds = types(table), []
-    for part in (expr or "").split("&") if expr else []:
+    for part in _split(expr, "&") if expr else []:
         col, eq, rest = part.partition("=")
         op, dot, raw = rest.partition(".")
         if not eq or not dot or op not in OPS or col not in col_types:
@@ -89,7 +115,7 @@ def matcher(table: dict[str, Any], expr: str | None) -> Callable[[dict[str, Any]
         if op == "in":
             if not (raw.startswith("(") and raw.endswith(")")):
                 raise bad(f"filter {part!r}")
-            conds.append((col, op, [_cast(col_types[col], v) for v in raw[1:-1].split(",")]))
+            conds.append((col, op, [_cast(col_types[col], v) for v in _split(raw[1:-1], ",")]))
         else:
             conds.append((col, op, _cast(col_types[col], raw)))
 
