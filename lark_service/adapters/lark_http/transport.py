@@ -69,20 +69,19 @@ class AiohttpLarkTransport(LarkTransport):
     async def call(self, request: LarkRequest) -> LarkReply:
         if self._closed:
             raise TransportError("the transport is closed", api=request.api, app_id=request.app_id)
-        attempt = 0
+        retries = self._retry.start()
         while True:
             result = await self._attempt(request)
             if isinstance(result, LarkReply):
                 return result
             if isinstance(result, RateLimitedError):
                 self._metrics.rate_limited(app_id=request.app_id, api=request.api)
-            delay = self._retry.delay_for(request, result, attempt)
+            delay = retries.next_delay(request, result)
             if delay is None:
                 raise result
             self._metrics.retry(
                 app_id=request.app_id, api=request.api, reason=type(result).__name__
             )
-            attempt += 1
             await asyncio.sleep(delay)
 
     async def _attempt(self, request: LarkRequest) -> LarkReply | LarkServiceError:
