@@ -154,6 +154,14 @@ def build_wheel(work: Path, env: dict[str, str]) -> Path:
     return wheel
 
 
+def wheel_extras(wheel: Path) -> set[str]:
+    """The extras the wheel's METADATA declares."""
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        lines = archive.read(metadata).decode().splitlines()
+    return {line.split(":", 1)[1].strip() for line in lines if line.startswith("Provides-Extra:")}
+
+
 def wheel_top_level_names(wheel: Path) -> tuple[set[str], str | None]:
     """Top-level names in the wheel's RECORD (dist-info excluded), and its top_level.txt."""
     with zipfile.ZipFile(wheel) as archive:
@@ -182,8 +190,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     embedder = work / "embedder"
     shutil.copytree(EMBEDDER, embedder, ignore=_IGNORED)
     python = venv_dir / "bin" / "python"
+    # `demo` and `fake-lark` need the fake's server; if it moved to an extra, a user of
+    # those commands installs that extra
+    requirement = f"{wheel}[testing]" if "testing" in wheel_extras(wheel) else str(wheel)
     _run(
-        [python, "-m", "pip", "install", "-q", "--prefer-binary", wheel, "entrypoints", embedder],
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--prefer-binary",
+            requirement,
+            "entrypoints",
+            embedder,
+        ],
         cwd=work,
         env=env,
     )
