@@ -4,11 +4,14 @@ Lark's endpoint has no bind parameters, so values are turned into SQL literals h
 are never pasted in with string formatting.
 
 Placeholders (DB-API "pyformat", as psycopg): ``%s`` with a sequence of params, ``%(name)s``
-with a mapping; ``%%`` is a literal ``%``. The template is scanned once, left to right, and
-placeholders are recognised only in SQL code, never inside the template's string literals,
-quoted identifiers, dollar-quoted strings or comments. Values are appended to the output and
-never scanned again, so a placeholder inside a value is just data. (``:name`` was not chosen
-because it collides with PostgreSQL's ``::`` casts.)
+with a mapping; ``%%`` is a literal ``%``. The template is lexed once, with PostgreSQL's rules
+(`lark_service.application.sql_lexer`: nested comments, dollar quotes, escape strings, ...),
+and placeholders are recognised only in SQL code, never inside the template's string
+literals, quoted identifiers, dollar-quoted strings or comments; templates whose reading
+would depend on a PostgreSQL setting or version, or where a value would merge with the text
+next to it, are refused. Values are appended to the output and never scanned again, so a
+placeholder inside a value is just data. (``:name`` was not chosen because it collides with
+PostgreSQL's ``::`` casts.)
 
 Literals (PostgreSQL, which aPaaS tables run on; the fake checks them with its own parser):
 
@@ -34,16 +37,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lark_service.application.sql_lexer import split_template
 from lark_service.domain.errors import ConfigError
 
 __all__ = ["bind_params", "quote_identifier", "quote_literal"]
-
-_NAME = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
-_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
 def quote_identifier(name: str) -> str:
@@ -103,50 +103,6 @@ def quote_literal(value: Any) -> str:
     raise ConfigError(f"cannot bind a value of type {type(value).__name__} into SQL")
 
 
-def _skip_quoted(sql: str, i: int, quote: str, *, backslash: bool = False) -> int:
-    """Index just past the literal opened at ``sql[i]`` (a doubled quote continues it)."""
-    j = i + 1
-    while j < len(sql):
-        ch = sql[j]
-        if backslash and ch == "\\":
-            j += 2
-            continue
-        if ch == quote:
-            if j + 1 < len(sql) and sql[j + 1] == quote:
-                j += 2
-                continue
-            return j + 1
-        j += 1
-    raise ConfigError(f"unterminated {quote}-quoted text in the SQL template")
-
-
-def _skip_non_code(sql: str, i: int) -> int:
-    """If ``sql[i]`` opens a literal, quoted identifier or comment, the index just past it;
-    otherwise ``i``."""
-    ch = sql[i]
-    nxt = sql[i + 1] if i + 1 < len(sql) else ""
-    if ch in "eE" and nxt == "'" and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
-        return _skip_quoted(sql, i + 1, "'", backslash=True)
-    if ch == "'" or ch == '"':
-        return _skip_quoted(sql, i, ch)
-    if ch == "-" and nxt == "-":
-        end = sql.find("\n", i)
-        return len(sql) if end < 0 else end + 1
-    if ch == "/" and nxt == "*":
-        end = sql.find("*/", i + 2)
-        if end < 0:
-            raise ConfigError("unterminated /* comment in the SQL template")
-        return end + 2
-    if ch == "$":
-        m = _DOLLAR_TAG.match(sql, i)
-        if m and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
-            end = sql.find(m.group(0), m.end())
-            if end < 0:
-                raise ConfigError("unterminated dollar-quoted string in the SQL template")
-            return end + len(m.group(0))
-    return i
-
-
 def bind_params(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> str:
     """``sql`` with its ``%s`` / ``%(name)s`` placeholders replaced by quoted literals.
 
@@ -162,20 +118,10 @@ def bind_params(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> str
         raise ConfigError("params must be a sequence or a mapping, not a string")
     out: list[str] = []
     used = 0
-    i = start = 0
-    while i < len(sql):
-        j = _skip_non_code(sql, i)
-        if j != i:
-            i = j
-            continue
-        if sql[i] != "%":
-            i += 1
-            continue
-        out.append(sql[start:i])
-        if sql.startswith("%%", i):
-            out.append("%")
-            i += 2
-        elif sql.startswith("%s", i):
+    for piece in split_template(sql):
+        if isinstance(piece, str):
+            out.append(piece)
+        elif piece.name is None:
             if named:
                 raise ConfigError("%s placeholder used with a mapping of params")
             seq: Sequence[Any] = params  # type: ignore[assignment]
@@ -183,20 +129,13 @@ def bind_params(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> str
                 raise ConfigError(f"the SQL has more %s placeholders than the {len(seq)} params")
             out.append(quote_literal(seq[used]))
             used += 1
-            i += 2
         else:
-            m = _NAME.match(sql, i)
-            if m is None:
-                raise ConfigError(f"stray % at offset {i} in the SQL template (write %% for %)")
             if not named:
                 raise ConfigError("%(name)s placeholder used with a sequence of params")
             mapping: Mapping[str, Any] = params  # type: ignore[assignment]
-            if m.group(1) not in mapping:
-                raise ConfigError(f"no param named {m.group(1)!r}")
-            out.append(quote_literal(mapping[m.group(1)]))
-            i = m.end()
-        start = i
-    out.append(sql[start:])
+            if piece.name not in mapping:
+                raise ConfigError(f"no param named {piece.name!r}")
+            out.append(quote_literal(mapping[piece.name]))
     if not named and used != len(params):
         raise ConfigError(f"{len(params)} params given for {used} %s placeholder(s)")
     return "".join(out)

@@ -84,7 +84,7 @@ async def _seed(url: str, key: str, fake: FakeLark, base_url: str) -> list[str]:
 
 async def test_four_processes_fetch_each_apps_token_once_and_reuse_it_after_restart(
     pg_url: tuple[str, PgAdmin, str], fake: FakeLark, base_url: str
-):
+) -> None:
     url, _, _ = pg_url
     key = generate_key()
     app_ids = await _seed(url, key, fake, base_url)
@@ -105,7 +105,7 @@ async def test_postgres_connections_killed_mid_run_no_call_fails(
     fake: FakeLark,
     base_url: str,
     caplog: pytest.LogCaptureFixture,
-):
+) -> None:
     url, admin, name = pg_url
     key = generate_key()
     app_ids = await _seed(url, key, fake, base_url)
@@ -148,7 +148,7 @@ async def test_store_down_token_fetch_falls_back_to_direct_with_warning_then_rec
     fake: FakeLark,
     base_url: str,
     caplog: pytest.LogCaptureFixture,
-):
+) -> None:
     url, admin, name = pg_url
     key = generate_key()
     app_ids = await _seed(url, key, fake, base_url)

@@ -77,20 +77,19 @@ class AiohttpLarkTransport(LarkTransport):
         loop = asyncio.get_running_loop()
         if loop not in self._guards:
             await self._guard_loop(loop)
-        attempt = 0
+        retries = self._retry.start()
         while True:
             result = await self._attempt(request)
             if isinstance(result, LarkReply):
                 return result
             if isinstance(result, RateLimitedError):
                 self._metrics.rate_limited(app_id=request.app_id, api=request.api)
-            delay = self._retry.delay_for(request, result, attempt)
+            delay = retries.next_delay(request, result)
             if delay is None:
                 raise result
             self._metrics.retry(
                 app_id=request.app_id, api=request.api, reason=type(result).__name__
             )
-            attempt += 1
             await asyncio.sleep(delay)
 
     async def _attempt(self, request: LarkRequest) -> LarkReply | LarkServiceError:
