@@ -78,9 +78,9 @@ class InMemorySendQueue(SendQueue):
             await self.publish(msgspec.structs.replace(self._dead.pop(jid), attempt=0))
         return len(ids)
 
-    async def join(self, timeout: float = 10.0) -> None:
-        """Wait until every published job is done or dead (`TimeoutError` after ``timeout``)."""
-        async with asyncio.timeout(timeout):
+    async def join(self, within: float = 10.0) -> None:
+        """Wait until every published job is done or dead (`TimeoutError` after ``within`` s)."""
+        async with asyncio.timeout(within):
             await self._settled.wait()
 
     async def aclose(self) -> None:
