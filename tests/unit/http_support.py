@@ -47,8 +47,8 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.fixture
-async def api(pool: CredentialPool) -> AsyncIterator[Api]:
+@pytest.fixture(name="api")
+async def api_fixture(pool: CredentialPool) -> AsyncIterator[Api]:
     async with open_services(
         pool, environ={}, max_attempts=MAX_ATTEMPTS, sleep=no_wait
     ) as services:

@@ -8,7 +8,7 @@ import pytest
 
 from lark_service.testing.fake_lark import FakeLark
 
-from .http_support import MAX_ATTEMPTS, Api, api  # noqa: F401  (fixture)
+from .http_support import MAX_ATTEMPTS, Api, api_fixture  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.anyio
 CHAT = "oc_chat1"

@@ -91,8 +91,7 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
-def lark_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    assert isinstance(exc, LarkServiceError)
+def lark_error_handler(_: Request[Any, Any, Any], exc: LarkServiceError) -> Response[Any]:
     status = status_for(exc)
     name = type(exc).__name__
     from_lark = isinstance(exc, LarkAPIError) and exc.code not in (-1, -2)
@@ -116,8 +115,7 @@ def lark_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[An
     return problem_response(problem, headers)
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    assert isinstance(exc, HTTPException)
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     errors: list[FieldProblem] | None = None
     if isinstance(exc, ValidationException):
@@ -180,7 +178,7 @@ def _body_field(message: str) -> str | None:
     """The body field a msgspec validation message is about (``a.b[0].c``)."""
     at, missing = _AT_PATH.search(message), _MISSING.search(message)
     path = at.group(1) if at else ""
-    if missing is not None and "missing required" in message:
+    if missing is not None and ("missing required" in message or "unknown field" in message):
         return f"{path}.{missing.group(1)}" if path else missing.group(1)
     return path or None
 

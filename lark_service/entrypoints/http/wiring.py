@@ -96,7 +96,8 @@ async def open_services(
         services: Services | None = None
 
         async def record_dead(job: SendJob, reason: str) -> object:
-            assert services is not None
+            if services is None:  # pragma: no cover - the queue consumes only once built
+                raise RuntimeError("services not built yet")
             return await services.sending.mark_dead(job, reason)
 
         queue = InMemorySendQueue(

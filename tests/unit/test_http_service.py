@@ -1,0 +1,99 @@
+"""HTTP API: OpenAPI and docs, health and readiness, unknown routes, no tracebacks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from lark_service.adapters.memory.jobs import InMemoryJobStore
+from lark_service.application.usecases.sending import SendingService
+from lark_service.domain.jobs import JobRecord
+from lark_service.entrypoints.http import create_app
+
+from .http_support import Api, api_fixture  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_openapi_spec_and_docs(api: Api) -> None:
+    r = await api.client.get("/openapi.json")
+    assert r.status_code == 200
+    spec = r.json()
+    assert spec["openapi"].startswith("3.1")
+    paths = spec["paths"]
+    for path in (
+        "/v1/messages",
+        "/v1/jobs/{job_id}",
+        "/v1/messages/{message_id}/reply",
+        "/v1/users/{user_id}",
+        "/v1/departments/{department_id}",
+        "/v1/chats/{chat_id}",
+        "/v1/docx/documents",
+        "/v1/apps",
+        "/v1/apps/{app_id}/validate",
+        "/healthz",
+        "/readyz",
+    ):
+        assert path in paths, path
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    send = paths["/v1/messages"]["post"]
+    assert send["security"] == [{"bearer": []}]
+    docs = await api.client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_healthz_and_readyz(api: Api) -> None:
+    r = await api.client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    r = await api.client.get("/readyz")
+    assert r.status_code == 200 and r.json()["checks"] == {"store": "ok"}
+
+
+async def test_readyz_503_names_the_failing_dependency(api: Api) -> None:
+    async def broken() -> str | None:
+        raise ConnectionRefusedError("refused")
+
+    async def broker_down() -> str | None:
+        return "broker not connected"
+
+    services = dataclasses.replace(
+        api.services, readiness=[("store", broken), ("broker", broker_down)]
+    )
+    async with AsyncTestClient(app=create_app(services)) as client:
+        r = await client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["checks"] == {
+        "store": "ConnectionRefusedError: refused",
+        "broker": "broker not connected",
+    }
+
+
+async def test_unknown_route_and_method_are_problems(api: Api) -> None:
+    r = await api.client.get("/v1/nothing-here", headers=api.admin)
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    r = await api.client.patch("/v1/messages", headers=api.admin)
+    assert r.status_code == 405
+
+
+class ExplodingJobStore(InMemoryJobStore):
+    """A store failing in a way no adapter should: an untyped exception."""
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        raise RuntimeError("secret-ish internals")
+
+
+async def test_unexpected_error_is_a_bare_500(api: Api) -> None:
+    sending = api.services.sending
+    broken = SendingService(
+        messaging=sending.messaging,
+        jobs=ExplodingJobStore(),
+        queue=sending.queue,
+        clock=sending.clock,
+    )
+    services = dataclasses.replace(api.services, sending=broken)
+    async with AsyncTestClient(app=create_app(services)) as client:
+        r = await client.get("/v1/jobs/x", headers=api.admin)
+    assert r.status_code == 500 and r.json()["title"] == "Internal error"
+    assert "secret-ish" not in r.text and "Traceback" not in r.text
