@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -40,6 +41,14 @@ async def test_openapi_spec_and_docs(api: Api) -> None:
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     send = paths["/v1/messages"]["post"]
     assert send["security"] == [{"bearer": []}]
+    responses = send["responses"]
+    assert {"200", "202", "401", "403", "422", "429"} <= set(responses)
+    assert "application/problem+json" in responses["401"]["content"]
+    assert "JobAccepted" in json.dumps(responses["202"])
+    assert (
+        "/v1/apps/{app_id}" in paths
+        and "/v1/apaas/workspaces/{workspace_id}/tables/{table_name}/records" in paths
+    )
     docs = await api.client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from lark_service.domain.errors import (
     AppDisabledError,
@@ -76,6 +77,19 @@ _STATUS: tuple[tuple[type[LarkServiceError], int], ...] = (
     (StoreError, 503),
     (LarkAPIError, 400),
 )
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries saying that these statuses answer with a `Problem`."""
+    return {
+        status: ResponseSpec(
+            Problem,
+            description=_TITLES.get(status, "Error"),
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
 
 
 def status_for(exc: LarkServiceError) -> int:

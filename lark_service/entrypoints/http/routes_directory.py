@@ -7,12 +7,21 @@ from litestar.params import FromPath, FromQuery
 
 from lark_service.domain.models.contact import Chat, Department, User
 from lark_service.entrypoints.http.auth import BEARER, scope
+from lark_service.entrypoints.http.problems import problem_responses
 from lark_service.entrypoints.http.services import ServicesDep
+
+ERRORS = problem_responses(401, 403, 404, 409, 422, 429, 502, 504)
 
 AppIdQuery = FromQuery[str | None]
 
 
-@get("/v1/users/{user_id:str}", opt=scope("read"), security=[BEARER], summary="A user")
+@get(
+    "/v1/users/{user_id:str}",
+    opt=scope("read"),
+    security=[BEARER],
+    responses=ERRORS,
+    summary="A user",
+)
 async def get_user(
     services: ServicesDep,
     user_id: FromPath[str],
@@ -29,6 +38,7 @@ async def get_user(
     "/v1/departments/{department_id:str}",
     opt=scope("read"),
     security=[BEARER],
+    responses=ERRORS,
     summary="A department",
 )
 async def get_department(
@@ -46,7 +56,13 @@ async def get_department(
     )
 
 
-@get("/v1/chats/{chat_id:str}", opt=scope("read"), security=[BEARER], summary="A chat")
+@get(
+    "/v1/chats/{chat_id:str}",
+    opt=scope("read"),
+    security=[BEARER],
+    responses=ERRORS,
+    summary="A chat",
+)
 async def get_chat(
     services: ServicesDep,
     chat_id: FromPath[str],

@@ -13,7 +13,10 @@ from lark_service.domain.models.bitable import BitableRecord, Filter, RecordPage
 from lark_service.domain.models.docs import Document
 from lark_service.domain.models.tables import WorkspaceRecordPage
 from lark_service.entrypoints.http.auth import BEARER, scope
+from lark_service.entrypoints.http.problems import problem_responses
 from lark_service.entrypoints.http.services import ServicesDep
+
+ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 502, 504)
 
 AppIdQuery = FromQuery[str | None]
 PageSize = Annotated[int, QueryParameter(ge=1, le=500)]
@@ -36,6 +39,7 @@ class RawContent(msgspec.Struct, kw_only=True):
     "/v1/docx/documents",
     opt=scope("send"),
     security=[BEARER],
+    responses=ERRORS,
     status_code=HTTP_201_CREATED,
     summary="Create an empty docx document",
 )
@@ -49,6 +53,7 @@ async def create_document(services: ServicesDep, data: JSONBody[CreateDocumentBo
     "/v1/docx/documents/{document_id:str}",
     opt=scope("read"),
     security=[BEARER],
+    responses=ERRORS,
     summary="A docx document's title and revision",
 )
 async def get_document(
@@ -61,6 +66,7 @@ async def get_document(
     "/v1/docx/documents/{document_id:str}/raw_content",
     opt=scope("read"),
     security=[BEARER],
+    responses=ERRORS,
     summary="A docx document as plain text",
 )
 async def get_raw_content(
@@ -95,7 +101,13 @@ class CreatedRecords(msgspec.Struct, kw_only=True):
     records: list[BitableRecord]
 
 
-@get(_BITABLE, opt=scope("read"), security=[BEARER], summary="One page of Bitable records")
+@get(
+    _BITABLE,
+    opt=scope("read"),
+    security=[BEARER],
+    responses=ERRORS,
+    summary="One page of Bitable records",
+)
 async def list_records(
     services: ServicesDep,
     app_token: FromPath[str],
@@ -123,6 +135,7 @@ async def list_records(
     _BITABLE + "/search",
     opt=scope("read"),
     security=[BEARER],
+    responses=ERRORS,
     status_code=HTTP_200_OK,
     summary="Search Bitable records",
 )
@@ -150,6 +163,7 @@ async def search_records(
     _BITABLE + "/batch_create",
     opt=scope("send"),
     security=[BEARER],
+    responses=ERRORS,
     status_code=HTTP_201_CREATED,
     summary="Create Bitable records",
 )
@@ -170,6 +184,7 @@ async def batch_create_records(
     "/v1/apaas/workspaces/{workspace_id:str}/tables/{table_name:str}/records",
     opt=scope("read"),
     security=[BEARER],
+    responses=ERRORS,
     summary="Query an aPaaS workspace table (as the user who authorized the app)",
 )
 async def query_workspace_records(

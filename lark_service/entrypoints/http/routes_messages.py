@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Response, delete, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
@@ -13,7 +14,10 @@ from lark_service.application.usecases.sending import SendCommand
 from lark_service.domain.jobs import JobRecord, JobStatus
 from lark_service.domain.models.messaging import Message
 from lark_service.entrypoints.http.auth import BEARER, scope
+from lark_service.entrypoints.http.problems import problem_responses
 from lark_service.entrypoints.http.services import ServicesDep
+
+ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 502, 504)
 
 AppIdQuery = Annotated[
     str | None, QueryParameter(description="the app to call as (default: policy)")
@@ -58,15 +62,18 @@ class JobAccepted(msgspec.Struct, kw_only=True):
     "/v1/messages",
     opt=scope("send"),
     security=[BEARER],
+    responses={
+        **ERRORS,
+        202: ResponseSpec(JobAccepted, description="Queued (with Prefer: respond-async)"),
+    },
     status_code=HTTP_200_OK,
-    responses=None,
     summary="Send a message (or queue it with Prefer: respond-async)",
 )
 async def send_message(
     services: ServicesDep,
     data: JSONBody[SendMessageBody],
     prefer: Annotated[str | None, HeaderParameter(name="Prefer", required=False)] = None,
-) -> Response[Message | JobAccepted]:
+) -> Response[Message | JobAccepted]:  # 200 Message, 202 JobAccepted
     cmd = SendCommand(
         receive_id=data.receive_id,
         receive_id_type=data.receive_id_type,
@@ -89,7 +96,13 @@ async def send_message(
     return Response(await services.sending.send(cmd))
 
 
-@get("/v1/jobs/{job_id:str}", opt=scope("read"), security=[BEARER], summary="A send job's status")
+@get(
+    "/v1/jobs/{job_id:str}",
+    opt=scope("read"),
+    security=[BEARER],
+    responses=ERRORS,
+    summary="A send job's status",
+)
 async def get_job(services: ServicesDep, job_id: FromPath[str]) -> JobRecord:
     return await services.sending.get_job(job_id)
 
@@ -98,6 +111,7 @@ async def get_job(services: ServicesDep, job_id: FromPath[str]) -> JobRecord:
     "/v1/messages/{message_id:str}/reply",
     opt=scope("send"),
     security=[BEARER],
+    responses=ERRORS,
     status_code=HTTP_200_OK,
     summary="Reply to a message",
 )
@@ -118,6 +132,7 @@ async def reply_message(
     "/v1/messages/{message_id:str}",
     opt=scope("send"),
     security=[BEARER],
+    responses=ERRORS,
     summary="Edit a text or post message the app sent",
 )
 async def edit_message(
@@ -132,6 +147,7 @@ async def edit_message(
     "/v1/messages/{message_id:str}",
     opt=scope("send"),
     security=[BEARER],
+    responses=ERRORS,
     summary="Recall a message the app sent",
 )
 async def recall_message(
