@@ -86,14 +86,15 @@ async def test_job_goes_dead_after_the_last_attempt(api: Api, fake: FakeLark) ->
 
 async def test_permanent_lark_error_records_failed(api: Api, fake: FakeLark) -> None:
     headers = {**api.send, "Prefer": "respond-async"}
-    body = text_body(receive_id="oc_missing_chat_xyz")
+    body = text_body(content={"not_text": "x"})  # valid JSON, but Lark refuses it (230001)
     r = await api.client.post("/v1/messages", json=body, headers=headers)
     job_id = r.json()["job_id"]
     await api.queue.join()
     job = (await api.client.get(f"/v1/jobs/{job_id}", headers=api.read)).json()
-    assert job["status"] in ("failed", "sent"), job  # depends on the fake's chat rules
-    if job["status"] == "failed":
-        assert job["error_code"] and job["attempts"] == 1
+    assert job["status"] == "failed" and job["attempts"] == 1, job
+    assert job["error_code"] == 230001 and job["error_msg"].startswith("BadRequestError")
+    assert job["log_id"]
+    assert (await api.queue.depth()).dead == 0 and not fake.messages
 
 
 async def test_async_with_uuid_is_idempotent(api: Api) -> None:
