@@ -9,9 +9,12 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from lark_service.adapters.memory.jobs import InMemoryJobStore
+from lark_service.adapters.memory.send_queue import InMemorySendQueue
+from lark_service.application import CredentialPool
 from lark_service.application.usecases.sending import SendingService
 from lark_service.domain.jobs import JobRecord
 from lark_service.entrypoints.http import create_app
+from lark_service.entrypoints.http.wiring import open_services
 
 from .http_support import Api, api_fixture  # noqa: F401  (fixture)
 
@@ -106,3 +109,31 @@ async def test_unexpected_error_is_a_bare_500(api: Api) -> None:
         r = await client.get("/v1/jobs/x", headers=api.admin)
     assert r.status_code == 500 and r.json()["title"] == "Internal error"
     assert "secret-ish" not in r.text and "Traceback" not in r.text
+
+
+async def test_external_queue_is_published_to_not_consumed(pool: CredentialPool) -> None:
+    broker = InMemorySendQueue()  # stands in for the RabbitMQ adapter, whose worker runs elsewhere
+
+    async def broker_ready() -> str | None:
+        return None
+
+    async with open_services(
+        pool, environ={}, queue=broker, readiness=[("broker", broker_ready)]
+    ) as services:
+        key = (await services.keys.create(["send"])).key
+        async with AsyncTestClient(app=create_app(services)) as client:
+            r = await client.post(
+                "/v1/messages",
+                json={"receive_id": "oc_1", "msg_type": "text", "content": {"text": "x"}},
+                headers={"Authorization": f"Bearer {key}", "Prefer": "respond-async"},
+            )
+            assert r.status_code == 202
+            ready = await client.get("/readyz")
+        assert ready.json()["checks"] == {"store": "ok", "broker": "ok"}
+        assert (await broker.depth()).ready == 1
+        record = await services.sending.get_job(r.json()["job_id"])
+        assert record.status == "queued"
+        await broker.consume(services.sending.handle_job)  # what the worker process does
+        await broker.join(within=5)
+        assert (await services.sending.get_job(record.job_id)).status == "sent"
+    await broker.aclose()

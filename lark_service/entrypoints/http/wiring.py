@@ -66,16 +66,20 @@ async def open_services(
     *,
     database_url: str | None = None,
     environ: Mapping[str, str] | None = None,
+    queue: SendQueue | None = None,
+    readiness: Sequence[tuple[str, ReadinessCheck]] = (),
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     retry_delay: float = 1.0,
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Services]:
-    """Services with their stores and an in-process send queue whose worker runs here.
+    """Services with their stores and a send queue.
 
     ``database_url`` (already migrated) keeps jobs and API keys in SQL; without it they are
-    in memory. Failed jobs are retried after ``retry_delay`` s, doubling, through ``sleep``
-    (tests pass one that does not wait). The queue is closed at exit; the pool stays the
-    caller's.
+    in memory. A ``queue`` given (the RabbitMQ adapter) is used as it is: its worker runs
+    elsewhere and dead-letters through ``SendingService.mark_dead``; ``readiness`` adds
+    checks (the broker's) to ``/readyz``. Without one, an in-process queue is consumed here:
+    failed jobs are retried after ``retry_delay`` s, doubling, through ``sleep`` (tests pass
+    one that does not wait), and it is closed at exit. The pool stays the caller's.
     """
     env = os.environ if environ is None else environ
     async with AsyncExitStack() as stack:
@@ -100,10 +104,12 @@ async def open_services(
                 raise RuntimeError("services not built yet")
             return await services.sending.mark_dead(job, reason)
 
-        queue = InMemorySendQueue(
-            max_attempts=max_attempts, base_delay=retry_delay, sleep=sleep, on_dead=record_dead
-        )
-        stack.push_async_callback(queue.aclose)
+        in_process: InMemorySendQueue | None = None
+        if queue is None:
+            queue = in_process = InMemorySendQueue(
+                max_attempts=max_attempts, base_delay=retry_delay, sleep=sleep, on_dead=record_dead
+            )
+            stack.push_async_callback(in_process.aclose)
 
         async def store_ready() -> str | None:
             await jobs.get_job("readyz")
@@ -114,11 +120,12 @@ async def open_services(
             jobs=jobs,
             queue=queue,
             api_keys=api_keys,
-            readiness=[("store", store_ready)],
+            readiness=[("store", store_ready), *readiness],
             max_attempts=max_attempts,
         )
         admin_key = env.get(ADMIN_KEY_ENV)
         if admin_key and await services.keys.ensure(admin_key, ("admin",), name=ADMIN_KEY_ENV):
             log.warning("created the admin API key given in %s", ADMIN_KEY_ENV)
-        await queue.consume(services.sending.handle_job)
+        if in_process is not None:
+            await in_process.consume(services.sending.handle_job)
         yield services
