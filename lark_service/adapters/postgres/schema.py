@@ -13,15 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     Double,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 __all__ = ["DEFAULT_PREFIX", "Tables", "build_tables"]
@@ -39,6 +42,8 @@ class Tables:
     app_tickets: Table
     user_tokens: Table
     processed_events: Table
+    jobs: Table
+    api_keys: Table
 
     def per_app(self) -> tuple[Table, ...]:
         """Tables holding rows that belong to one app (deleted with it)."""
@@ -127,4 +132,37 @@ def build_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         Column("expires_at", Double, nullable=False),
         Index(f"ix_{p}processed_events_expires_at", "expires_at"),
     )
-    return Tables(prefix, md, meta, apps, tokens, app_tickets, user_tokens, processed_events)
+    jobs, api_keys = _service_tables(md, p)
+    return Tables(
+        prefix, md, meta, apps, tokens, app_tickets, user_tokens, processed_events, jobs, api_keys
+    )
+
+
+def _service_tables(md: MetaData, p: str) -> tuple[Table, Table]:
+    """The HTTP service's send jobs and API keys (digests only, so nothing to encrypt)."""
+    jobs = Table(
+        f"{p}jobs",
+        md,
+        Column("job_id", String(64), primary_key=True),
+        Column("app_id", String(64), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("message_id", String(255), nullable=True),
+        Column("error_code", BigInteger, nullable=True),
+        Column("error_msg", Text, nullable=True),
+        Column("log_id", String(255), nullable=True),
+        Column("updated_at", Double, nullable=False),
+        Index(f"ix_{p}jobs_status_updated_at", "status", "updated_at"),
+    )
+    api_keys = Table(
+        f"{p}api_keys",
+        md,
+        Column("key_id", String(32), primary_key=True),
+        Column("key_hash", String(64), nullable=False),
+        Column("scopes", String(255), nullable=False),
+        Column("name", String(255), nullable=False),
+        Column("created_at", Double, nullable=False),
+        Column("revoked_at", Double, nullable=True),
+        UniqueConstraint("key_hash", name=f"uq_{p}api_keys_key_hash"),
+    )
+    return jobs, api_keys

@@ -1,0 +1,59 @@
+"""`SqlJobStore`: send-job records in ``{prefix}jobs`` (PostgreSQL or SQLite)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import RowMapping, select
+
+from lark_service.adapters.postgres.service_store import SqlServiceStore
+from lark_service.domain.jobs import JobRecord, JobStatus
+from lark_service.domain.ports.send_queue import JobStore
+
+__all__ = ["SqlJobStore"]
+
+
+class SqlJobStore(SqlServiceStore, JobStore):
+    """Each job's latest status; saving a record replaces the previous one."""
+
+    async def save_job(self, record: JobRecord) -> None:
+        values: dict[str, Any] = {
+            "job_id": record.job_id,
+            "app_id": record.app_id,
+            "status": record.status,
+            "attempts": record.attempts,
+            "message_id": record.message_id,
+            "error_code": record.error_code,
+            "error_msg": record.error_msg,
+            "log_id": record.log_id,
+            "updated_at": record.updated_at,
+        }
+        await self._write("saving a job", self._upsert(self._t.jobs, values))
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        t = self._t.jobs
+        rows = await self._rows("reading a job", select(t).where(t.c.job_id == job_id))
+        return _record(rows[0]) if rows else None
+
+    async def list_jobs(
+        self, *, status: JobStatus | None = None, limit: int = 100
+    ) -> list[JobRecord]:
+        t = self._t.jobs
+        stmt = select(t).order_by(t.c.updated_at.desc(), t.c.job_id).limit(limit)
+        if status is not None:
+            stmt = stmt.where(t.c.status == status)
+        return [_record(r) for r in await self._rows("listing jobs", stmt)]
+
+
+def _record(r: RowMapping) -> JobRecord:
+    return JobRecord(
+        job_id=r["job_id"],
+        app_id=r["app_id"],
+        status=r["status"],
+        attempts=r["attempts"],
+        message_id=r["message_id"],
+        error_code=r["error_code"],
+        error_msg=r["error_msg"],
+        log_id=r["log_id"],
+        updated_at=r["updated_at"],
+    )

@@ -1,0 +1,201 @@
+"""Sending messages: at once, or through the send queue as a job.
+
+A job's id is also the ``uuid`` Lark deduplicates sends by (for about an hour), so a job
+delivered twice (redelivered after a crash between the send and the acknowledgement) is one
+message. `handle_job` sorts failures: Lark's transient ones (5xx, rate limits, the network)
+are retried by the queue; every other typed error is permanent and recorded as ``failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid as uuid_module
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from lark_service.application.clients.im_content import check_receiver, check_uuid, encode_content
+from lark_service.application.clients.messaging import MessagingClient
+from lark_service.domain.errors import (
+    LarkServiceError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from lark_service.domain.jobs import JobOutcome, JobRecord, JobStatus, SendJob
+from lark_service.domain.models.messaging import Message
+from lark_service.domain.ports.clock import Clock
+from lark_service.domain.ports.send_queue import JobStore, SendQueue
+
+log = logging.getLogger("lark_service.sending")
+
+TRANSIENT_ERRORS: tuple[type[LarkServiceError], ...] = (
+    ServerError,
+    TransportError,
+    RateLimitedError,
+)
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+class SendCommand(msgspec.Struct, frozen=True, kw_only=True):
+    """One message to send; ``content`` is Lark's JSON string or an object to encode."""
+
+    receive_id: str
+    msg_type: str
+    content: str | dict[str, Any]
+    receive_id_type: str = "chat_id"
+    app_id: str | None = None
+    uuid: str | None = None
+
+
+class SendingService:
+    """Send now, enqueue, handle a queued job, record a dead one, replay dead jobs."""
+
+    def __init__(
+        self,
+        *,
+        messaging: MessagingClient,
+        jobs: JobStore,
+        queue: SendQueue,
+        clock: Clock,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        new_job_id: Callable[[], str] = lambda: str(uuid_module.uuid4()),
+    ) -> None:
+        self.messaging = messaging
+        self.jobs = jobs
+        self.queue = queue
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self._new_job_id = new_job_id
+
+    async def send(self, cmd: SendCommand) -> Message:
+        """Send at once through `MessagingClient` (the 5-level app policy applies)."""
+        return await self.messaging.send_message(
+            cmd.receive_id,
+            cmd.msg_type,
+            cmd.content,
+            receive_id_type=cmd.receive_id_type,
+            app_id=cmd.app_id,
+            uuid=cmd.uuid,
+        )
+
+    async def enqueue(self, cmd: SendCommand) -> JobRecord:
+        """Check the command, bind it to an app, record it as queued and publish it.
+
+        Everything that can be wrong with the command is raised here (`ConfigError`,
+        `AppResolutionError`), before anything is queued. A command carrying ``uuid`` uses it
+        as its job id: enqueuing it again returns the existing job instead of a second one.
+        """
+        check_receiver(cmd.receive_id, cmd.receive_id_type)
+        content = encode_content(cmd.msg_type, cmd.content)
+        app = self.messaging.resolve_app(cmd.app_id)
+        if cmd.uuid is not None:
+            job_id = check_uuid(cmd.uuid)
+            existing = await self.jobs.get_job(job_id)
+            if existing is not None:
+                return existing
+        else:
+            job_id = self._new_job_id()
+        now = self.clock.now()
+        job = SendJob(
+            job_id=job_id,
+            app_id=app.app_id,
+            receive_id=cmd.receive_id,
+            receive_id_type=cmd.receive_id_type,
+            msg_type=cmd.msg_type,
+            content=content,
+            enqueued_at=now,
+        )
+        record = JobRecord(job_id=job_id, app_id=app.app_id, status="queued", updated_at=now)
+        await self.jobs.save_job(record)  # first, so that a fast worker finds it
+        await self.queue.publish(job)
+        return record
+
+    async def get_job(self, job_id: str) -> JobRecord:
+        """The job's status; `NotFoundError` if no such job was queued."""
+        record = await self.jobs.get_job(job_id)
+        if record is None:
+            raise NotFoundError(f"no job {job_id!r}", code=-1)
+        return record
+
+    async def handle_job(self, job: SendJob) -> JobOutcome:
+        """Send one queued job (uuid = job id) and record the result.
+
+        DONE when sent or failed for good; RETRY on a transient failure; on the last attempt
+        a transient failure is recorded as ``dead`` and the job is dead-lettered (DEAD).
+        """
+        attempts = job.attempt + 1
+        try:
+            message = await self.messaging.send_message(
+                job.receive_id,
+                job.msg_type,
+                job.content,
+                receive_id_type=job.receive_id_type,
+                app_id=job.app_id,
+                uuid=job.job_id,
+            )
+        except TRANSIENT_ERRORS as exc:
+            last = attempts >= self.max_attempts
+            await self._record_error(job, exc, "dead" if last else "queued", attempts)
+            return JobOutcome.DEAD if last else JobOutcome.RETRY
+        except LarkServiceError as exc:
+            await self._record_error(job, exc, "failed", attempts)
+            return JobOutcome.DONE
+        await self.jobs.save_job(
+            JobRecord(
+                job_id=job.job_id,
+                app_id=job.app_id,
+                status="sent",
+                attempts=attempts,
+                message_id=message.message_id,
+                updated_at=self.clock.now(),
+            )
+        )
+        return JobOutcome.DONE
+
+    async def mark_dead(self, job: SendJob, reason: str = "") -> JobRecord:
+        """Record that the queue dead-lettered ``job``, keeping its last Lark error."""
+        previous = await self.jobs.get_job(job.job_id)
+        record = JobRecord(
+            job_id=job.job_id,
+            app_id=job.app_id,
+            status="dead",
+            attempts=max(job.attempt + 1, previous.attempts if previous else 0),
+            error_code=previous.error_code if previous else None,
+            error_msg=(previous.error_msg if previous else None) or reason or None,
+            log_id=previous.log_id if previous else None,
+            updated_at=self.clock.now(),
+        )
+        await self.jobs.save_job(record)
+        return record
+
+    async def replay_dead(self, job_id: str | None = None) -> int:
+        """Move one dead job (or all) back to the queue; their records become ``queued``."""
+        dead = await self.queue.dead_letters(limit=10_000)
+        replayed = [j for j in dead if job_id in (None, j.job_id)]
+        count = await self.queue.replay_dead(job_id)
+        now = self.clock.now()
+        for job in replayed:
+            await self.jobs.save_job(
+                JobRecord(job_id=job.job_id, app_id=job.app_id, status="queued", updated_at=now)
+            )
+        return count
+
+    async def _record_error(
+        self, job: SendJob, exc: LarkServiceError, status: JobStatus, attempts: int
+    ) -> None:
+        log.info("job %s attempt %d: %s", job.job_id, attempts, type(exc).__name__)
+        await self.jobs.save_job(
+            JobRecord(
+                job_id=job.job_id,
+                app_id=job.app_id,
+                status=status,
+                attempts=attempts,
+                error_code=exc.code,
+                error_msg=f"{type(exc).__name__}: {exc.msg}",
+                log_id=exc.log_id or None,
+                updated_at=self.clock.now(),
+            )
+        )

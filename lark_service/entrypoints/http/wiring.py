@@ -1,0 +1,131 @@
+"""A small local composition of the HTTP service (until ``entrypoints.bootstrap`` takes over).
+
+`build_services` makes the use cases and clients from a pool and the service's stores;
+`open_services` also picks the stores (SQL when a database URL is given, else in memory),
+runs the in-process send queue with its worker, and provisions ``LARK_SERVICE_ADMIN_KEY``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from lark_service.adapters.memory.api_keys import InMemoryApiKeyStore
+from lark_service.adapters.memory.jobs import InMemoryJobStore
+from lark_service.adapters.memory.send_queue import InMemorySendQueue, Sleep
+from lark_service.application.clients.contact import ContactClient
+from lark_service.application.clients.docs import DocClient
+from lark_service.application.clients.messaging import MessagingClient
+from lark_service.application.clients.tables import WorkspaceTableClient
+from lark_service.application.pool import CredentialPool
+from lark_service.application.usecases.apps import AppsService
+from lark_service.application.usecases.keys import ADMIN_KEY_ENV, ApiKeyService
+from lark_service.application.usecases.sending import DEFAULT_MAX_ATTEMPTS, SendingService
+from lark_service.domain.jobs import SendJob
+from lark_service.domain.ports.api_keys import ApiKeyStore
+from lark_service.domain.ports.send_queue import JobStore, SendQueue
+from lark_service.entrypoints.http.services import DEFAULT_MAX_BODY_SIZE, ReadinessCheck, Services
+
+log = logging.getLogger("lark_service.http")
+
+
+def build_services(
+    pool: CredentialPool,
+    *,
+    jobs: JobStore,
+    queue: SendQueue,
+    api_keys: ApiKeyStore,
+    readiness: Sequence[tuple[str, ReadinessCheck]] = (),
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+) -> Services:
+    """The use cases and clients over ``pool`` and the given stores and queue."""
+    messaging = MessagingClient(pool)
+    return Services(
+        pool=pool,
+        sending=SendingService(
+            messaging=messaging, jobs=jobs, queue=queue, clock=pool.clock, max_attempts=max_attempts
+        ),
+        apps=AppsService(pool.apps),
+        keys=ApiKeyService(api_keys, clock=pool.clock),
+        messaging=messaging,
+        contact=ContactClient(pool),
+        docs=DocClient(pool),
+        tables=WorkspaceTableClient(pool),
+        readiness=readiness,
+        max_body_size=max_body_size,
+    )
+
+
+@asynccontextmanager
+async def open_services(
+    pool: CredentialPool,
+    *,
+    database_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    queue: SendQueue | None = None,
+    readiness: Sequence[tuple[str, ReadinessCheck]] = (),
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    retry_delay: float = 1.0,
+    sleep: Sleep = asyncio.sleep,
+) -> AsyncIterator[Services]:
+    """Services with their stores and a send queue.
+
+    ``database_url`` (already migrated) keeps jobs and API keys in SQL; without it they are
+    in memory. A ``queue`` given (the RabbitMQ adapter) is used as it is: its worker runs
+    elsewhere and dead-letters through ``SendingService.mark_dead``; ``readiness`` adds
+    checks (the broker's) to ``/readyz``. Without one, an in-process queue is consumed here:
+    failed jobs are retried after ``retry_delay`` s, doubling, through ``sleep`` (tests pass
+    one that does not wait), and it is closed at exit. The pool stays the caller's.
+    """
+    env = os.environ if environ is None else environ
+    async with AsyncExitStack() as stack:
+        jobs: JobStore
+        api_keys: ApiKeyStore
+        if database_url:
+            # imported here: the in-memory service needs no SQL driver
+            from lark_service.adapters.postgres.api_keys import SqlApiKeyStore
+            from lark_service.adapters.postgres.jobs import SqlJobStore
+
+            sql_jobs = SqlJobStore.open(database_url)
+            stack.push_async_callback(sql_jobs.aclose)
+            sql_keys = SqlApiKeyStore.open(database_url)
+            stack.push_async_callback(sql_keys.aclose)
+            jobs, api_keys = sql_jobs, sql_keys
+        else:
+            jobs, api_keys = InMemoryJobStore(), InMemoryApiKeyStore()
+        services: Services | None = None
+
+        async def record_dead(job: SendJob, reason: str) -> object:
+            if services is None:  # pragma: no cover - the queue consumes only once built
+                raise RuntimeError("services not built yet")
+            return await services.sending.mark_dead(job, reason)
+
+        in_process: InMemorySendQueue | None = None
+        if queue is None:
+            queue = in_process = InMemorySendQueue(
+                max_attempts=max_attempts, base_delay=retry_delay, sleep=sleep, on_dead=record_dead
+            )
+            stack.push_async_callback(in_process.aclose)
+
+        async def store_ready() -> str | None:
+            await jobs.get_job("readyz")
+            return None
+
+        services = build_services(
+            pool,
+            jobs=jobs,
+            queue=queue,
+            api_keys=api_keys,
+            readiness=[("store", store_ready), *readiness],
+            max_attempts=max_attempts,
+        )
+        admin_key = env.get(ADMIN_KEY_ENV)
+        if admin_key and await services.keys.ensure(admin_key, ("admin",), name=ADMIN_KEY_ENV):
+            log.warning("created the admin API key given in %s", ADMIN_KEY_ENV)
+        if in_process is not None:
+            await in_process.consume(services.sending.handle_job)
+        yield services
