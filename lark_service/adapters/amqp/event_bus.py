@@ -155,7 +155,9 @@ class AmqpEventBus(EventBus):
         """Deliver events whose routing key matches the pattern ``topic`` to ``handler``.
 
         ``name`` makes the subscription durable (queue ``lark.events.<name>``): events published
-        while no replica runs wait for it. A handler that raises gets the event once more; if it
+        while no replica runs, or while the connection is being restored, wait for it. Without a
+        name the queue lives as long as the connection: events published during a reconnection
+        are missed. A handler that raises gets the event once more; if it
         raises again the event is dropped and logged, so one bad event cannot block the queue.
         """
         if not _PATTERN.fullmatch(topic):

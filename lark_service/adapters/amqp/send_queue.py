@@ -169,6 +169,8 @@ class AmqpSendQueue(SendQueue):
     # -- publishing -----------------------------------------------------------------------
 
     async def publish(self, job: SendJob) -> None:
+        if self._closing:
+            raise TransportError("the send queue is closed")
         await self._put(self._topology.send_queue, job)
 
     async def _put(self, queue: str, job: SendJob, last_error: str | None = None) -> None:
@@ -189,7 +191,8 @@ class AmqpSendQueue(SendQueue):
         )
 
     def _channel(self) -> AbstractRobustChannel:
-        if self._publish_channel is None or self._closing:
+        # Still open while closing: jobs finishing during the drain publish their retries.
+        if self._publish_channel is None:
             raise TransportError("the send queue is closed")
         return self._publish_channel
 
@@ -198,10 +201,8 @@ class AmqpSendQueue(SendQueue):
     async def consume(self, handler: JobHandler, *, prefetch: int = 16) -> None:
         if not 1 <= prefetch <= 65_535:
             raise ConfigError("prefetch must be between 1 and 65535")
-        self._channel()
-        channel = await self._connection.channel()
-        await channel.set_qos(prefetch_count=prefetch)
-        queue = await channel.declare_queue(self._topology.send_queue, durable=True)
+        if self._closing:
+            raise TransportError("the send queue is closed")
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             task = asyncio.current_task()
@@ -213,7 +214,14 @@ class AmqpSendQueue(SendQueue):
                 if task is not None:
                     self._in_flight.discard(task)
 
-        tag = await queue.consume(on_message, no_ack=False)
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                channel = await self._connection.channel()
+                await channel.set_qos(prefetch_count=prefetch)
+                queue = await channel.declare_queue(self._topology.send_queue, durable=True)
+                tag = await queue.consume(on_message, no_ack=False)
+        except TimeoutError as exc:
+            raise TransportError("starting to consume the send queue timed out") from exc
         self._consumers.append((channel, queue, tag))
 
     async def _deliver(self, message: AbstractIncomingMessage, handler: JobHandler) -> None:
@@ -279,8 +287,12 @@ class AmqpSendQueue(SendQueue):
 
     async def depth(self) -> QueueDepth:
         async with self._admin_channel() as channel:
-            ready = await channel.declare_queue(self._topology.send_queue, passive=True)
-            dead = await channel.declare_queue(self._topology.dead_queue, passive=True)
+            ready = await channel.declare_queue(
+                self._topology.send_queue, passive=True, timeout=self._publish_timeout
+            )
+            dead = await channel.declare_queue(
+                self._topology.dead_queue, passive=True, timeout=self._publish_timeout
+            )
             return QueueDepth(
                 ready=ready.declaration_result.message_count or 0,
                 dead=dead.declaration_result.message_count or 0,
@@ -295,7 +307,9 @@ class AmqpSendQueue(SendQueue):
             raise ConfigError("limit must be between 1 and 10000")
         entries: list[DeadLetter] = []
         async with self._admin_channel() as channel:
-            queue = await channel.declare_queue(self._topology.dead_queue, passive=True)
+            queue = await channel.declare_queue(
+                self._topology.dead_queue, passive=True, timeout=self._publish_timeout
+            )
             held: list[AbstractIncomingMessage] = []
             try:
                 while len(entries) < limit:
@@ -317,9 +331,13 @@ class AmqpSendQueue(SendQueue):
 
     async def replay_dead(self, job_id: str | None = None) -> int:
         """Move dead jobs back to ``lark.send`` with a fresh attempt count."""
+        if self._closing:
+            raise TransportError("the send queue is closed")
         replayed = 0
         async with self._admin_channel() as channel:
-            queue = await channel.declare_queue(self._topology.dead_queue, passive=True)
+            queue = await channel.declare_queue(
+                self._topology.dead_queue, passive=True, timeout=self._publish_timeout
+            )
             count = queue.declaration_result.message_count or 0
             kept: list[AbstractIncomingMessage] = []
             try:
