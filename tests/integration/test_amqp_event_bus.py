@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import aio_pika
 import pytest
 
-from lark_service.adapters.amqp import AmqpEventBus
+from lark_service.adapters.amqp import AmqpEventBus, Topology
 from lark_service.domain.errors import ConfigError
 from lark_service.domain.ports.events import EventHandler
 from tests.integration.amqp_scratch import AMQP_URL, eventually, scratch_prefix
@@ -106,3 +107,18 @@ async def test_bad_topics_are_config_errors(bus: AmqpEventBus) -> None:
         await bus.publish("cli_a.#", b"x")  # a pattern is not a routing key
     with pytest.raises(ConfigError, match="topic"):
         await bus.subscribe("cli a", collector([]))
+
+
+async def test_traceparent_header_on_events(bus: AmqpEventBus, prefix: str) -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    connection = await aio_pika.connect(AMQP_URL, timeout=5)
+    async with connection:
+        channel = await connection.channel()
+        raw = await channel.declare_queue(exclusive=True)
+        await raw.bind(Topology(prefix=prefix).events_exchange, routing_key="cli_a.#")
+        await bus.publish("cli_a.im.message.receive_v1", b"{}", traceparent=traceparent)
+        message = await raw.get(timeout=5)
+        assert message.headers["traceparent"] == traceparent
+        assert message.routing_key == "cli_a.im.message.receive_v1"
+        assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+        await message.ack()

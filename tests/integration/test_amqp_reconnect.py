@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from yarl import URL
 
-from lark_service.adapters.amqp import AmqpEventBus, AmqpSendQueue
+from lark_service.adapters.amqp import AmqpEventBus, AmqpSendQueue, SendQueueOptions
 from lark_service.domain.jobs import JobOutcome, SendJob
 from tests.integration.amqp_scratch import (
     AMQP_URL,
@@ -94,7 +94,7 @@ async def test_send_queue_and_bus_survive_a_connection_cut(
     proxy, url = proxy_url
     async with scratch_prefix(subscribers=("audit",)) as prefix:
         queue = await AmqpSendQueue.connect(
-            url, prefix=prefix, retry=FAST_RETRY, publish_timeout=15
+            url, SendQueueOptions(prefix=prefix, retry=FAST_RETRY, publish_timeout=15)
         )
         bus = await AmqpEventBus.connect(url, prefix=prefix, publish_timeout=15)
         try:

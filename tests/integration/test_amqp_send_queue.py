@@ -13,6 +13,7 @@ from lark_service.adapters.amqp import (
     LAST_ERROR_HEADER,
     AmqpSendQueue,
     RetryPolicy,
+    SendQueueOptions,
     open_connection,
 )
 from lark_service.domain.errors import ConfigError
@@ -37,7 +38,9 @@ async def prefix() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def queue(prefix: str) -> AsyncIterator[AmqpSendQueue]:
-    q = await AmqpSendQueue.connect(AMQP_URL, prefix=prefix, retry=FAST_RETRY, drain_timeout=5)
+    q = await AmqpSendQueue.connect(
+        AMQP_URL, SendQueueOptions(prefix=prefix, retry=FAST_RETRY, drain_timeout=5)
+    )
     yield q
     await q.aclose()
 
@@ -78,7 +81,7 @@ async def test_retry_twice_then_done_is_delivered_three_times(queue: AmqpSendQue
 
 async def test_exhausted_job_is_dead_with_its_last_error_and_replays(prefix: str) -> None:
     policy = RetryPolicy(max_attempts=3, delays=FAST_RETRY.delays)
-    queue = await AmqpSendQueue.connect(AMQP_URL, prefix=prefix, retry=policy)
+    queue = await AmqpSendQueue.connect(AMQP_URL, SendQueueOptions(prefix=prefix, retry=policy))
     try:
         job = make_job(3)
         deliveries: list[int] = []
@@ -145,8 +148,12 @@ async def test_dead_outcome_goes_to_the_dead_queue_at_once(queue: AmqpSendQueue)
 
 async def test_consumer_dying_before_ack_redelivers_to_another(prefix: str) -> None:
     connection = await open_connection(AMQP_URL)
-    crashing = await AmqpSendQueue.open(connection, prefix=prefix, retry=FAST_RETRY)
-    survivor = await AmqpSendQueue.connect(AMQP_URL, prefix=prefix, retry=FAST_RETRY)
+    crashing = await AmqpSendQueue.open(
+        connection, SendQueueOptions(prefix=prefix, retry=FAST_RETRY)
+    )
+    survivor = await AmqpSendQueue.connect(
+        AMQP_URL, SendQueueOptions(prefix=prefix, retry=FAST_RETRY)
+    )
     release = asyncio.Event()
     try:
         started = asyncio.Event()
@@ -181,8 +188,10 @@ async def test_consumer_dying_before_ack_redelivers_to_another(prefix: str) -> N
 
 
 async def test_burst_of_1000_jobs_two_consumers_nothing_lost(prefix: str) -> None:
-    first = await AmqpSendQueue.connect(AMQP_URL, prefix=prefix, retry=FAST_RETRY)
-    second = await AmqpSendQueue.connect(AMQP_URL, prefix=prefix, retry=FAST_RETRY)
+    first = await AmqpSendQueue.connect(AMQP_URL, SendQueueOptions(prefix=prefix, retry=FAST_RETRY))
+    second = await AmqpSendQueue.connect(
+        AMQP_URL, SendQueueOptions(prefix=prefix, retry=FAST_RETRY)
+    )
     try:
         jobs = [make_job(n) for n in range(1000)]
         handled: collections.Counter[str] = collections.Counter()
@@ -243,7 +252,7 @@ async def test_traceparent_travels_in_the_body_and_the_header(queue: AmqpSendQue
 
 async def test_dead_letter_header_names_the_last_error(prefix: str) -> None:
     policy = RetryPolicy(max_attempts=1, delays=FAST_RETRY.delays)
-    queue = await AmqpSendQueue.connect(AMQP_URL, prefix=prefix, retry=policy)
+    queue = await AmqpSendQueue.connect(AMQP_URL, SendQueueOptions(prefix=prefix, retry=policy))
     try:
 
         async def handler(j: SendJob) -> JobOutcome:
@@ -270,6 +279,60 @@ async def test_bad_settings_fail_before_connecting() -> None:
     with pytest.raises(ConfigError, match="amqp_url"):
         await AmqpSendQueue.connect("http://example.invalid/")
     with pytest.raises(ConfigError, match="max_attempts"):
-        await AmqpSendQueue.connect(AMQP_URL, retry=RetryPolicy(max_attempts=0))
+        await AmqpSendQueue.connect(AMQP_URL, SendQueueOptions(retry=RetryPolicy(max_attempts=0)))
     with pytest.raises(ConfigError, match="prefix"):
-        await AmqpSendQueue.connect(AMQP_URL, prefix="bad prefix!")
+        await AmqpSendQueue.connect(AMQP_URL, SendQueueOptions(prefix="bad prefix!"))
+
+
+async def test_a_handler_past_its_deadline_is_cancelled_and_the_job_retried(prefix: str) -> None:
+    options = SendQueueOptions(prefix=prefix, retry=FAST_RETRY, handler_timeout=0.2)
+    queue = await AmqpSendQueue.connect(AMQP_URL, options)
+    try:
+        attempts: list[int] = []
+        cancelled = asyncio.Event()
+
+        async def handler(j: SendJob) -> JobOutcome:
+            attempts.append(j.attempt)
+            if j.attempt == 0:
+                try:
+                    await asyncio.sleep(30)
+                except asyncio.CancelledError:
+                    cancelled.set()
+                    raise
+            return JobOutcome.DONE
+
+        await queue.consume(handler)
+        await queue.publish(make_job(10))
+        await eventually(lambda: attempts == [0, 1])
+        assert cancelled.is_set()
+    finally:
+        await queue.aclose()
+
+
+async def test_an_undecodable_message_goes_to_the_dead_queue(queue: AmqpSendQueue) -> None:
+    seen: list[SendJob] = []
+
+    async def handler(j: SendJob) -> JobOutcome:
+        seen.append(j)
+        return JobOutcome.DONE
+
+    await queue.consume(handler)
+    connection = await aio_pika.connect(AMQP_URL, timeout=5)
+    async with connection:
+        channel = await connection.channel()
+        await channel.default_exchange.publish(
+            aio_pika.Message(b"not a job"), routing_key=queue.topology.send_queue
+        )
+    good = make_job(11)
+    await queue.publish(good)
+    await eventually(lambda: len(seen) == 1)
+    for _ in range(100):
+        if (await queue.depth()).dead:
+            break
+        await asyncio.sleep(0.02)
+    assert await queue.depth() == QueueDepth(ready=0, dead=1)
+    assert [j.job_id for j in seen] == [good.job_id]
+    # not a job, so not listed or replayed, but kept for a human to look at
+    assert await queue.dead_letters() == []
+    assert await queue.replay_dead() == 0
+    assert (await queue.depth()).dead == 1

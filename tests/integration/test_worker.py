@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from lark_service.adapters.amqp import AmqpSendQueue
+from lark_service.adapters.amqp import AmqpSendQueue, SendQueueOptions
 from lark_service.domain.errors import ConfigError, TransportError
 from lark_service.domain.jobs import JobOutcome, QueueDepth, SendJob
 from lark_service.entrypoints.worker import run_worker
@@ -31,7 +31,9 @@ async def prefix() -> AsyncIterator[str]:
 
 
 async def _queue(prefix: str) -> AmqpSendQueue:
-    return await AmqpSendQueue.connect(AMQP_URL, prefix=prefix, retry=FAST_RETRY, drain_timeout=10)
+    return await AmqpSendQueue.connect(
+        AMQP_URL, SendQueueOptions(prefix=prefix, retry=FAST_RETRY, drain_timeout=10)
+    )
 
 
 async def test_worker_handles_jobs_and_finishes_the_one_in_flight_on_stop(prefix: str) -> None:

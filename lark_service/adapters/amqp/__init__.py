@@ -2,8 +2,9 @@
 event bus (topic exchange ``lark.events``), on aio-pika's self-healing connection."""
 
 from lark_service.adapters.amqp.connection import open_connection, redact_url
+from lark_service.adapters.amqp.dead_letters import LAST_ERROR_HEADER, DeadLetter
 from lark_service.adapters.amqp.event_bus import AmqpEventBus
-from lark_service.adapters.amqp.send_queue import LAST_ERROR_HEADER, AmqpSendQueue, DeadLetter
+from lark_service.adapters.amqp.send_queue import AmqpSendQueue, SendQueueOptions
 from lark_service.adapters.amqp.topology import RetryPolicy, Topology
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "AmqpSendQueue",
     "DeadLetter",
     "RetryPolicy",
+    "SendQueueOptions",
     "Topology",
     "open_connection",
     "redact_url",

@@ -23,9 +23,16 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from lark_service.adapters.amqp.connection import check_timeout, open_connection
+from lark_service.adapters.amqp.dead_letters import (
+    LAST_ERROR_HEADER,
+    DeadLetter,
+    DeadLetterAdmin,
+    decode_job,
+    encode_job,
+)
 from lark_service.adapters.amqp.publishing import persistent_message, publish_confirmed, settle
 from lark_service.adapters.amqp.topology import RetryPolicy, Topology, delay_ms
 from lark_service.domain.errors import ConfigError, TransportError
@@ -34,41 +41,50 @@ from lark_service.domain.ports.send_queue import JobHandler, SendQueue
 
 log = logging.getLogger("lark_service.amqp.send")
 
-LAST_ERROR_HEADER = "x-last-error"
 _MAX_ERROR_CHARS = 500
-_decoder = msgspec.json.Decoder(SendJob)
-_encoder = msgspec.json.Encoder()
 
 
-class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
-    """A job in ``lark.send.dead`` and why it is there."""
+class SendQueueOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """How the send queue behaves; every wait has its deadline here (seconds)."""
 
-    job: SendJob
-    last_error: str
+    prefix: str = ""  # put before every queue name, to keep deployments or test runs apart
+    retry: RetryPolicy = RetryPolicy()
+    publish_timeout: float = 10.0  # a publish (confirm included) or a queue operation
+    drain_timeout: float = 30.0  # at close, for the jobs being handled
+    handler_timeout: float = 120.0  # one handler call; past it the job is retried
+
+    def validate(self) -> SendQueueOptions:
+        Topology(prefix=self.prefix).validate()
+        self.retry.validate()
+        check_timeout("publish_timeout", self.publish_timeout)
+        check_timeout("drain_timeout", self.drain_timeout)
+        check_timeout("handler_timeout", self.handler_timeout)
+        return self
 
 
 class AmqpSendQueue(SendQueue):
     """Send jobs on RabbitMQ. Build it with `AmqpSendQueue.connect` (or `open` on a connection).
 
     ``aclose`` stops consuming, waits up to ``drain_timeout`` seconds for the jobs being handled,
-    then closes; jobs still unacknowledged then are redelivered to another worker.
+    cancels the rest and closes; jobs still unacknowledged are redelivered to another worker.
+    A handler that runs longer than ``handler_timeout`` seconds is cancelled and its job retried.
     """
 
     def __init__(
         self,
         connection: AbstractRobustConnection,
+        options: SendQueueOptions | None = None,
         *,
-        topology: Topology,
-        retry: RetryPolicy,
-        publish_timeout: float,
-        drain_timeout: float,
-        owns_connection: bool,
+        owns_connection: bool = False,
     ) -> None:
+        """Prefer `connect` or `open`, which also declare the queues."""
         self._connection = connection
-        self._topology = topology
-        self._retry = retry
-        self._publish_timeout = publish_timeout
-        self._drain_timeout = drain_timeout
+        self._options = (options or SendQueueOptions()).validate()
+        self._topology = Topology(prefix=self._options.prefix)
+        self._retry = self._options.retry
+        self._publish_timeout = self._options.publish_timeout
+        self._drain_timeout = self._options.drain_timeout
+        self._handler_timeout = self._options.handler_timeout
         self._owns_connection = owns_connection
         self._publish_channel: AbstractRobustChannel | None = None
         self._consumers: list[tuple[AbstractRobustChannel, AbstractQueue, str]] = []
@@ -79,66 +95,44 @@ class AmqpSendQueue(SendQueue):
     async def connect(
         cls,
         url: str,
+        options: SendQueueOptions | None = None,
         *,
-        prefix: str = "",
-        retry: RetryPolicy | None = None,
         connect_timeout: float = 10.0,
-        publish_timeout: float = 10.0,
-        drain_timeout: float = 30.0,
     ) -> AmqpSendQueue:
-        """Connect to ``url`` (``LARK_SERVICE_AMQP_URL``) and declare the topology."""
-        topology, policy = _check(prefix, retry, publish_timeout, drain_timeout)
+        """Connect to ``url`` (``LARK_SERVICE_AMQP_URL``) and declare the queues.
+
+        The URL and the options are checked (`ConfigError`) before the connection is attempted.
+        """
+        options = (options or SendQueueOptions()).validate()
         connection = await open_connection(url, connect_timeout=connect_timeout)
+        self = cls(connection, options, owns_connection=True)
         try:
-            return await cls._declare(
-                connection, topology, policy, publish_timeout, drain_timeout, owns=True
-            )
+            await self._declare()
         except BaseException:
             await connection.close()
             raise
+        return self
 
     @classmethod
     async def open(
-        cls,
-        connection: AbstractRobustConnection,
-        *,
-        prefix: str = "",
-        retry: RetryPolicy | None = None,
-        publish_timeout: float = 10.0,
-        drain_timeout: float = 30.0,
+        cls, connection: AbstractRobustConnection, options: SendQueueOptions | None = None
     ) -> AmqpSendQueue:
         """Use a connection shared with other adapters; ``aclose`` leaves it open."""
-        topology, policy = _check(prefix, retry, publish_timeout, drain_timeout)
-        return await cls._declare(
-            connection, topology, policy, publish_timeout, drain_timeout, owns=False
-        )
+        self = cls(connection, options)
+        await self._declare()
+        return self
 
-    @classmethod
-    async def _declare(
-        cls,
-        connection: AbstractRobustConnection,
-        topology: Topology,
-        retry: RetryPolicy,
-        publish_timeout: float,
-        drain_timeout: float,
-        *,
-        owns: bool,
-    ) -> AmqpSendQueue:
-        self = cls(
-            connection,
-            topology=topology,
-            retry=retry,
-            publish_timeout=publish_timeout,
-            drain_timeout=drain_timeout,
-            owns_connection=owns,
-        )
+    async def _declare(self) -> None:
+        topology = self._topology
         try:
-            async with asyncio.timeout(publish_timeout):
+            async with asyncio.timeout(self._publish_timeout):
                 # on_return_raises: a job the broker cannot route (queue deleted) is an error.
-                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+                channel = await self._connection.channel(
+                    publisher_confirms=True, on_return_raises=True
+                )
                 await channel.declare_queue(topology.send_queue, durable=True)
                 await channel.declare_queue(topology.dead_queue, durable=True)
-                for delay in sorted(set(retry.delays)):
+                for delay in sorted(set(self._retry.delays)):
                     await channel.declare_queue(
                         topology.retry_queue(delay),
                         durable=True,
@@ -151,7 +145,6 @@ class AmqpSendQueue(SendQueue):
         except TimeoutError as exc:
             raise TransportError("declaring the send queues timed out") from exc
         self._publish_channel = channel
-        return self
 
     @property
     def connected(self) -> bool:
@@ -180,7 +173,7 @@ class AmqpSendQueue(SendQueue):
             headers["traceparent"] = job.traceparent
         if last_error is not None:
             headers[LAST_ERROR_HEADER] = last_error
-        message = persistent_message(_encoder.encode(job), headers=headers, message_id=job.job_id)
+        message = persistent_message(encode_job(job), headers=headers, message_id=job.job_id)
         await publish_confirmed(
             channel,
             channel.default_exchange,
@@ -230,13 +223,14 @@ class AmqpSendQueue(SendQueue):
             await settle(message.nack(requeue=True))
             return
         try:
-            job = _decoder.decode(message.body)
+            job = decode_job(message.body)
         except msgspec.DecodeError as exc:
             log.error("undecodable send job %s moved to the dead queue", message.message_id)
             await self._dead_raw(message, f"undecodable job: {exc}")
             return
         try:
-            outcome = await handler(job)
+            async with asyncio.timeout(self._handler_timeout):
+                outcome = await handler(job)
             error = "the handler asked for a retry"
         except Exception as exc:
             log.warning("send job %s failed: %s", job.job_id, type(exc).__name__, exc_info=True)
@@ -268,7 +262,9 @@ class AmqpSendQueue(SendQueue):
 
     async def _dead_raw(self, message: AbstractIncomingMessage, error: str) -> None:
         channel = self._channel()
-        dead = persistent_message(message.body, headers={LAST_ERROR_HEADER: error[:500]})
+        dead = persistent_message(
+            message.body, headers={LAST_ERROR_HEADER: error[:_MAX_ERROR_CHARS]}
+        )
         try:
             await publish_confirmed(
                 channel,
@@ -283,20 +279,11 @@ class AmqpSendQueue(SendQueue):
             return
         await settle(message.ack())
 
-    # -- the dead-letter queue ------------------------------------------------------------
+    # -- depth and the dead-letter queue (on channels of their own) ------------------------
 
     async def depth(self) -> QueueDepth:
-        async with self._admin_channel() as channel:
-            ready = await channel.declare_queue(
-                self._topology.send_queue, passive=True, timeout=self._publish_timeout
-            )
-            dead = await channel.declare_queue(
-                self._topology.dead_queue, passive=True, timeout=self._publish_timeout
-            )
-            return QueueDepth(
-                ready=ready.declaration_result.message_count or 0,
-                dead=dead.declaration_result.message_count or 0,
-            )
+        async with self._admin() as admin:
+            return await admin.depth()
 
     async def dead_letters(self, *, limit: int = 100) -> list[SendJob]:
         return [entry.job for entry in await self.dead_letter_entries(limit=limit)]
@@ -305,81 +292,23 @@ class AmqpSendQueue(SendQueue):
         """Up to ``limit`` dead jobs with their last error, oldest first; they stay queued."""
         if not 1 <= limit <= 10_000:
             raise ConfigError("limit must be between 1 and 10000")
-        entries: list[DeadLetter] = []
-        async with self._admin_channel() as channel:
-            queue = await channel.declare_queue(
-                self._topology.dead_queue, passive=True, timeout=self._publish_timeout
-            )
-            held: list[AbstractIncomingMessage] = []
-            try:
-                while len(entries) < limit:
-                    message = await queue.get(fail=False, timeout=self._publish_timeout)
-                    if message is None:
-                        break
-                    held.append(message)
-                    with contextlib.suppress(msgspec.DecodeError):
-                        entries.append(
-                            DeadLetter(
-                                job=_decoder.decode(message.body), last_error=_error_of(message)
-                            )
-                        )
-            finally:
-                # Unacknowledged gets go back to the queue: reading does not consume.
-                for message in held:
-                    await settle(message.nack(requeue=True))
-        return entries
+        async with self._admin() as admin:
+            return await admin.peek_dead(limit)
 
     async def replay_dead(self, job_id: str | None = None) -> int:
         """Move dead jobs back to ``lark.send`` with a fresh attempt count."""
         if self._closing:
             raise TransportError("the send queue is closed")
-        replayed = 0
-        async with self._admin_channel() as channel:
-            queue = await channel.declare_queue(
-                self._topology.dead_queue, passive=True, timeout=self._publish_timeout
-            )
-            count = queue.declaration_result.message_count or 0
-            kept: list[AbstractIncomingMessage] = []
-            try:
-                # Messages taken but not settled stay with this channel, so each is seen once.
-                for _ in range(count):
-                    message = await queue.get(fail=False, timeout=self._publish_timeout)
-                    if message is None:
-                        break
-                    try:
-                        job = _decoder.decode(message.body)
-                    except msgspec.DecodeError:
-                        kept.append(message)
-                        continue
-                    if job_id is not None and job.job_id != job_id:
-                        kept.append(message)
-                        continue
-                    await self.publish(msgspec.structs.replace(job, attempt=0))
-                    await settle(message.ack())
-                    replayed += 1
-                    if job_id is not None:
-                        break
-            finally:
-                for message in kept:
-                    await settle(message.nack(requeue=True))
-        return replayed
+        async with self._admin() as admin:
+            return await admin.replay_dead(job_id, self.publish)
 
     @contextlib.asynccontextmanager
-    async def _admin_channel(self) -> AsyncIterator[AbstractRobustChannel]:
-        """A channel of its own: a failed passive declare closes it, not the shared ones."""
+    async def _admin(self) -> AsyncIterator[DeadLetterAdmin]:
         self._channel()
-        try:
-            async with asyncio.timeout(self._publish_timeout):
-                channel = await self._connection.channel(publisher_confirms=False)
-        except TimeoutError as exc:
-            raise TransportError("opening a RabbitMQ channel timed out") from exc
-        try:
-            yield channel
-        except ChannelNotFoundEntity as exc:
-            raise TransportError("a send queue is missing on the broker") from exc
-        finally:
-            with contextlib.suppress(*CONNECTION_EXCEPTIONS):
-                await channel.close()
+        async with DeadLetterAdmin.open(
+            self._connection, self._topology, op_timeout=self._publish_timeout
+        ) as admin:
+            yield admin
 
     # -- closing --------------------------------------------------------------------------
 
@@ -396,6 +325,9 @@ class AmqpSendQueue(SendQueue):
                 log.warning(
                     "%d send jobs still running at close; they will be redelivered", len(pending)
                 )
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending, timeout=1.0)
         for channel, _queue, _tag in self._consumers:
             with contextlib.suppress(*CONNECTION_EXCEPTIONS):
                 await channel.close()
@@ -408,20 +340,5 @@ class AmqpSendQueue(SendQueue):
             await self._connection.close()
 
 
-def _check(
-    prefix: str, retry: RetryPolicy | None, publish_timeout: float, drain_timeout: float
-) -> tuple[Topology, RetryPolicy]:
-    check_timeout("publish_timeout", publish_timeout)
-    check_timeout("drain_timeout", drain_timeout)
-    return Topology(prefix=prefix).validate(), (retry or RetryPolicy()).validate()
-
-
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
-
-
-def _error_of(message: AbstractIncomingMessage) -> str:
-    value = (message.headers or {}).get(LAST_ERROR_HEADER)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value) if value is not None else ""
