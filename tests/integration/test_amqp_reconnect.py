@@ -120,6 +120,7 @@ async def test_send_queue_and_bus_survive_a_connection_cut(
 
             accepted = proxy.accepted
             assert proxy.cut() > 0
+            await eventually(lambda: not queue.connected and not bus.connected, within=5)
             # Published during the outage: each publish waits for the restored channel.
             after = [make_job(n) for n in range(20, 40)]
             await asyncio.gather(*(queue.publish(job) for job in after))
