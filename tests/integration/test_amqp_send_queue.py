@@ -180,6 +180,7 @@ async def test_consumer_dying_before_ack_redelivers_to_another(prefix: str) -> N
         await connection.close()  # the "crash": the connection goes without an ack
         await eventually(lambda: len(got) == 1)
         assert got[0].job_id == job.job_id
+        assert got[0].attempt == 1  # the delivery without an outcome counts as an attempt
         await asyncio.sleep(0.1)
         assert await survivor.depth() == QueueDepth(ready=0, dead=0)
     finally:
@@ -336,3 +337,42 @@ async def test_an_undecodable_message_goes_to_the_dead_queue(queue: AmqpSendQueu
     assert await queue.dead_letters() == []
     assert await queue.replay_dead() == 0
     assert (await queue.depth()).dead == 1
+
+
+async def test_a_job_that_kills_every_worker_ends_dead(prefix: str) -> None:
+    options = SendQueueOptions(prefix=prefix, retry=RetryPolicy(max_attempts=2, delays=(0.05,)))
+    admin = await AmqpSendQueue.connect(AMQP_URL, options)
+    release = asyncio.Event()
+    try:
+        job = make_job(12)
+        await admin.publish(job)
+        started: list[int] = []
+        for _ in range(3):
+            connection = await open_connection(AMQP_URL)
+            worker = await AmqpSendQueue.open(connection, options)
+            began = asyncio.Event()
+
+            async def fatal(j: SendJob) -> JobOutcome:
+                started.append(j.attempt)
+                began.set()
+                await release.wait()
+                return JobOutcome.DONE
+
+            await worker.consume(fatal, prefetch=1)
+            if len(started) < 2:
+                await asyncio.wait_for(began.wait(), 10)
+                await connection.close()  # the job "kills" this worker
+            else:
+                for _ in range(200):
+                    if (await admin.depth()).dead:
+                        break
+                    await asyncio.sleep(0.02)
+                await connection.close()
+        assert started == [0, 1]
+        entries = await admin.dead_letter_entries()
+        assert [e.job.job_id for e in entries] == [job.job_id]
+        assert entries[0].job.attempt == 2
+        assert "without an outcome" in entries[0].last_error
+    finally:
+        release.set()
+        await admin.aclose()

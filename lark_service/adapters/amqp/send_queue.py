@@ -6,7 +6,10 @@ redelivers the job, and the handler dedupes by ``job_id`` (it is Lark's ``uuid``
 
 ``SendJob.attempt`` counts the deliveries that already failed: the handler sees ``0`` the first
 time. After ``RetryPolicy.max_attempts`` failed deliveries the job goes to ``lark.send.dead`` with
-``attempt`` set to that count and its last error in the ``x-last-error`` header.
+``attempt`` set to that count and its last error in the ``x-last-error`` header. A delivery that
+ended without an outcome (the worker died, the connection dropped, a shutdown handed back a
+prefetched job) counts as a failed one: the redelivered job goes through the retry delay, so a job
+that crashes every worker still ends in the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from lark_service.domain.ports.send_queue import JobHandler, SendQueue
 log = logging.getLogger("lark_service.amqp.send")
 
 _MAX_ERROR_CHARS = 500
+_NO_OUTCOME = "a delivery ended without an outcome (worker stopped or connection lost)"
 
 
 class SendQueueOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -228,6 +232,12 @@ class AmqpSendQueue(SendQueue):
             log.error("undecodable send job %s moved to the dead queue", message.message_id)
             await self._dead_raw(message, f"undecodable job: {exc}")
             return
+        if message.redelivered:
+            # The last delivery ended without an outcome: a worker crash, a lost connection or a
+            # shutdown. Counting it as a failed attempt (through a fresh copy, since a delivery
+            # cannot be changed) bounds a job that kills every worker it reaches.
+            await self._settle_after(message, job, JobOutcome.RETRY, _NO_OUTCOME)
+            return
         try:
             async with asyncio.timeout(self._handler_timeout):
                 outcome = await handler(job)
@@ -235,6 +245,11 @@ class AmqpSendQueue(SendQueue):
         except Exception as exc:
             log.warning("send job %s failed: %s", job.job_id, type(exc).__name__, exc_info=True)
             outcome, error = JobOutcome.RETRY, _describe(exc)
+        await self._settle_after(message, job, outcome, error)
+
+    async def _settle_after(
+        self, message: AbstractIncomingMessage, job: SendJob, outcome: JobOutcome, error: str
+    ) -> None:
         try:
             if outcome is JobOutcome.RETRY:
                 await self._retry_later(job, error)
