@@ -1,6 +1,6 @@
 """Opening a self-healing connection to RabbitMQ, with a deadline, without leaking the password.
 
-aio-pika's ``connect_robust`` is used instead of bare aiormq because it owns reconnection: after a
+aio-pika's robust connection is used instead of bare aiormq because it owns reconnection: after a
 connection loss it reconnects, reopens every channel, re-applies QoS, re-declares the exchanges and
 queues declared through it, re-binds them and restarts their consumers. Written by hand on
 aiormq that would be a few hundred lines of state tracking.
@@ -13,6 +13,7 @@ import logging
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
+from aio_pika.connection import make_url
 from yarl import URL
 
 from lark_service.domain.errors import ConfigError, TransportError
@@ -60,19 +61,25 @@ async def open_connection(
     check_url(url)
     check_timeout("connect_timeout", connect_timeout)
     check_timeout("reconnect_interval", reconnect_interval)
+    # Built here rather than through connect_robust so that a failed first attempt can be
+    # closed: a robust connection whose first attempt timed out keeps retrying in the background
+    # for ever otherwise.
+    connection = aio_pika.RobustConnection(
+        make_url(url, reconnect_interval=reconnect_interval),
+        client_properties={"connection_name": "lark-service"},
+    )
     try:
         async with asyncio.timeout(connect_timeout):
-            return await aio_pika.connect_robust(
-                url,
-                timeout=connect_timeout,
-                reconnect_interval=reconnect_interval,
-                client_properties={"connection_name": "lark-service"},
-            )
-    except TimeoutError as exc:
-        raise TransportError(
-            f"RabbitMQ at {redact_url(url)} did not answer within {connect_timeout:g} s"
-        ) from exc
-    except (OSError, aio_pika.exceptions.AMQPError) as exc:
-        raise TransportError(
-            f"cannot connect to RabbitMQ at {redact_url(url)}: {type(exc).__name__}"
-        ) from exc
+            await connection.connect(timeout=connect_timeout)
+    except BaseException as exc:
+        await connection.close()
+        if isinstance(exc, TimeoutError):
+            raise TransportError(
+                f"RabbitMQ at {redact_url(url)} did not answer within {connect_timeout:g} s"
+            ) from exc
+        if isinstance(exc, (OSError, aio_pika.exceptions.AMQPError)):
+            raise TransportError(
+                f"cannot connect to RabbitMQ at {redact_url(url)}: {type(exc).__name__}"
+            ) from exc
+        raise
+    return connection
