@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lark_service.adapters.amqp import AmqpEventBus, AmqpSendQueue, redact_url
+from lark_service.adapters.amqp import AmqpEventBus, AmqpSendQueue, EventBusOptions, redact_url
 from lark_service.domain.errors import ConfigError, TransportError
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -59,7 +59,7 @@ async def test_bad_timeouts_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="connect_timeout"):
         await AmqpSendQueue.connect("amqp://127.0.0.1/", connect_timeout=0)
     with pytest.raises(ConfigError, match="publish_timeout"):
-        await AmqpEventBus.connect("amqp://127.0.0.1/", publish_timeout=-1)
+        await AmqpEventBus.connect("amqp://127.0.0.1/", EventBusOptions(publish_timeout=-1))
 
 
 def test_redact_url_hides_only_the_password() -> None:

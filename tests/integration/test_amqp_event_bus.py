@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aio_pika
 import pytest
 
-from lark_service.adapters.amqp import AmqpEventBus, Topology
+from lark_service.adapters.amqp import AmqpEventBus, EventBusOptions, Topology
 from lark_service.domain.errors import ConfigError
 from lark_service.domain.ports.events import EventHandler
 from tests.integration.amqp_scratch import AMQP_URL, eventually, scratch_prefix
@@ -24,7 +24,7 @@ async def prefix() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def bus(prefix: str) -> AsyncIterator[AmqpEventBus]:
-    b = await AmqpEventBus.connect(AMQP_URL, prefix=prefix)
+    b = await AmqpEventBus.connect(AMQP_URL, EventBusOptions(prefix=prefix))
     yield b
     await b.aclose()
 
@@ -66,12 +66,12 @@ async def test_each_subscriber_gets_its_own_copy(bus: AmqpEventBus) -> None:
 
 
 async def test_named_subscription_keeps_events_while_no_one_listens(prefix: str) -> None:
-    first = await AmqpEventBus.connect(AMQP_URL, prefix=prefix)
+    first = await AmqpEventBus.connect(AMQP_URL, EventBusOptions(prefix=prefix))
     got: list[bytes] = []
     await first.subscribe("cli_a.#", collector(got), name="audit")
     await first.aclose()
 
-    publisher = await AmqpEventBus.connect(AMQP_URL, prefix=prefix)
+    publisher = await AmqpEventBus.connect(AMQP_URL, EventBusOptions(prefix=prefix))
     try:
         await publisher.publish("cli_a.im.message.receive_v1", b"while-away")
         await publisher.subscribe("cli_a.#", collector(got), name="audit")
@@ -122,3 +122,20 @@ async def test_traceparent_header_on_events(bus: AmqpEventBus, prefix: str) -> N
         assert message.routing_key == "cli_a.im.message.receive_v1"
         assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
         await message.ack()
+
+
+async def test_a_handler_past_its_deadline_gets_the_event_again(prefix: str) -> None:
+    bus = await AmqpEventBus.connect(AMQP_URL, EventBusOptions(prefix=prefix, handler_timeout=0.2))
+    try:
+        calls: list[bytes] = []
+
+        async def slow_once(payload: bytes) -> None:
+            calls.append(payload)
+            if len(calls) == 1:
+                await asyncio.sleep(30)
+
+        await bus.subscribe("cli_a.#", slow_once)
+        await bus.publish("cli_a.im.message.receive_v1", b"e1")
+        await eventually(lambda: calls == [b"e1", b"e1"])
+    finally:
+        await bus.aclose()

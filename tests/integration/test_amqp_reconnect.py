@@ -12,7 +12,12 @@ from collections.abc import AsyncIterator
 import pytest
 from yarl import URL
 
-from lark_service.adapters.amqp import AmqpEventBus, AmqpSendQueue, SendQueueOptions
+from lark_service.adapters.amqp import (
+    AmqpEventBus,
+    AmqpSendQueue,
+    EventBusOptions,
+    SendQueueOptions,
+)
 from lark_service.domain.jobs import JobOutcome, SendJob
 from tests.integration.amqp_scratch import (
     AMQP_URL,
@@ -96,7 +101,7 @@ async def test_send_queue_and_bus_survive_a_connection_cut(
         queue = await AmqpSendQueue.connect(
             url, SendQueueOptions(prefix=prefix, retry=FAST_RETRY, publish_timeout=15)
         )
-        bus = await AmqpEventBus.connect(url, prefix=prefix, publish_timeout=15)
+        bus = await AmqpEventBus.connect(url, EventBusOptions(prefix=prefix, publish_timeout=15))
         try:
             handled: set[str] = set()
             events: list[bytes] = []

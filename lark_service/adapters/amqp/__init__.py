@@ -3,7 +3,7 @@ event bus (topic exchange ``lark.events``), on aio-pika's self-healing connectio
 
 from lark_service.adapters.amqp.connection import open_connection, redact_url
 from lark_service.adapters.amqp.dead_letters import LAST_ERROR_HEADER, DeadLetter
-from lark_service.adapters.amqp.event_bus import AmqpEventBus
+from lark_service.adapters.amqp.event_bus import AmqpEventBus, EventBusOptions
 from lark_service.adapters.amqp.send_queue import AmqpSendQueue, SendQueueOptions
 from lark_service.adapters.amqp.topology import RetryPolicy, Topology
 
@@ -12,6 +12,7 @@ __all__ = [
     "AmqpEventBus",
     "AmqpSendQueue",
     "DeadLetter",
+    "EventBusOptions",
     "RetryPolicy",
     "SendQueueOptions",
     "Topology",

@@ -16,6 +16,7 @@ import re
 import uuid
 
 import aio_pika
+import msgspec
 from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
@@ -38,90 +39,93 @@ _PATTERN = re.compile(r"[A-Za-z0-9_.:*#-]{1,255}")
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 
 
+class EventBusOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """How the event bus behaves; every wait has its deadline here (seconds)."""
+
+    prefix: str = ""  # put before the exchange and queue names
+    publish_timeout: float = 10.0  # a publish (confirm included) or a declaration
+    handler_timeout: float = 60.0  # one subscriber handler call
+
+    def validate(self) -> EventBusOptions:
+        Topology(prefix=self.prefix).validate()
+        check_timeout("publish_timeout", self.publish_timeout)
+        check_timeout("handler_timeout", self.handler_timeout)
+        return self
+
+
 class AmqpEventBus(EventBus):
     """Publishes events to ``lark.events`` with publisher confirms; delivers them to subscribers."""
 
     def __init__(
         self,
         connection: AbstractRobustConnection,
-        channel: AbstractRobustChannel,
-        exchange: AbstractExchange,
+        options: EventBusOptions | None = None,
         *,
-        topology: Topology,
-        publish_timeout: float,
-        owns_connection: bool,
+        owns_connection: bool = False,
     ) -> None:
+        """Prefer `connect` or `open`, which also declare the exchange."""
         self._connection = connection
-        self._channel = channel
-        self._exchange = exchange
-        self._topology = topology
-        self._publish_timeout = publish_timeout
+        options = (options or EventBusOptions()).validate()
+        self._topology = Topology(prefix=options.prefix)
+        self._publish_timeout = options.publish_timeout
+        self._handler_timeout = options.handler_timeout
         self._owns_connection = owns_connection
+        self._channel: AbstractRobustChannel | None = None
+        self._exchange: AbstractExchange | None = None
         self._subscriptions: list[tuple[AbstractRobustChannel, AbstractQueue, str]] = []
         self._closed = False
 
     @classmethod
     async def connect(
-        cls,
-        url: str,
-        *,
-        prefix: str = "",
-        connect_timeout: float = 10.0,
-        publish_timeout: float = 10.0,
+        cls, url: str, options: EventBusOptions | None = None, *, connect_timeout: float = 10.0
     ) -> AmqpEventBus:
-        """Connect to ``url`` (``LARK_SERVICE_AMQP_URL``) and declare ``lark.events``."""
-        topology = Topology(prefix=prefix).validate()
-        check_timeout("publish_timeout", publish_timeout)
+        """Connect to ``url`` (``LARK_SERVICE_AMQP_URL``) and declare ``lark.events``.
+
+        The URL and the options are checked (`ConfigError`) before the connection is attempted.
+        """
+        options = (options or EventBusOptions()).validate()
         connection = await open_connection(url, connect_timeout=connect_timeout)
+        self = cls(connection, options, owns_connection=True)
         try:
-            return await cls._declare(connection, topology, publish_timeout, owns=True)
+            await self._declare()
         except BaseException:
             await connection.close()
             raise
+        return self
 
     @classmethod
     async def open(
-        cls,
-        connection: AbstractRobustConnection,
-        *,
-        prefix: str = "",
-        publish_timeout: float = 10.0,
+        cls, connection: AbstractRobustConnection, options: EventBusOptions | None = None
     ) -> AmqpEventBus:
         """Use a connection shared with other adapters; ``aclose`` leaves it open."""
-        topology = Topology(prefix=prefix).validate()
-        check_timeout("publish_timeout", publish_timeout)
-        return await cls._declare(connection, topology, publish_timeout, owns=False)
+        self = cls(connection, options)
+        await self._declare()
+        return self
 
-    @classmethod
-    async def _declare(
-        cls,
-        connection: AbstractRobustConnection,
-        topology: Topology,
-        publish_timeout: float,
-        *,
-        owns: bool,
-    ) -> AmqpEventBus:
+    async def _declare(self) -> None:
         try:
-            async with asyncio.timeout(publish_timeout):
-                channel = await connection.channel(publisher_confirms=True)
-                exchange = await channel.declare_exchange(
-                    topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+            async with asyncio.timeout(self._publish_timeout):
+                channel = await self._connection.channel(publisher_confirms=True)
+                self._exchange = await channel.declare_exchange(
+                    self._topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
                 )
         except TimeoutError as exc:
             raise TransportError("declaring the events exchange timed out") from exc
-        return cls(
-            connection,
-            channel,
-            exchange,
-            topology=topology,
-            publish_timeout=publish_timeout,
-            owns_connection=owns,
-        )
+        self._channel = channel
 
     @property
     def connected(self) -> bool:
         """Whether the broker connection is up now (for readiness checks)."""
-        return not self._connection.is_closed and not self._channel.is_closed
+        return (
+            not self._connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    def _open_channel(self) -> tuple[AbstractRobustChannel, AbstractExchange]:
+        if self._closed or self._channel is None or self._exchange is None:
+            raise TransportError("the event bus is closed")
+        return self._channel, self._exchange
 
     async def publish(self, topic: str, payload: bytes, *, traceparent: str | None = None) -> None:
         """Publish ``payload`` with routing key ``topic``; returns once RabbitMQ confirmed it.
@@ -132,12 +136,11 @@ class AmqpEventBus(EventBus):
             raise ConfigError(
                 f"topic must be a routing key like '<app_id>.<event_type>': {topic!r}"
             )
-        if self._closed:
-            raise TransportError("the event bus is closed")
+        channel, exchange = self._open_channel()
         headers: dict[str, str | int] = {"traceparent": traceparent} if traceparent else {}
         await publish_confirmed(
-            self._channel,
-            self._exchange,
+            channel,
+            exchange,
             topic,
             persistent_message(payload, headers=headers),
             within=self._publish_timeout,
@@ -157,8 +160,9 @@ class AmqpEventBus(EventBus):
         ``name`` makes the subscription durable (queue ``lark.events.<name>``): events published
         while no replica runs, or while the connection is being restored, wait for it. Without a
         name the queue lives as long as the connection: events published during a reconnection
-        are missed. A handler that raises gets the event once more; if it
-        raises again the event is dropped and logged, so one bad event cannot block the queue.
+        are missed. A handler that raises (or runs past ``handler_timeout``) gets the event once
+        more; if it fails again the event is dropped and logged, so one bad event cannot block
+        the queue.
         """
         if not _PATTERN.fullmatch(topic):
             raise ConfigError(f"topic must be a routing key pattern: {topic!r}")
@@ -166,8 +170,7 @@ class AmqpEventBus(EventBus):
             raise ConfigError("name must be 1-100 letters, digits, '_', '.', ':' or '-'")
         if not 1 <= prefetch <= 65_535:
             raise ConfigError("prefetch must be between 1 and 65535")
-        if self._closed:
-            raise TransportError("the event bus is closed")
+        self._open_channel()
         try:
             async with asyncio.timeout(self._publish_timeout):
                 channel = await self._connection.channel()
@@ -186,7 +189,8 @@ class AmqpEventBus(EventBus):
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             try:
-                await handler(message.body)
+                async with asyncio.timeout(self._handler_timeout):
+                    await handler(message.body)
             except Exception:
                 log.exception("event handler failed for %s", message.routing_key)
                 await settle(message.nack(requeue=not message.redelivered))
@@ -206,7 +210,9 @@ class AmqpEventBus(EventBus):
             with contextlib.suppress(*CONNECTION_EXCEPTIONS):
                 await channel.close()
         self._subscriptions.clear()
-        with contextlib.suppress(*CONNECTION_EXCEPTIONS):
-            await self._channel.close()
+        if self._channel is not None:
+            with contextlib.suppress(*CONNECTION_EXCEPTIONS):
+                await self._channel.close()
+            self._channel = None
         if self._owns_connection:
             await self._connection.close()
