@@ -29,6 +29,8 @@ from dependency_injector import containers, providers
 
 from lark_service.adapters.lark_http import AiohttpLarkTransport, HttpTokenIssuer, RetryPolicy
 from lark_service.adapters.memory import InMemoryMetrics, SystemClock, in_memory_stores
+from lark_service.adapters.memory.api_keys import InMemoryApiKeyStore
+from lark_service.adapters.memory.jobs import InMemoryJobStore
 from lark_service.application.clients.contact import ContactClient
 from lark_service.application.clients.docs import DocClient
 from lark_service.application.clients.messaging import MessagingClient
@@ -36,9 +38,11 @@ from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.rate_limit import RateLimiter
 from lark_service.domain.apps import AppConfig
+from lark_service.domain.ports.api_keys import ApiKeyStore
 from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.credentials import CredentialStores
 from lark_service.domain.ports.metrics import Metrics
+from lark_service.domain.ports.send_queue import JobStore, SendQueue
 from lark_service.domain.ports.token_issuer import TokenIssuer
 from lark_service.domain.ports.transport import LarkTransport
 from lark_service.entrypoints.settings import Settings
@@ -142,6 +146,37 @@ def credential_stores(database: SqlDatabase | None) -> CredentialStores:
     return sql_credential_stores(database)
 
 
+def job_store(database: SqlDatabase | None) -> JobStore:
+    if database is None:
+        return InMemoryJobStore()
+    from lark_service.adapters.postgres.jobs import SqlJobStore
+
+    return SqlJobStore(database)
+
+
+def api_key_store(database: SqlDatabase | None) -> ApiKeyStore:
+    if database is None:
+        return InMemoryApiKeyStore()
+    from lark_service.adapters.postgres.api_keys import SqlApiKeyStore
+
+    return SqlApiKeyStore(database)
+
+
+async def open_send_queue(settings: Settings) -> AsyncIterator[SendQueue | None]:
+    """RabbitMQ's ``lark.send`` when ``amqp_url`` is set; ``None``: the in-process queue."""
+    if settings.amqp_url is None:
+        yield None
+        return
+    # imported here: the embedded default needs no broker client
+    from lark_service.adapters.amqp import AmqpSendQueue
+
+    queue = await AmqpSendQueue.connect(settings.amqp_url)
+    try:
+        yield queue
+    finally:
+        await queue.aclose()
+
+
 class Gateways(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     embedded_default = providers.Object(False)
@@ -157,6 +192,13 @@ class Gateways(containers.DeclarativeContainer):
     )
     stores: providers.Provider[CredentialStores] = providers.Singleton(
         credential_stores, database=database
+    )
+    jobs: providers.Provider[JobStore] = providers.Singleton(job_store, database=database)
+    api_keys: providers.Provider[ApiKeyStore] = providers.Singleton(
+        api_key_store, database=database
+    )
+    send_queue: providers.Provider[SendQueue | None] = providers.Resource(
+        open_send_queue, settings=core.settings
     )
 
 

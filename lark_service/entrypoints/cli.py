@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from lark_service.domain.errors import AppResolutionError, ConfigError, LarkServiceError
-from lark_service.entrypoints import cli_apps, cli_db
+from lark_service.entrypoints import cli_apps, cli_db, cli_service
 from lark_service.entrypoints.bootstrap import Core
 from lark_service.entrypoints.cli_options import EXIT_CODES_HELP, ExitCode
 from lark_service.entrypoints.settings import load_settings
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_db.add_parsers(sub)
     cli_apps.add_parsers(sub)
+    cli_service.add_parsers(sub)
     return parser
 
 

@@ -69,6 +69,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     rate_limit_url: str | None = None
     """Redis URL shared by replicas for Lark's rate limits; ``None``: per process."""
     amqp_url: str | None = None
+    apps_file: str | None = None
+    """A TOML file of apps (``[[apps]]``) that ``serve`` and ``worker`` load at start."""
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
     log_level: LogLevel = "WARNING"

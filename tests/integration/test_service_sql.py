@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from lark_service.adapters.memory.clock import ManualClock
-from lark_service.adapters.postgres import downgrade_async, upgrade_async
+from lark_service.adapters.postgres import SqlDatabase, downgrade_async, generate_key, upgrade_async
 from lark_service.adapters.postgres.api_keys import SqlApiKeyStore
 from lark_service.adapters.postgres.jobs import SqlJobStore
 from lark_service.application.usecases.keys import ApiKeyService
@@ -31,17 +31,20 @@ async def migrated(database_url: str) -> str:
 
 
 @pytest.fixture
-async def jobs(migrated: str) -> AsyncIterator[SqlJobStore]:
-    store = SqlJobStore.open(migrated)
-    yield store
-    await store.aclose()
+async def db(migrated: str) -> AsyncIterator[SqlDatabase]:
+    database = await SqlDatabase.open(migrated, secret_key=generate_key())
+    yield database
+    await database.aclose()
 
 
 @pytest.fixture
-async def keys(migrated: str) -> AsyncIterator[SqlApiKeyStore]:
-    store = SqlApiKeyStore.open(migrated)
-    yield store
-    await store.aclose()
+def jobs(db: SqlDatabase) -> SqlJobStore:
+    return SqlJobStore(db)
+
+
+@pytest.fixture
+def keys(db: SqlDatabase) -> SqlApiKeyStore:
+    return SqlApiKeyStore(db)
 
 
 @pytest.mark.anyio

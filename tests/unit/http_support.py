@@ -49,9 +49,7 @@ def bearer(key: str) -> dict[str, str]:
 
 @pytest.fixture(name="api")
 async def api_fixture(pool: CredentialPool) -> AsyncIterator[Api]:
-    async with open_services(
-        pool, environ={}, max_attempts=MAX_ATTEMPTS, sleep=no_wait
-    ) as services:
+    async with open_services(pool, max_attempts=MAX_ATTEMPTS, sleep=no_wait) as services:
         keys = services.keys
         admin = (await keys.create(["admin"], name="admin")).key
         send = (await keys.create(["send"], name="sender")).key

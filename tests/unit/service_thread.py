@@ -40,8 +40,7 @@ def service_in_thread(
 
     async def main() -> None:
         async with open_pool(apps=apps, base_url=base_url, default_app_id=apps[0].app_id) as pool:
-            env = {"LARK_SERVICE_ADMIN_KEY": admin_key}
-            async with open_services(pool, environ=env, sleep=_no_wait) as services:
+            async with open_services(pool, admin_key=admin_key, sleep=_no_wait) as services:
                 config = uvicorn.Config(
                     create_app(services), log_level="warning", access_log=False, lifespan="on"
                 )

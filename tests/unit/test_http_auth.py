@@ -60,8 +60,7 @@ async def test_keys_are_stored_hashed_and_listed_without_the_key(api: Api) -> No
 
 async def test_admin_key_from_the_environment(pool: CredentialPool) -> None:
     key = "provisioned-admin-key-0123456789"
-    env = {"LARK_SERVICE_ADMIN_KEY": key}
-    async with open_services(pool, environ=env) as services:
+    async with open_services(pool, admin_key=key) as services:
         async with AsyncTestClient(app=create_app(services)) as client:
             assert (await client.get("/v1/apps", headers=bearer(key))).status_code == 200
         # a second start finds it and adds nothing
@@ -73,5 +72,5 @@ async def test_short_provided_admin_key_is_refused(pool: CredentialPool) -> None
     from lark_service.domain.errors import ConfigError
 
     with pytest.raises(ConfigError, match="at least"):
-        async with open_services(pool, environ={"LARK_SERVICE_ADMIN_KEY": "short"}):
+        async with open_services(pool, admin_key="short"):
             pass

@@ -117,9 +117,7 @@ async def test_external_queue_is_published_to_not_consumed(pool: CredentialPool)
     async def broker_ready() -> str | None:
         return None
 
-    async with open_services(
-        pool, environ={}, queue=broker, readiness=[("broker", broker_ready)]
-    ) as services:
+    async with open_services(pool, queue=broker, readiness=[("broker", broker_ready)]) as services:
         key = (await services.keys.create(["send"])).key
         async with AsyncTestClient(app=create_app(services)) as client:
             r = await client.post(

@@ -6,15 +6,22 @@ from typing import Any
 
 from sqlalchemy import RowMapping, select
 
-from lark_service.adapters.postgres.service_store import SqlServiceStore
+from lark_service.adapters.postgres.database import SqlDatabase
 from lark_service.domain.jobs import JobRecord, JobStatus
 from lark_service.domain.ports.send_queue import JobStore
 
 __all__ = ["SqlJobStore"]
 
 
-class SqlJobStore(SqlServiceStore, JobStore):
+class SqlJobStore(JobStore):
     """Each job's latest status; saving a record replaces the previous one."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
+        self._t = db.tables
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._db!r})"
 
     async def save_job(self, record: JobRecord) -> None:
         values: dict[str, Any] = {
@@ -28,11 +35,11 @@ class SqlJobStore(SqlServiceStore, JobStore):
             "log_id": record.log_id,
             "updated_at": record.updated_at,
         }
-        await self._write("saving a job", self._upsert(self._t.jobs, values))
+        await self._db.write("saving a job", self._db.upsert(self._t.jobs, values))
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         t = self._t.jobs
-        rows = await self._rows("reading a job", select(t).where(t.c.job_id == job_id))
+        rows = await self._db.rows("reading a job", select(t).where(t.c.job_id == job_id))
         return _record(rows[0]) if rows else None
 
     async def list_jobs(
@@ -42,7 +49,7 @@ class SqlJobStore(SqlServiceStore, JobStore):
         stmt = select(t).order_by(t.c.updated_at.desc(), t.c.job_id).limit(limit)
         if status is not None:
             stmt = stmt.where(t.c.status == status)
-        return [_record(r) for r in await self._rows("listing jobs", stmt)]
+        return [_record(r) for r in await self._db.rows("listing jobs", stmt)]
 
 
 def _record(r: RowMapping) -> JobRecord:

@@ -1,16 +1,16 @@
-"""A small local composition of the HTTP service (until ``entrypoints.bootstrap`` takes over).
+"""The HTTP service's use cases over a pool and the service's stores.
 
-`build_services` makes the use cases and clients from a pool and the service's stores;
-`open_services` also picks the stores (SQL when a database URL is given, else in memory),
-runs the in-process send queue with its worker, and provisions ``LARK_SERVICE_ADMIN_KEY``.
+`build_services` makes the use cases and clients; `open_services` takes the stores and queue
+from the composition root (`entrypoints.bootstrap`; in memory when none are given), runs the
+in-process send queue with its worker when no broker is configured, and provisions
+``LARK_SERVICE_ADMIN_KEY``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from lark_service.adapters.memory.api_keys import InMemoryApiKeyStore
@@ -64,8 +64,9 @@ def build_services(
 async def open_services(
     pool: CredentialPool,
     *,
-    database_url: str | None = None,
-    environ: Mapping[str, str] | None = None,
+    jobs: JobStore | None = None,
+    api_keys: ApiKeyStore | None = None,
+    admin_key: str | None = None,
     queue: SendQueue | None = None,
     readiness: Sequence[tuple[str, ReadinessCheck]] = (),
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
@@ -74,29 +75,16 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Services with their stores and a send queue.
 
-    ``database_url`` (already migrated) keeps jobs and API keys in SQL; without it they are
-    in memory. A ``queue`` given (the RabbitMQ adapter) is used as it is: its worker runs
-    elsewhere and dead-letters through ``SendingService.mark_dead``; ``readiness`` adds
-    checks (the broker's) to ``/readyz``. Without one, an in-process queue is consumed here:
+    ``jobs`` and ``api_keys`` are the composition root's stores (SQL when a database is
+    configured); without them they are in memory. A ``queue`` given (the RabbitMQ adapter)
+    is used as it is: its worker runs elsewhere and dead-letters through
+    ``SendingService.mark_dead``; ``readiness`` adds checks (the broker's) to ``/readyz``. Without one, an in-process queue is consumed here:
     failed jobs are retried after ``retry_delay`` s, doubling, through ``sleep`` (tests pass
     one that does not wait), and it is closed at exit. The pool stays the caller's.
     """
-    env = os.environ if environ is None else environ
     async with AsyncExitStack() as stack:
-        jobs: JobStore
-        api_keys: ApiKeyStore
-        if database_url:
-            # imported here: the in-memory service needs no SQL driver
-            from lark_service.adapters.postgres.api_keys import SqlApiKeyStore
-            from lark_service.adapters.postgres.jobs import SqlJobStore
-
-            sql_jobs = SqlJobStore.open(database_url)
-            stack.push_async_callback(sql_jobs.aclose)
-            sql_keys = SqlApiKeyStore.open(database_url)
-            stack.push_async_callback(sql_keys.aclose)
-            jobs, api_keys = sql_jobs, sql_keys
-        else:
-            jobs, api_keys = InMemoryJobStore(), InMemoryApiKeyStore()
+        jobs = InMemoryJobStore() if jobs is None else jobs
+        api_keys = InMemoryApiKeyStore() if api_keys is None else api_keys
         services: Services | None = None
 
         async def record_dead(job: SendJob, reason: str) -> object:
@@ -123,7 +111,6 @@ async def open_services(
             readiness=[("store", store_ready), *readiness],
             max_attempts=max_attempts,
         )
-        admin_key = env.get(ADMIN_KEY_ENV)
         if admin_key and await services.keys.ensure(admin_key, ("admin",), name=ADMIN_KEY_ENV):
             log.warning("created the admin API key given in %s", ADMIN_KEY_ENV)
         if in_process is not None:
