@@ -78,9 +78,10 @@ async def open_services(
     ``jobs`` and ``api_keys`` are the composition root's stores (SQL when a database is
     configured); without them they are in memory. A ``queue`` given (the RabbitMQ adapter)
     is used as it is: its worker runs elsewhere and dead-letters through
-    ``SendingService.mark_dead``; ``readiness`` adds checks (the broker's) to ``/readyz``. Without one, an in-process queue is consumed here:
-    failed jobs are retried after ``retry_delay`` s, doubling, through ``sleep`` (tests pass
-    one that does not wait), and it is closed at exit. The pool stays the caller's.
+    ``SendingService.mark_dead``; ``readiness`` adds checks (the broker's) to ``/readyz``.
+    Without one, an in-process queue is consumed here: failed jobs are retried after
+    ``retry_delay`` s, doubling, through ``sleep`` (tests pass one that does not wait), and
+    it is closed at exit. The pool stays the caller's.
     """
     async with AsyncExitStack() as stack:
         jobs = InMemoryJobStore() if jobs is None else jobs
