@@ -16,6 +16,7 @@ from lark_service.domain.apps import AppConfig, Domain
 from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.credentials import CredentialStore
 from lark_service.domain.ports.metrics import Metrics
+from lark_service.domain.ports.transport import LarkTransport
 from lark_service.entrypoints.container import Container
 
 DATABASE_URL_ENV = "LARK_SERVICE_DATABASE_URL"
@@ -34,6 +35,7 @@ async def open_pool(
     retry: RetryPolicy | None = None,
     refresh_ahead: float = 300.0,
     limiter: RateLimiter | None = None,
+    transport: LarkTransport | None = None,
     **store_options: Any,
 ) -> AsyncIterator[CredentialPool]:
     """Open a `CredentialPool` wired to the real Lark HTTP transport.
@@ -42,6 +44,9 @@ async def open_pool(
     ``database_url`` (SQLAlchemy URL, else ``$LARK_SERVICE_DATABASE_URL``) selects the SQL
     store; with neither, the store is in memory.
     ``limiter`` replaces the client-side rate limiter (Lark's documented limits).
+    ``transport`` replaces the aiohttp transport for every call, token requests included
+    (e.g. ``lark_service.testing.InProcessLarkTransport(fake)``); ``retry`` then does not
+    apply: the given transport has its own.
     """
     app_list = list(apps)
     if base_url is not None:
@@ -64,6 +69,8 @@ async def open_pool(
         container.metrics.override(metrics)
     if retry is not None:
         container.retry.override(retry)
+    if transport is not None:
+        container.transport.override(transport)
     if database_url is None:
         database_url = os.environ.get(DATABASE_URL_ENV) or None
     if store is None and database_url is not None:

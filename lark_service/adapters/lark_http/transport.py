@@ -14,9 +14,10 @@ import logging
 
 import aiohttp
 
+from lark_service.adapters.lark_http.calls import call_with_retries, request_headers
 from lark_service.adapters.lark_http.envelope import parse_reply
 from lark_service.adapters.lark_http.retry import RetryPolicy
-from lark_service.domain.errors import LarkServiceError, RateLimitedError, TransportError
+from lark_service.domain.errors import LarkServiceError, TransportError
 from lark_service.domain.ports.metrics import Metrics, NullMetrics
 from lark_service.domain.ports.transport import LarkTransport
 from lark_service.domain.wire import LarkReply, LarkRequest
@@ -69,28 +70,12 @@ class AiohttpLarkTransport(LarkTransport):
     async def call(self, request: LarkRequest) -> LarkReply:
         if self._closed:
             raise TransportError("the transport is closed", api=request.api, app_id=request.app_id)
-        attempt = 0
-        while True:
-            result = await self._attempt(request)
-            if isinstance(result, LarkReply):
-                return result
-            if isinstance(result, RateLimitedError):
-                self._metrics.rate_limited(app_id=request.app_id, api=request.api)
-            delay = self._retry.delay_for(request, result, attempt)
-            if delay is None:
-                raise result
-            self._metrics.retry(
-                app_id=request.app_id, api=request.api, reason=type(result).__name__
-            )
-            attempt += 1
-            await asyncio.sleep(delay)
+        return await call_with_retries(
+            request, self._attempt, retry=self._retry, metrics=self._metrics
+        )
 
     async def _attempt(self, request: LarkRequest) -> LarkReply | LarkServiceError:
-        headers: dict[str, str] = {}
-        if request.token:
-            headers["Authorization"] = "Bearer " + request.token
-        if request.headers:
-            headers.update(request.headers)
+        headers = request_headers(request)
         data: bytes | aiohttp.FormData | None = request.body
         if request.form is not None:
             form = aiohttp.FormData()
