@@ -28,7 +28,7 @@ if importlib.util.find_spec("starlette") is None:  # pragma: no cover - depends 
         "pip install 'lark-service[testing]'"
     )
 
-from lark_service.testing.fake_lark import (  # noqa: E402
+from lark_service.testing.fake_lark import (
     FakeApp,
     FakeLark,
     FakeLarkError,
@@ -37,8 +37,8 @@ from lark_service.testing.fake_lark import (  # noqa: E402
     RunningServer,
     serve_in_thread,
 )
-from lark_service.testing.pool import app_configs, fake_pool  # noqa: E402
-from lark_service.testing.transport import InProcessLarkTransport  # noqa: E402
+from lark_service.testing.pool import app_configs, fake_pool
+from lark_service.testing.transport import InProcessLarkTransport
 
 __all__ = [
     "FakeApp",

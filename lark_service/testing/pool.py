@@ -53,7 +53,7 @@ async def fake_pool(
     retry: RetryPolicy | None = None,
     refresh_ahead: float = 300.0,
     limiter: RateLimiter | None = None,
-    timeout: float = 30.0,
+    timeout: float = 30.0,  # noqa: ASYNC109 - the transport's per-attempt timeout
 ) -> AsyncIterator[CredentialPool]:
     """Open a pool on ``fake``, in memory; the keywords mean what they mean for `open_pool`.
 
@@ -67,9 +67,7 @@ async def fake_pool(
         app_list = list(apps)
         for app in app_list:
             if app.app_id not in fake.apps:
-                fake.add_app(
-                    app.app_id, app.app_secret, app_type=app.app_type.value, name=app.name
-                )
+                fake.add_app(app.app_id, app.app_secret, app_type=app.app_type.value, name=app.name)
     metrics = metrics if metrics is not None else InMemoryMetrics()
     clock = clock if clock is not None else SystemClock()
     transport = InProcessLarkTransport(fake, timeout=timeout, retry=retry, metrics=metrics)

@@ -1,4 +1,4 @@
-"""BitableMixin (through DocClient) against the fake Lark server, and InMemoryBitable."""
+"""BitableMixin (through DocClient) against the fake Lark server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-from lark_service.adapters.memory.bitable import InMemoryBitable
 from lark_service.application import CredentialPool
 from lark_service.application.clients.docs import DocClient
 from lark_service.domain.batch import BatchPartialError
@@ -278,26 +277,3 @@ async def test_token_invalid_refreshes_once_then_fails(fake: FakeLark, docs: Doc
     fake.inject_fault("token_invalid", path_prefix=B, count=2)
     with pytest.raises(TokenInvalidError):
         await docs.get_record(APP, table, "recX")
-
-
-async def test_in_memory_bitable_behaves_like_the_client():
-    mem = InMemoryBitable()
-    table = mem.add_table(APP, "People", FIELDS)
-    created = await mem.batch_create_records(APP, table, people())
-    assert [t.name async for t in mem.iter_tables(APP)] == ["People"]
-    assert [f.field_name for f in (await mem.list_fields(APP, table)).items] == list(FIELDS)
-    flt = Filter.all(Condition.of("Age", "isGreaterEqual", 31))
-    page = await mem.search_records(APP, table, filter=flt, sort=[Sort(field_name="Age")])
-    assert [r.fields["Name"] for r in page.items] == ["Ann", "Cid"]
-    assert len([r async for r in mem.iter_records(APP, table, page_size=1)]) == 4
-    rec = await mem.update_record(APP, table, created[0].record_id, {"Age": 32})
-    assert (await mem.get_record(APP, table, rec.record_id)).fields["Age"] == 32
-    with pytest.raises(BadRequestError):
-        await mem.create_record(APP, table, {"Nope": 1})
-    await mem.delete_record(APP, table, rec.record_id)
-    with pytest.raises(NotFoundError):
-        await mem.get_record(APP, table, rec.record_id)
-    got = await mem.batch_get_records(APP, table, [created[1].record_id, "recX"])
-    assert got.absent_record_ids == ["recX"]
-    await mem.batch_update_records(APP, table, {created[1].record_id: {"Age": 1}})
-    assert [d.deleted for d in await mem.batch_delete_records(APP, table, [created[1].record_id])]

@@ -17,6 +17,7 @@ from lark_service.domain.errors import (
 )
 from lark_service.domain.models.contact import Chat, Department, User
 from lark_service.entrypoints.embed import open_pool
+from lark_service.testing import InProcessLarkTransport
 from lark_service.testing.fake_lark import FakeLark
 from lark_service.testing.fake_lark.contact import (
     add_chat,
@@ -387,11 +388,11 @@ async def test_fake_enforces_lark_limits_on_raw_requests(pool, fake):
 
 
 # cache ----------------------------------------------------------------------------------
-async def test_cache_ttl_per_app(fake, base_url):
+async def test_cache_ttl_per_app(fake):
     clock = ManualClock()
     async with open_pool(
         apps=make_apps(fake, 2),
-        base_url=base_url,
+        transport=InProcessLarkTransport(fake),
         default_app_id="cli_app0",
         clock=clock,
         metrics=InMemoryMetrics(),
@@ -434,64 +435,3 @@ async def test_cache_ttl_must_be_positive(pool):
     for bad in (0, -1.0, True):
         with pytest.raises(ConfigError):
             ContactClient(pool, cache_ttl=bad)
-
-
-# in-memory adapter ----------------------------------------------------------------------
-async def test_in_memory_contacts_behaves_like_the_client():
-    from lark_service.adapters.memory.contact import InMemoryContacts
-    from lark_service.domain.models.contact import ChatMember, UserStatus
-
-    mem = InMemoryContacts()
-    mem.add_department(Department(open_department_id="od-1", department_id="D1", name="Eng"))
-    mem.add_department(Department(open_department_id="od-2", parent_department_id="od-1"))
-    for n in range(120):
-        mem.add_user(
-            User(
-                open_id=f"ou_{n}", union_id=f"on_{n}", email=f"u{n}@x.com", department_ids=["od-1"]
-            )
-        )
-    gone = mem.add_user(
-        User(
-            open_id="ou_gone",
-            mobile="+1",
-            department_ids=["D1"],
-            status=UserStatus(is_resigned=True),
-        )
-    )
-    assert (await mem.get_user("on_3", user_id_type="union_id")).open_id == "ou_3"
-    with pytest.raises(NotFoundError) as info:
-        await mem.get_user("ou_nobody")
-    assert info.value.code == 41050
-    got = await mem.batch_get_users(["ou_5", "ou_x", "ou_1"])
-    assert [u.open_id for u in got] == ["ou_5", "ou_1"]
-    ids = await mem.batch_get_user_ids(emails=["u2@x.com", "no@x.com"], mobiles=["+1"])
-    assert [e.user_id for e in ids] == ["ou_2", "", ""]
-    assert await mem.get_user_by_mobile("+1", include_resigned=True) == gone
-    assert await mem.get_user_by_email("no@x.com") is None
-    assert [u.open_id async for u in mem.iter_department_users("od-1")] == [
-        f"ou_{n}" for n in range(120)
-    ]
-    page = await mem.list_department_users("D1", department_id_type="department_id", page_size=50)
-    assert len(page.items) == 50 and page.has_more and page.page_token
-    assert (await mem.get_department("0")).open_department_id == "0"
-    assert [d.open_department_id async for d in mem.iter_child_departments("0")] == ["od-1"]
-    every = [d.open_department_id async for d in mem.iter_child_departments("0", fetch_child=True)]
-    assert every == ["od-1", "od-2"]
-    with pytest.raises(NotFoundError):
-        await mem.get_department("od-9")
-    mem.add_chat(
-        Chat(chat_id="oc_1", name="C"), [ChatMember(member_id=f"ou_{n}") for n in range(3)]
-    )
-    assert (await mem.get_chat("oc_1")).name == "C"
-    members = await mem.list_chat_members("oc_1", page_size=2)
-    assert members.member_total == 3 and members.has_more
-    assert [m.member_id async for m in mem.iter_chat_members("oc_1")] == ["ou_0", "ou_1", "ou_2"]
-    mem.add_chat(Chat(chat_id="oc_2"), bot_in_chat=False)
-    with pytest.raises(PermissionDeniedError):
-        await mem.list_chat_members("oc_2")
-    with pytest.raises(NotFoundError):
-        await mem.get_chat("oc_9")
-    with pytest.raises(ConfigError):
-        await mem.list_department_users("od-1", page_size=51)
-    with pytest.raises(ConfigError):
-        await mem.get_user("ou_1", user_id_type="email")

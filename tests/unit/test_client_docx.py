@@ -9,7 +9,6 @@ import zlib
 import msgspec
 import pytest
 
-from lark_service.adapters.memory.docs import InMemoryDocs
 from lark_service.application import CredentialPool, DocClient
 from lark_service.application.clients.blocks import (
     bullet,
@@ -254,23 +253,3 @@ def test_chunk_tokens():
     assert chunk_tokens("t", 1) == ["t"]
     assert chunk_tokens("t", 2) == chunk_tokens("t", 2) != chunk_tokens("u", 2)
     assert len(set(chunk_tokens(None, 3))) == 3
-
-
-async def test_in_memory_docx():
-    mem = InMemoryDocs()
-    doc = await mem.create_document(title="M")
-    created = await mem.append_blocks(doc.document_id, [paragraph("a"), paragraph("c")])
-    await mem.append_blocks(doc.document_id, [paragraph("b")], index=1, client_token="k")
-    assert await mem.append_blocks(doc.document_id, [paragraph("b")], client_token="k")
-    await mem.update_block_text(doc.document_id, created[0].block_id, "A")
-    image = await mem.append_image(doc.document_id, b"img", width=5)
-    assert image.image.width == 5 and image.image.token
-    assert await mem.get_raw_content(doc.document_id) == "M\nA\nb\nc\n"
-    page = await mem.list_blocks(doc.document_id, page_size=2)
-    assert page.has_more and len(page.items) == 2
-    assert len([b async for b in mem.iter_blocks(doc.document_id)]) == 5
-    assert (await mem.get_document(doc.document_id)).title == "M"
-    with pytest.raises(NotFoundError):
-        await mem.get_document("nope")
-    with pytest.raises(ConfigError):
-        await mem.list_blocks(doc.document_id, page_size=0)

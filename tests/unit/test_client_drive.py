@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from lark_service.adapters.memory.docs import InMemoryDocs
 from lark_service.application import CredentialPool, DocClient
 from lark_service.domain.errors import (
     ConfigError,
@@ -124,7 +123,7 @@ async def test_chunked_upload_uses_block_size_and_checksums(docs: DocClient, fak
     assert await docs.download_file(token) == data
 
 
-async def test_fake_rejects_wrong_checksum_and_oversize(docs: DocClient, fake: FakeLark, base_url):
+async def test_fake_rejects_wrong_checksum_and_oversize(docs: DocClient, fake: FakeLark):
     import httpx
 
     root = root_folder(fake, "cli_app0")
@@ -137,7 +136,9 @@ async def test_fake_rejects_wrong_checksum_and_oversize(docs: DocClient, fake: F
         "size": "3",
         "checksum": "1",
     }
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=fake.app), base_url="http://fake"
+    ) as http:
         reply = await http.post(
             f"{FILES}/upload_all",
             data=data,
@@ -146,7 +147,9 @@ async def test_fake_rejects_wrong_checksum_and_oversize(docs: DocClient, fake: F
         )
     assert reply.status_code == 400 and reply.json()["code"] == 1062008
     data["size"] = str(20 * 1024 * 1024 + 1)  # the fake enforces the 20 MB cap too
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=fake.app), base_url="http://fake"
+    ) as http:
         reply = await http.post(
             f"{FILES}/upload_all",
             data=data,
@@ -271,41 +274,16 @@ async def test_bad_input_is_rejected_before_any_request(docs: DocClient, fake: F
     assert fake.requests == []
 
 
-async def test_in_memory_drive_and_permissions():
-    mem = InMemoryDocs()
-    folder = await mem.create_folder("F", folder_token="fldmemoryroot")
-    token = await mem.upload_file(b"abc", file_name="a", parent_node=folder.token)
-    assert await mem.download_file(token) == b"abc"
-    assert [f.name async for f in mem.iter_files(folder.token)] == ["a"]
-    page = await mem.list_files(folder.token, page_size=1)
-    assert [f.token for f in page.items] == [token] and not page.has_more
-    doc = await mem.create_document(title="d", folder_token=folder.token)
-    await mem.grant_permission(
-        doc.document_id, doc_type="docx", member_type="openid", member_id="ou_1", perm="full_access"
-    )
-    assert [
-        m.perm for m in await mem.list_permission_members(doc.document_id, doc_type="docx")
-    ] == ["full_access"]
-    await mem.revoke_permission(
-        doc.document_id, doc_type="docx", member_type="openid", member_id="ou_1"
-    )
-    assert await mem.delete_file(folder.token, doc_type="folder")
-    with pytest.raises(NotFoundError):
-        await mem.download_file(token)
-    with pytest.raises(ConfigError):
-        await mem.grant_permission("t", doc_type="docx", member_type="x", member_id="1")
-
-
-async def test_fake_download_is_binary_with_content_disposition(
-    docs: DocClient, fake: FakeLark, base_url
-):
+async def test_fake_download_is_binary_with_content_disposition(docs: DocClient, fake: FakeLark):
     import httpx
 
     file_token = await docs.upload_file(
         b"\x00\x01", file_name="r.bin", parent_node=root_folder(fake, "cli_app0")
     )
     token = await docs.pool.get_token(docs.resolve_app())  # type: ignore[union-attr]
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=fake.app), base_url="http://fake"
+    ) as http:
         reply = await http.get(
             f"{FILES}/{file_token}/download", headers={"Authorization": f"Bearer {token}"}
         )

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from lark_service.adapters.memory import InMemoryMetrics
-from lark_service.adapters.memory.messaging import InMemoryMessaging
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.application.clients.cards import CardBuilder
 from lark_service.application.clients.post import PostBuilder
@@ -23,10 +22,9 @@ from lark_service.domain import (
     TokenInvalidError,
 )
 from lark_service.domain.models.messaging import Message
-from lark_service.domain.ports.messaging import MessagingPort
-from lark_service.entrypoints.embed import open_pool
-from lark_service.testing.fake_lark import FakeLark
-from tests.conftest import FAST_RETRY, make_apps
+from lark_service.testing import FakeLark, fake_pool
+from lark_service.testing.virtual_time import loop_clock
+from tests.conftest import FAST_RETRY, loop_limiter, make_apps
 
 pytestmark = pytest.mark.anyio
 MSG = "/open-apis/im/v1/messages"
@@ -297,16 +295,20 @@ async def test_token_invalid_once_then_twice(pool: CredentialPool, fake: FakeLar
         await client.list_messages(CHAT)
 
 
-async def test_burst_of_500_is_shaped_by_the_limiter(fake: FakeLark, base_url: str):
-    """The issue's test: with the client limiter, 500 sends to one chat meet no 429."""
+async def test_burst_of_500_is_shaped_by_the_limiter(fake: FakeLark):
+    """The issue's test: with the client limiter, 500 sends to one chat meet no 429.
+
+    On virtual time the limiter's delays take no real time, and the fake's buckets run on
+    the same (loop) clock."""
     fake.state["im_rate_scale"] = 20  # fake: 100/s per chat, 1000/s and 20000/min per app
     metrics = InMemoryMetrics()
-    async with open_pool(
+    started = loop_clock()()
+    async with fake_pool(
+        fake,
         apps=make_apps(fake, 1, prefix="cli_burst"),
-        base_url=base_url,
         metrics=metrics,
         retry=FAST_RETRY,
-        limiter=RateLimiter(scale=20),  # the same limits as the fake, cold token included
+        limiter=loop_limiter(scale=20),  # the same limits as the fake, cold token included
     ) as burst_pool:
         client = MessagingClient(burst_pool)
         msgs = await asyncio.gather(*(client.send_text("oc_burst", f"n{i}") for i in range(500)))
@@ -316,17 +318,19 @@ async def test_burst_of_500_is_shaped_by_the_limiter(fake: FakeLark, base_url: s
     posts = [r for r in fake.requests if r.path == MSG and r.method == "POST"]
     assert sum(metrics.rate_limits.values()) == 0
     assert len(posts) == 500
+    # 100/s per chat, stretched by the limiter's 10% margin: about 5 s of (virtual) time
+    assert 4.0 < loop_clock()() - started < 10.0
 
 
-async def test_burst_without_limiter_meets_429(fake: FakeLark, base_url: str):
+async def test_burst_without_limiter_meets_429(fake: FakeLark):
     """Without the limiter the fake answers 429; the transport retries (honouring
     x-ogw-ratelimit-reset, at most 5 times) and whatever is still limited surfaces as
     RateLimitedError. Either way nothing arrives twice."""
     fake.state["im_rate_scale"] = 20
     metrics = InMemoryMetrics()
-    async with open_pool(
+    async with fake_pool(
+        fake,
         apps=make_apps(fake, 1, prefix="cli_raw"),
-        base_url=base_url,
         metrics=metrics,
         limiter=RateLimiter(limits={}),
     ) as raw_pool:
@@ -340,29 +344,3 @@ async def test_burst_without_limiter_meets_429(fake: FakeLark, base_url: str):
     assert sum(metrics.rate_limits.values()) > 0  # the fake did answer 429s
     stored = [m for m in fake.messages if m["chat_id"] == "oc_raw"]
     assert len(stored) == len(ok) == len({m["content"] for m in stored})
-
-
-async def test_memory_adapter_is_a_port_and_behaves(tmp_path: Path):
-    mem: MessagingPort = InMemoryMessaging()
-    root = await mem.send_text(CHAT, "a", uuid="u1")
-    assert (await mem.send_text(CHAT, "a", uuid="u1")).message_id == root.message_id
-    reply = await mem.reply_text(root.message_id, "b", reply_in_thread=True)
-    assert reply.root_id == root.message_id and reply.thread_id
-    assert (await mem.update_text(root.message_id, "a2")).updated
-    card = await mem.send_card(CHAT, CardBuilder().markdown("x"))
-    await mem.update_card(card.message_id, {"elements": []})
-    img = await mem.send_image(CHAT, PNG)
-    assert img.msg_type == "image"
-    await mem.recall_message(reply.message_id)
-    assert (await mem.get_message(reply.message_id)).deleted
-    with pytest.raises(NotFoundError):
-        await mem.reply_text(reply.message_id, "late")
-    with pytest.raises(PermissionDeniedError, match="recall"):
-        await mem.recall_message(root.message_id, app_id="cli_other")
-    page = await mem.list_messages(CHAT, page_size=2)
-    assert len(page.items) == 2 and page.has_more
-    assert len([m async for m in mem.iter_messages(CHAT, page_size=2)]) == 4
-    batch = await mem.send_batch(["oc_1", "oc_2"], "hi")
-    assert all(r.ok for r in batch)
-    with pytest.raises(ConfigError):
-        await mem.send_text("bad", "x")

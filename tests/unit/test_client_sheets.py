@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from lark_service.adapters.memory.docs import InMemoryDocs
 from lark_service.application import CredentialPool, DocClient
 from lark_service.domain.errors import (
     ConfigError,
@@ -163,21 +162,3 @@ def test_parse_range():
         sheet_id="s1", first_col=27, first_row=2, last_col=28, last_row=0
     )
     assert not parse_range("s1").has_cells
-
-
-async def test_in_memory_sheets():
-    mem = InMemoryDocs()
-    token = mem.add_spreadsheet(sheet_ids=("s1",))
-    assert (await mem.write_range(token, "s1!A1:B2", [[1, 2], [3, 4]])).updatedRange == "s1!A1:B2"
-    assert (await mem.read_range(token, "s1")).values == [[1, 2], [3, 4]]
-    appended = await mem.append_rows(token, "s1!A1:B", [[5, 6]])
-    assert appended.updates is not None and appended.updates.updatedRange == "s1!A3:B3"
-    assert [
-        v.values
-        for v in await mem.batch_read_ranges(token, ["s1!A3:B3"], value_render_option="ToString")
-    ] == [[["5", "6"]]]
-    assert len(await mem.batch_write_ranges(token, {"s1!C1": [["c"]]})) == 1
-    with pytest.raises(NotFoundError):
-        await mem.read_range(token, "s9!A1")
-    with pytest.raises(ConfigError):
-        await mem.write_range(token, "s1!A1:A1", [[1, 2]])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from lark_service.adapters.memory.tables import InMemoryWorkspaceTables
 from lark_service.application import CredentialPool
 from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.domain import UserToken
@@ -206,31 +205,3 @@ async def test_bad_input_before_any_request(fake: FakeLark, tables: WorkspaceTab
     with pytest.raises(ConfigError):
         await tables.execute_sql(WS, "SELECT %s", ["a\x00b"], user_id=USER)
     assert fake.requests == []
-
-
-async def test_in_memory_workspace_tables():
-    mem = InMemoryWorkspaceTables()
-    mem.add_table(WS, "people", COLS, unique=("email",), rows=[dict(r) for r in ROWS])
-    assert [t.name async for t in mem.iter_tables(WS, user_id=USER)] == ["people"]
-    assert (await mem.get_table(WS, "people", user_id=USER)).primary_key == ["_id"]
-    page = await mem.query_records(WS, "people", user_id=USER, filter="age=lt.40", select="name")
-    assert page.items == [{"name": "Ann"}, {"name": "Bob"}]
-    assert await mem.insert_records(WS, "people", [{"name": "Dee"}], user_id=USER) == ["4"]
-    await mem.upsert_records(
-        WS, "people", [{"email": "ann@x", "age": 1}], user_id=USER, on_conflict="email"
-    )
-    assert await mem.update_records(
-        WS, "people", {"age": 2}, filter="name=eq.Bob", user_id=USER
-    ) == ["2"]
-    await mem.batch_update_records(WS, "people", [{"_id": 3, "age": 3}], user_id=USER)
-    await mem.delete_records(WS, "people", filter="name=eq.Dee", user_id=USER)
-    ages = [r["age"] async for r in mem.iter_records(WS, "people", user_id=USER, page_size=1)]
-    assert ages == [1, 2, 3]
-    res = await mem.execute_sql(
-        WS, "SELECT count(*) AS n FROM people WHERE age > %s", [1], user_id=USER
-    )
-    assert res.json() == [{"n": 2}]
-    with pytest.raises(NotFoundError):
-        await mem.get_table(WS, "nope", user_id=USER)
-    with pytest.raises(BadRequestError):
-        await mem.query_records(WS, "people", user_id=USER, filter="bad")

@@ -6,24 +6,23 @@ import logging
 
 import pytest
 
-from lark_service.adapters.lark_http import AiohttpLarkTransport, RetryPolicy
+from lark_service.adapters.lark_http import RetryPolicy
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.domain import (
     AppConfig,
     AuthError,
     BadRequestError,
     ConfigError,
-    LarkRequest,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
     TokenInvalidError,
-    TransportError,
     UnknownAppError,
     error_from_reply,
 )
 from lark_service.entrypoints.embed import open_pool
+from lark_service.testing import InProcessLarkTransport
 from lark_service.testing.fake_lark import FakeLark
 
 pytestmark = pytest.mark.anyio
@@ -70,10 +69,10 @@ def test_rate_limited_error_carries_retry_after():
     assert isinstance(err, RateLimitedError) and err.retry_after == 7
 
 
-async def test_wrong_secret_is_an_auth_error_naming_app_and_api(fake: FakeLark, base_url: str):
+async def test_wrong_secret_is_an_auth_error_naming_app_and_api(fake: FakeLark):
     fake.add_app("cli_wrong", "right-secret")
     app = AppConfig(app_id="cli_wrong", app_secret="WRONG-secret-value")
-    async with open_pool(apps=[app], base_url=base_url) as pool:
+    async with open_pool(apps=[app], transport=InProcessLarkTransport(fake)) as pool:
         with pytest.raises(AuthError) as info:
             await MessagingClient(pool).get_bot_info()
     err = info.value
@@ -102,11 +101,12 @@ async def test_rate_limit_is_retried_after_reset_header(pool: CredentialPool, fa
     assert pool.metrics.rate_limits[("cli_app0", "bot.info")] == 2  # type: ignore[attr-defined]
 
 
-async def test_persistent_rate_limit_surfaces_typed_error(fake: FakeLark, base_url: str):
+async def test_persistent_rate_limit_surfaces_typed_error(fake: FakeLark):
     fake.add_app("cli_rl", "s")
     policy = RetryPolicy(max_rate_limit_retries=1, max_delay=0.05)
     async with open_pool(
-        apps=[AppConfig(app_id="cli_rl", app_secret="s")], base_url=base_url, retry=policy
+        apps=[AppConfig(app_id="cli_rl", app_secret="s")],
+        transport=InProcessLarkTransport(fake, retry=policy),
     ) as pool:
         fake.inject_fault("rate_limit", path_prefix="/open-apis/bot", count=5, retry_after=3)
         with pytest.raises(RateLimitedError) as info:
@@ -160,22 +160,6 @@ async def test_send_with_uuid_is_retried_and_arrives_once(pool: CredentialPool, 
     assert len([m for m in fake.messages if m["chat_id"] == "oc_chat"]) == 1
 
 
-async def test_transport_error_when_nothing_listens():
-    transport = AiohttpLarkTransport(retry=RetryPolicy(max_attempts=2, base_delay=0.001))
-    try:
-        with pytest.raises(TransportError):
-            await transport.call(
-                LarkRequest(
-                    method="GET",
-                    base_url="http://127.0.0.1:9",
-                    path="/open-apis/x",
-                    idempotent=True,
-                )
-            )
-    finally:
-        await transport.aclose()
-
-
 async def test_token_invalid_twice_surfaces_typed_error(pool: CredentialPool, fake: FakeLark):
     fake.inject_fault("token_invalid", path_prefix="/open-apis/bot", count=2)
     with pytest.raises(TokenInvalidError) as info:
@@ -183,11 +167,11 @@ async def test_token_invalid_twice_surfaces_typed_error(pool: CredentialPool, fa
     assert info.value.code == 99991663
 
 
-async def test_bare_access_token_client_without_pool(
-    pool: CredentialPool, fake: FakeLark, base_url: str
-):
+async def test_bare_access_token_client_without_pool(pool: CredentialPool, fake: FakeLark):
     token = await pool.tenant_access_token("cli_app1")
-    async with MessagingClient(access_token=token, base_url=base_url) as client:
+    async with MessagingClient(
+        access_token=token, transport=InProcessLarkTransport(fake)
+    ) as client:
         info = await client.get_bot_info()
         assert info.app_name == "App 1"
         msg = await client.send_text("oc_legacy", "hi")
@@ -210,7 +194,7 @@ async def test_send_text_bad_input_caught_before_the_call(pool: CredentialPool, 
 
 
 async def test_secrets_and_tokens_never_in_logs_or_reprs(
-    fake: FakeLark, base_url: str, caplog: pytest.LogCaptureFixture
+    fake: FakeLark, caplog: pytest.LogCaptureFixture
 ):
     caplog.set_level(logging.DEBUG)
     fake.add_app("cli_secret", "TOPSECRET-123")
@@ -220,7 +204,7 @@ async def test_secrets_and_tokens_never_in_logs_or_reprs(
         encrypt_key="ENCKEY-9",
         verification_token="VT-7",
     )
-    async with open_pool(apps=[app], base_url=base_url) as pool:
+    async with open_pool(apps=[app], transport=InProcessLarkTransport(fake)) as pool:
         client = MessagingClient(pool)
         await client.get_bot_info()
         token = await pool.tenant_access_token()

@@ -8,6 +8,7 @@ from lark_service.adapters.memory import InMemoryCredentialStore
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.domain import AppConfig, AuthError, ConfigError, UnknownAppError
 from lark_service.entrypoints.embed import open_pool
+from lark_service.testing import InProcessLarkTransport
 from lark_service.testing.fake_lark import FakeLark
 
 pytestmark = pytest.mark.anyio
@@ -71,17 +72,17 @@ async def test_load_env_missing_secret_is_clear(pool: CredentialPool):
         await pool.apps.load_env({"LARK_APPS__HR__APP_ID": "cli_hr"})
 
 
-async def test_apps_from_store_are_discovered(fake: FakeLark, base_url: str):
+async def test_apps_from_store_are_discovered(fake: FakeLark):
     store = InMemoryCredentialStore()
     fake.add_app("cli_stored", "st")
-    await store.save_app(AppConfig(app_id="cli_stored", app_secret="st", domain=base_url))
-    async with open_pool(store=store) as pool:
+    await store.save_app(AppConfig(app_id="cli_stored", app_secret="st"))
+    async with open_pool(store=store, transport=InProcessLarkTransport(fake)) as pool:
         # level 5: exactly one enabled app -> auto-detected
         assert (await MessagingClient(pool).get_bot_info()).open_id
 
 
-async def test_add_update_enable_disable_remove(pool: CredentialPool, base_url: str):
-    await pool.apps.add(AppConfig(app_id="cli_new", app_secret="n", domain=base_url))
+async def test_add_update_enable_disable_remove(pool: CredentialPool):
+    await pool.apps.add(AppConfig(app_id="cli_new", app_secret="n"))
     with pytest.raises(ConfigError, match="already exists"):
         await pool.apps.add(AppConfig(app_id="cli_new", app_secret="n"))
     app = await pool.apps.update("cli_new", name="Renamed")

@@ -12,6 +12,7 @@ from lark_service.adapters.memory import InMemoryCredentialStore, InMemoryMetric
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.domain import AppConfig, TokenKind
 from lark_service.entrypoints.embed import open_pool
+from lark_service.testing import InProcessLarkTransport
 from lark_service.testing.fake_lark import FakeLark
 from tests.conftest import FAST_RETRY, make_apps
 
@@ -68,11 +69,9 @@ async def test_single_flight_across_four_threads_with_their_own_loops(
     assert fake.token_requests("cli_app1") == 1
 
 
-async def test_twenty_apps_first_tokens_concurrently_each_call_as_its_own_app(
-    fake: FakeLark, base_url: str
-):
+async def test_twenty_apps_first_tokens_concurrently_each_call_as_its_own_app(fake: FakeLark):
     apps = make_apps(fake, 20, prefix="cli_twenty")
-    async with open_pool(apps=apps, base_url=base_url, retry=FAST_RETRY) as pool:
+    async with open_pool(apps=apps, transport=InProcessLarkTransport(fake)) as pool:
         client = MessagingClient(pool)
         calls = [a.app_id for a in apps for _ in range(25)]
         infos = await asyncio.gather(*(client.get_bot_info(app_id=a) for a in calls))
@@ -85,12 +84,10 @@ async def test_twenty_apps_first_tokens_concurrently_each_call_as_its_own_app(
     assert Counter(r.token_info.app_id for r in bot_calls if r.token_info) == Counter(calls)
 
 
-async def test_refresh_ahead_keeps_serving_while_one_background_fetch_runs(
-    fake: FakeLark, base_url: str
-):
+async def test_refresh_ahead_keeps_serving_while_one_background_fetch_runs(fake: FakeLark):
     apps = make_apps(fake, 1, prefix="cli_ahead")
     async with open_pool(
-        apps=apps, base_url=base_url, clock=FakeClock(fake), retry=FAST_RETRY
+        apps=apps, transport=InProcessLarkTransport(fake), clock=FakeClock(fake), retry=FAST_RETRY
     ) as pool:
         app = pool.resolve("cli_ahead0")
         first = await pool.get_token(app)
@@ -120,21 +117,23 @@ async def test_token_invalidated_mid_run_one_refresh_calls_succeed(
     assert pool.metrics.retries[("cli_app0", "bot.info", "token_invalid")] >= 1  # type: ignore[attr-defined]
 
 
-async def test_stored_valid_token_is_reused_without_a_fetch(fake: FakeLark, base_url: str):
+async def test_stored_valid_token_is_reused_without_a_fetch(fake: FakeLark):
     apps = make_apps(fake, 1, prefix="cli_restart")
     store = InMemoryCredentialStore()
-    async with open_pool(apps=apps, base_url=base_url, store=store) as pool:
+    async with open_pool(apps=apps, transport=InProcessLarkTransport(fake), store=store) as pool:
         await MessagingClient(pool).get_bot_info()
     assert fake.token_requests("cli_restart0") == 1
     # a new pool ("restarted replica") on the same store: no token request
-    async with open_pool(apps=apps, base_url=base_url, store=store) as pool:
+    async with open_pool(apps=apps, transport=InProcessLarkTransport(fake), store=store) as pool:
         await MessagingClient(pool).get_bot_info()
     assert fake.token_requests("cli_restart0") == 1
 
 
-async def test_expired_token_is_fetched_again(fake: FakeLark, base_url: str):
+async def test_expired_token_is_fetched_again(fake: FakeLark):
     apps = make_apps(fake, 1, prefix="cli_expire")
-    async with open_pool(apps=apps, base_url=base_url, clock=FakeClock(fake)) as pool:
+    async with open_pool(
+        apps=apps, transport=InProcessLarkTransport(fake), clock=FakeClock(fake)
+    ) as pool:
         client = MessagingClient(pool)
         await client.get_bot_info()
         fake.advance(7200 + 1)
@@ -150,7 +149,7 @@ async def test_app_access_token_and_tenant_token_are_cached_separately(pool: Cre
     assert await pool.app_access_token("cli_app1") == app_token
 
 
-async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark, base_url: str):
+async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark):
     fake.add_app(
         "cli_store",
         "store-secret",
@@ -160,7 +159,9 @@ async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark, bas
     )
     app = AppConfig(app_id="cli_store", app_secret="store-secret", app_type="marketplace")
     metrics = InMemoryMetrics()
-    async with open_pool(apps=[app], base_url=base_url, metrics=metrics) as pool:
+    async with open_pool(
+        apps=[app], transport=InProcessLarkTransport(fake, metrics=metrics), metrics=metrics
+    ) as pool:
         client = MessagingClient(pool)
         from lark_service.domain import AuthError
 
@@ -178,7 +179,7 @@ async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark, bas
             await pool.tenant_access_token("cli_store")
 
 
-async def test_start_writes_only_apps_that_changed(fake: FakeLark, base_url: str):
+async def test_start_writes_only_apps_that_changed(fake: FakeLark):
     class CountingStore(InMemoryCredentialStore):
         def __init__(self) -> None:
             super().__init__()
@@ -190,18 +191,18 @@ async def test_start_writes_only_apps_that_changed(fake: FakeLark, base_url: str
 
     store = CountingStore()
     apps = make_apps(fake, 3, prefix="cli_start")
-    async with open_pool(apps=apps, base_url=base_url, store=store):
+    async with open_pool(apps=apps, transport=InProcessLarkTransport(fake), store=store):
         pass
     assert store.saves == 3
-    async with open_pool(apps=apps, base_url=base_url, store=store):
+    async with open_pool(apps=apps, transport=InProcessLarkTransport(fake), store=store):
         pass
     assert store.saves == 3  # a restart with the same config writes nothing
     changed = [
         apps[0],
-        AppConfig(app_id=apps[1].app_id, app_secret="new", domain=base_url),
+        AppConfig(app_id=apps[1].app_id, app_secret="new", domain="feishu"),
         apps[2],
     ]
-    async with open_pool(apps=changed, base_url=base_url, store=store):
+    async with open_pool(apps=changed, transport=InProcessLarkTransport(fake), store=store):
         pass
     assert store.saves == 4
     assert (await store.get_app(apps[1].app_id)).app_secret == "new"
