@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -152,7 +153,7 @@ class _Exchange:
             return _DISCONNECT
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: MutableMapping[str, Any]) -> None:
         kind = message["type"]
         if kind == "http.response.start":
             self.status = int(message["status"])

@@ -30,7 +30,7 @@ __all__ = ["VirtualTimeLoop", "loop_clock"]
 _T = TypeVar("_T")
 
 
-class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _JumpingSelector(selectors.DefaultSelector):
     """Returns at once instead of blocking when only timers are pending."""
 
     owner: VirtualTimeLoop | None = None

@@ -26,11 +26,13 @@ seeds in process (ours, not Lark's; same envelope and rules as ``control.py``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lark_service.testing.fake_lark import apaas, bitable, contact_directory, drive_state, sheets
 from lark_service.testing.fake_lark.models import FakeLarkError, FakeRequest
 from lark_service.testing.fake_lark.server import FakeLark, HandlerResult
+from lark_service.testing.fake_lark.wire import Handler
 
 _CHAT_OPTIONS = (
     "chat_id",
@@ -83,7 +85,7 @@ def _query(req: FakeRequest, name: str) -> str:
     return value
 
 
-def _seeding(handler: Any) -> Any:
+def _seeding(handler: Handler) -> Handler:
     """Bad values the seeding functions reject (KeyError, ValueError, TypeError) → 9499."""
 
     async def wrapped(req: FakeRequest) -> HandlerResult:
@@ -113,15 +115,15 @@ def _deny(fake: FakeLark, app_id: str, area: str, denied: bool) -> None:
 
 
 def register(fake: FakeLark) -> None:
-    def post(path: str) -> Any:
-        def decorate(handler: Any) -> Any:
+    def post(path: str) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
             fake.add_route("POST", path, _seeding(handler))
             return handler
 
         return decorate
 
-    def get(path: str) -> Any:
-        def decorate(handler: Any) -> Any:
+    def get(path: str) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
             fake.add_route("GET", path, _seeding(handler))
             return handler
 
