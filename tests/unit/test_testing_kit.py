@@ -14,7 +14,7 @@ from lark_service import AppConfig, MessagingClient, open_pool
 from lark_service.adapters.lark_http import NO_RETRY, RetryPolicy
 from lark_service.adapters.memory import InMemoryMetrics
 from lark_service.application.clients.contact import ContactClient
-from lark_service.domain.errors import ServerError, TransportError
+from lark_service.domain.errors import PermissionDeniedError, ServerError, TransportError
 from lark_service.domain.wire import FormField, LarkRequest
 from lark_service.testing import FakeLark, FakeRequest, InProcessLarkTransport, fake_pool
 from lark_service.testing.fake_lark import apaas, bitable, contact_directory
@@ -216,8 +216,9 @@ async def test_control_plane_seeds_what_the_python_api_seeds(
     assert fake.state["im_rate_scale"] == 0
     await post("/_fake/scopes", {"app_id": "cli_seed", "area": "contact"})
     async with fake_pool(fake) as pool:
-        with pytest.raises(Exception, match="99991672|scope"):
+        with pytest.raises(PermissionDeniedError) as info:
             await ContactClient(pool).get_department("0")
+    assert info.value.code == 99991672
 
     bad = await control.post("/_fake/contact/users", json={"app_id": "cli_nobody"})
     assert bad.status_code == 400 and bad.json()["code"] == 9499
