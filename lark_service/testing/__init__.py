@@ -20,13 +20,13 @@ fake over a real socket for other processes.
 
 from __future__ import annotations
 
-import importlib.util
-
-if importlib.util.find_spec("starlette") is None:  # pragma: no cover - depends on the install
+try:
+    import starlette  # noqa: F401  # the fake's only dependency beyond lark-service's own
+except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError(
         "lark_service.testing (the fake Lark server) needs the 'testing' extra: "
         "pip install 'lark-service[testing]'"
-    )
+    ) from exc
 
 from lark_service.testing.fake_lark import (
     FakeApp,
