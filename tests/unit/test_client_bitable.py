@@ -58,7 +58,7 @@ def tenant_bearer(fake: FakeLark) -> None:
             assert r.token_info is not None and r.token_info.kind == "tenant"
 
 
-async def test_tables_and_fields(fake: FakeLark, docs: DocClient, table: str):
+async def test_tables_and_fields(fake: FakeLark, docs: DocClient, table: str) -> None:
     fb.add_table(fake, APP, "Other", {"X": 1}, table_id="tblOther")
     page = await docs.list_tables(APP, page_size=1)
     assert [t.table_id for t in page.items] == ["tblPeople"] and page.has_more
@@ -78,7 +78,7 @@ async def test_tables_and_fields(fake: FakeLark, docs: DocClient, table: str):
 
 async def test_iter_records_2500_over_pages_once_in_order(
     fake: FakeLark, docs: DocClient, table: str
-):
+) -> None:
     ids = fb.add_records(fake, APP, table, [{"Name": f"n{i}", "Age": i} for i in range(2500)])
     got = [r async for r in docs.iter_records(APP, table, field_names=["Name", "Age"])]
     assert [r.record_id for r in got] == ids
@@ -94,7 +94,9 @@ async def test_iter_records_2500_over_pages_once_in_order(
     tenant_bearer(fake)
 
 
-async def test_search_records_filter_sort_and_pages(fake: FakeLark, docs: DocClient, table: str):
+async def test_search_records_filter_sort_and_pages(
+    fake: FakeLark, docs: DocClient, table: str
+) -> None:
     fb.add_records(fake, APP, table, people())
     flt = Filter.all(Condition.of("City", "is", "Oslo"), Condition.of("Age", "isGreater", 30))
     page = await docs.search_records(
@@ -136,7 +138,7 @@ async def test_search_records_filter_sort_and_pages(fake: FakeLark, docs: DocCli
 
 async def test_bad_filter_operator_and_input_caught_before_any_request(
     fake: FakeLark, docs: DocClient, table: str
-):
+) -> None:
     with pytest.raises(ConfigError, match="operator"):
         Condition.of("Age", "greaterThan", 1)
     with pytest.raises(ConfigError):
@@ -158,7 +160,7 @@ async def test_bad_filter_operator_and_input_caught_before_any_request(
     assert fake.requests == []
 
 
-async def test_record_crud(fake: FakeLark, docs: DocClient, table: str):
+async def test_record_crud(fake: FakeLark, docs: DocClient, table: str) -> None:
     rec = await docs.create_record(APP, table, {"Name": "Eve", "Age": 22})
     req = api(fake)[-1]
     assert (req.method, req.path) == ("POST", f"{B}/tables/{table}/records")
@@ -187,7 +189,7 @@ async def test_record_crud(fake: FakeLark, docs: DocClient, table: str):
 
 async def test_batch_create_1234_in_two_requests_in_order(
     fake: FakeLark, docs: DocClient, table: str
-):
+) -> None:
     rows = [{"Name": f"r{i}", "Age": i} for i in range(1234)]
     created = await docs.batch_create_records(APP, table, rows)
     reqs = [r for r in fake.requests if r.path.endswith("/batch_create")]
@@ -200,7 +202,7 @@ async def test_batch_create_1234_in_two_requests_in_order(
 
 async def test_batch_create_chunk_failing_midway_reports_partial(
     fake: FakeLark, docs: DocClient, table: str
-):
+) -> None:
     rows: list[dict[str, object]] = [{"Name": f"r{i}", "Age": i} for i in range(2500)]
     rows[1100] = {"Name": "bad", "Nope": 1}  # a field that does not exist: Lark's 1254045
     with pytest.raises(BatchPartialError) as info:
@@ -215,13 +217,15 @@ async def test_batch_create_chunk_failing_midway_reports_partial(
     assert len(fb.records(fake, APP, table)) == 1000
 
 
-async def test_first_chunk_failure_is_the_plain_error(fake: FakeLark, docs: DocClient, table: str):
+async def test_first_chunk_failure_is_the_plain_error(
+    fake: FakeLark, docs: DocClient, table: str
+) -> None:
     with pytest.raises(BadRequestError) as info:
         await docs.batch_create_records(APP, table, [{"Nope": 1}])
     assert info.value.code == 1254045 and not isinstance(info.value, BatchPartialError)
 
 
-async def test_batch_update_and_delete_chunked(fake: FakeLark, docs: DocClient, table: str):
+async def test_batch_update_and_delete_chunked(fake: FakeLark, docs: DocClient, table: str) -> None:
     ids = fb.add_records(fake, APP, table, [{"Name": f"r{i}", "Age": i} for i in range(1100)])
     updated = await docs.batch_update_records(APP, table, {rid: {"Age": -1} for rid in ids})
     reqs = [r for r in fake.requests if r.path.endswith("/batch_update")]
@@ -238,7 +242,7 @@ async def test_batch_update_and_delete_chunked(fake: FakeLark, docs: DocClient, 
 
 async def test_fake_enforces_batch_cap_and_client_token(
     fake: FakeLark, docs: DocClient, table: str
-):
+) -> None:
     with pytest.raises(BadRequestError) as info:
         await docs._call(
             "POST",
@@ -252,7 +256,7 @@ async def test_fake_enforces_batch_cap_and_client_token(
     assert first.record_id == again.record_id and len(fb.records(fake, APP, table)) == 1
 
 
-async def test_permission_denied_and_not_found(fake: FakeLark, docs: DocClient, table: str):
+async def test_permission_denied_and_not_found(fake: FakeLark, docs: DocClient, table: str) -> None:
     fb.deny_app(fake, "cli_app0")
     with pytest.raises(PermissionDeniedError) as info:
         await docs.list_records(APP, table)
@@ -269,7 +273,9 @@ async def test_permission_denied_and_not_found(fake: FakeLark, docs: DocClient, 
     assert nf.value.code == 1254043
 
 
-async def test_token_invalid_refreshes_once_then_fails(fake: FakeLark, docs: DocClient, table: str):
+async def test_token_invalid_refreshes_once_then_fails(
+    fake: FakeLark, docs: DocClient, table: str
+) -> None:
     fake.inject_fault("token_invalid", path_prefix=B, count=1)
     assert (await docs.list_tables(APP)).items
     assert len([r for r in fake.requests if r.path == f"{B}/tables"]) == 2

@@ -22,7 +22,7 @@ from lark_service.domain import (
     TokenInvalidError,
 )
 from lark_service.domain.models.messaging import Message
-from lark_service.testing import FakeLark, fake_pool
+from lark_service.testing import FakeLark, RecordedRequest, fake_pool
 from lark_service.testing.virtual_time import loop_clock
 from tests.conftest import FAST_RETRY, loop_limiter, make_apps
 
@@ -32,16 +32,16 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 CHAT = "oc_chat1"
 
 
-def sent(fake: FakeLark, method: str = "POST", path: str = MSG):
+def sent(fake: FakeLark, method: str = "POST", path: str = MSG) -> list[RecordedRequest]:
     return [r for r in fake.requests if r.method == method and r.path == path]
 
 
-def bearer_tenant(req) -> None:
+def bearer_tenant(req: RecordedRequest) -> None:
     assert req.headers["authorization"].startswith("Bearer t-")
     assert req.token_info is not None and req.token_info.kind == "tenant"
 
 
-async def test_send_text_wire_and_result(pool: CredentialPool, fake: FakeLark):
+async def test_send_text_wire_and_result(pool: CredentialPool, fake: FakeLark) -> None:
     msg = await MessagingClient(pool).send_text(CHAT, "hi", uuid="u-1")
     (req,) = sent(fake)
     bearer_tenant(req)
@@ -57,7 +57,9 @@ async def test_send_text_wire_and_result(pool: CredentialPool, fake: FakeLark):
     assert msg.sender is not None and msg.sender.id == "cli_app0"
 
 
-async def test_send_text_generates_one_uuid_reused_on_retry(pool: CredentialPool, fake: FakeLark):
+async def test_send_text_generates_one_uuid_reused_on_retry(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     client = MessagingClient(pool)
     await client.get_bot_info()
     fake.inject_fault("5xx", path_prefix=MSG, count=1)
@@ -67,7 +69,7 @@ async def test_send_text_generates_one_uuid_reused_on_retry(pool: CredentialPool
     assert len([m for m in fake.messages if m["chat_id"] == CHAT]) == 1
 
 
-async def test_send_post_builder(pool: CredentialPool, fake: FakeLark):
+async def test_send_post_builder(pool: CredentialPool, fake: FakeLark) -> None:
     post = (
         PostBuilder("Release")
         .text("bold ", bold=True)
@@ -96,7 +98,7 @@ async def test_send_post_builder(pool: CredentialPool, fake: FakeLark):
     assert msg.msg_type == "post"
 
 
-async def test_send_card_builder_and_template(pool: CredentialPool, fake: FakeLark):
+async def test_send_card_builder_and_template(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     card = (
         CardBuilder()
@@ -126,7 +128,9 @@ async def test_send_card_builder_and_template(pool: CredentialPool, fake: FakeLa
     }
 
 
-async def test_send_image_uploads_then_sends(pool: CredentialPool, fake: FakeLark, tmp_path: Path):
+async def test_send_image_uploads_then_sends(
+    pool: CredentialPool, fake: FakeLark, tmp_path: Path
+) -> None:
     path = tmp_path / "pic.png"
     path.write_bytes(PNG)
     msg = await MessagingClient(pool).send_image(CHAT, path)
@@ -138,7 +142,7 @@ async def test_send_image_uploads_then_sends(pool: CredentialPool, fake: FakeLar
     assert content["image_key"].startswith("img_v3_") and msg.msg_type == "image"
 
 
-async def test_send_file_and_upload_file(pool: CredentialPool, fake: FakeLark):
+async def test_send_file_and_upload_file(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     msg = await client.send_file(CHAT, b"%PDF-1.4", file_name="a.pdf")
     (upload,) = sent(fake, path="/open-apis/im/v1/files")
@@ -151,7 +155,7 @@ async def test_send_file_and_upload_file(pool: CredentialPool, fake: FakeLark):
     assert audio.msg_type == "audio"
 
 
-async def test_upload_checks_before_the_call(pool: CredentialPool, fake: FakeLark):
+async def test_upload_checks_before_the_call(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     with pytest.raises(ConfigError, match="empty"):
         await client.upload_image(b"")
@@ -168,7 +172,7 @@ async def test_upload_checks_before_the_call(pool: CredentialPool, fake: FakeLar
     assert fake.requests == []
 
 
-async def test_bad_input_caught_before_the_call(pool: CredentialPool, fake: FakeLark):
+async def test_bad_input_caught_before_the_call(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     with pytest.raises(ConfigError, match="oc_"):
         await client.send_text("chat1", "x")
@@ -185,7 +189,7 @@ async def test_bad_input_caught_before_the_call(pool: CredentialPool, fake: Fake
     assert fake.requests == []
 
 
-async def test_reply_update_recall_get(pool: CredentialPool, fake: FakeLark):
+async def test_reply_update_recall_get(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     root = await client.send_text(CHAT, "root")
     reply = await client.reply_text(root.message_id, "re", reply_in_thread=True, uuid="r-1")
@@ -214,7 +218,7 @@ async def test_reply_update_recall_get(pool: CredentialPool, fake: FakeLark):
     assert info.value.code == 230011
 
 
-async def test_update_card_only_for_cards(pool: CredentialPool, fake: FakeLark):
+async def test_update_card_only_for_cards(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     card = await client.send_card(CHAT, CardBuilder().markdown("v1"))
     await client.update_card(card.message_id, CardBuilder().markdown("v2"))
@@ -226,7 +230,7 @@ async def test_update_card_only_for_cards(pool: CredentialPool, fake: FakeLark):
     assert info.value.code == 230054
 
 
-async def test_other_apps_message_and_unknown_message(pool: CredentialPool, fake: FakeLark):
+async def test_other_apps_message_and_unknown_message(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     mine = await client.send_text(CHAT, "a")
     with pytest.raises(PermissionDeniedError) as info:
@@ -235,12 +239,12 @@ async def test_other_apps_message_and_unknown_message(pool: CredentialPool, fake
     with pytest.raises(PermissionDeniedError) as info:
         await client.recall_message(mine.message_id, app_id="cli_app1")
     assert info.value.code == 230026
-    with pytest.raises(BadRequestError) as info:
+    with pytest.raises(BadRequestError) as bad:
         await client.get_message("om_missing")
-    assert info.value.code == 230001
+    assert bad.value.code == 230001
 
 
-async def test_list_and_iter_messages(pool: CredentialPool, fake: FakeLark):
+async def test_list_and_iter_messages(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     for i in range(7):
         await client.send_text(CHAT, f"m{i}")
@@ -267,7 +271,7 @@ async def test_list_and_iter_messages(pool: CredentialPool, fake: FakeLark):
     assert next(json.loads(m.body.content)["text"] for m in desc.items if m.body) == "m6"
 
 
-async def test_send_batch_keeps_order_and_failures(pool: CredentialPool, fake: FakeLark):
+async def test_send_batch_keeps_order_and_failures(pool: CredentialPool, fake: FakeLark) -> None:
     fake.state["im_bot_not_in_chat"] = {("cli_app0", "oc_b")}
     results = await MessagingClient(pool).send_batch(
         ["oc_a", "oc_b", "oc_c"], "hello", concurrency=2
@@ -278,7 +282,7 @@ async def test_send_batch_keeps_order_and_failures(pool: CredentialPool, fake: F
     assert len({r.json()["uuid"] for r in sent(fake)}) == 3
 
 
-async def test_permission_denied_switch(pool: CredentialPool, fake: FakeLark):
+async def test_permission_denied_switch(pool: CredentialPool, fake: FakeLark) -> None:
     fake.state["im_denied_apps"] = {"cli_app1"}
     with pytest.raises(PermissionDeniedError) as info:
         await MessagingClient(pool).send_text(CHAT, "x", app_id="cli_app1")
@@ -286,7 +290,7 @@ async def test_permission_denied_switch(pool: CredentialPool, fake: FakeLark):
     assert (await MessagingClient(pool).send_text(CHAT, "x")).message_id
 
 
-async def test_token_invalid_once_then_twice(pool: CredentialPool, fake: FakeLark):
+async def test_token_invalid_once_then_twice(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     fake.inject_fault("token_invalid", path_prefix=MSG, count=1)
     assert (await client.send_text(CHAT, "x")).message_id
@@ -295,7 +299,7 @@ async def test_token_invalid_once_then_twice(pool: CredentialPool, fake: FakeLar
         await client.list_messages(CHAT)
 
 
-async def test_burst_of_500_is_shaped_by_the_limiter(fake: FakeLark):
+async def test_burst_of_500_is_shaped_by_the_limiter(fake: FakeLark) -> None:
     """The issue's test: with the client limiter, 500 sends to one chat meet no 429.
 
     On virtual time the limiter's delays take no real time, and the fake's buckets run on
@@ -322,7 +326,7 @@ async def test_burst_of_500_is_shaped_by_the_limiter(fake: FakeLark):
     assert 4.0 < loop_clock()() - started < 10.0
 
 
-async def test_burst_without_limiter_meets_429(fake: FakeLark):
+async def test_burst_without_limiter_meets_429(fake: FakeLark) -> None:
     """Without the limiter the fake answers 429; the transport retries (honouring
     x-ogw-ratelimit-reset, at most 5 times) and whatever is still limited surfaces as
     RateLimitedError. Either way nothing arrives twice."""

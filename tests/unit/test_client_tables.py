@@ -56,7 +56,7 @@ def api(fake: FakeLark) -> list[RecordedRequest]:
     return reqs
 
 
-async def test_list_and_get_tables(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_list_and_get_tables(fake: FakeLark, tables: WorkspaceTableClient) -> None:
     fa.add_table(fake, WS, "other", {"x": "text"})
     page = await tables.list_tables(WS, user_id=USER, page_size=1)
     assert [t.name for t in page.items] == ["people"] and page.has_more
@@ -69,7 +69,9 @@ async def test_list_and_get_tables(fake: FakeLark, tables: WorkspaceTableClient)
     assert [(c.name, c.data_type) for c in table.columns][1:] == list(COLS.items())
 
 
-async def test_query_records_decodes_items_string(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_query_records_decodes_items_string(
+    fake: FakeLark, tables: WorkspaceTableClient
+) -> None:
     page = await tables.query_records(
         WS, "people", user_id=USER, select=["name", "age"], filter="age=gt.30", order="age.desc"
     )
@@ -87,7 +89,7 @@ async def test_query_records_decodes_items_string(fake: FakeLark, tables: Worksp
     assert names == ["Ann", "Bob", "Cid"] and len(api(fake)) == 4
 
 
-async def test_writes(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_writes(fake: FakeLark, tables: WorkspaceTableClient) -> None:
     ids = await tables.insert_records(
         WS, "people", [{"name": "Dee", "age": 19, "email": "dee@x"}], user_id=USER
     )
@@ -124,7 +126,7 @@ async def test_writes(fake: FakeLark, tables: WorkspaceTableClient):
 
 async def test_execute_sql_hostile_value_arrives_as_data(
     fake: FakeLark, tables: WorkspaceTableClient
-):
+) -> None:
     hostile = "O'Brien'); DROP TABLE people; -- \\' %s ’ /*"
     res = await tables.execute_sql(
         WS,
@@ -145,25 +147,29 @@ async def test_execute_sql_hostile_value_arrives_as_data(
     assert got.json() == [{"name": hostile}]
 
 
-async def test_fake_refuses_two_statements(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_fake_refuses_two_statements(fake: FakeLark, tables: WorkspaceTableClient) -> None:
     with pytest.raises(BadRequestError, match="exactly one"):
         await tables.execute_sql(WS, "DELETE FROM people; DELETE FROM people", user_id=USER)
     assert len(fa.rows(fake, WS, "people")) == 3
 
 
-async def test_unauthorized_user_is_a_clear_error(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_unauthorized_user_is_a_clear_error(
+    fake: FakeLark, tables: WorkspaceTableClient
+) -> None:
     with pytest.raises(UserNotAuthorizedError, match="has not authorized"):
         await tables.list_tables(WS, user_id="ou_nobody")
     assert api(fake) == []
 
 
-async def test_tenant_token_is_refused_by_the_fake(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_tenant_token_is_refused_by_the_fake(
+    fake: FakeLark, tables: WorkspaceTableClient
+) -> None:
     with pytest.raises(TokenInvalidError) as info:
         await tables._call("GET", f"{W}/tables", api="t")  # tenant token
     assert info.value.code == 99991668
 
 
-async def test_errors(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_errors(fake: FakeLark, tables: WorkspaceTableClient) -> None:
     with pytest.raises(NotFoundError):
         await tables.get_table(WS, "nope", user_id=USER)
     with pytest.raises(BadRequestError) as info:
@@ -177,7 +183,7 @@ async def test_errors(fake: FakeLark, tables: WorkspaceTableClient):
 
 async def test_token_invalid_refreshes_user_token_once(
     fake: FakeLark, tables: WorkspaceTableClient
-):
+) -> None:
     fake.inject_fault("token_invalid", path_prefix=W, count=1)
     assert (await tables.get_table(WS, "people", user_id=USER)).name == "people"
     first, second = [r for r in fake.requests if r.path == f"{W}/tables/people"]
@@ -187,7 +193,7 @@ async def test_token_invalid_refreshes_user_token_once(
         await tables.get_table(WS, "people", user_id=USER)
 
 
-async def test_bad_input_before_any_request(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_bad_input_before_any_request(fake: FakeLark, tables: WorkspaceTableClient) -> None:
     with pytest.raises(ConfigError):
         await tables.delete_records(WS, "people", filter="", user_id=USER)
     with pytest.raises(ConfigError):

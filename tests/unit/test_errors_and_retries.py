@@ -49,7 +49,7 @@ pytestmark = pytest.mark.anyio
         (1, 503, ServerError),
     ],
 )
-def test_error_mapping_table(code, status, expected):
+def test_error_mapping_table(code: int, status: int, expected: type[Exception]) -> None:
     err = error_from_reply(
         code=code, msg="m", http_status=status, log_id="L1", app_id="cli_a", api="x.y"
     )
@@ -64,12 +64,12 @@ def test_error_mapping_table(code, status, expected):
     )
 
 
-def test_rate_limited_error_carries_retry_after():
+def test_rate_limited_error_carries_retry_after() -> None:
     err = error_from_reply(code=99991400, msg="limit", http_status=429, retry_after=7)
     assert isinstance(err, RateLimitedError) and err.retry_after == 7
 
 
-async def test_wrong_secret_is_an_auth_error_naming_app_and_api(fake: FakeLark):
+async def test_wrong_secret_is_an_auth_error_naming_app_and_api(fake: FakeLark) -> None:
     fake.add_app("cli_wrong", "right-secret")
     app = AppConfig(app_id="cli_wrong", app_secret="WRONG-secret-value")
     async with open_pool(apps=[app], transport=InProcessLarkTransport(fake)) as pool:
@@ -81,12 +81,12 @@ async def test_wrong_secret_is_an_auth_error_naming_app_and_api(fake: FakeLark):
     assert "WRONG-secret-value" not in str(err) and "WRONG-secret-value" not in repr(err)
 
 
-async def test_unknown_app_id_at_call_is_an_error(pool: CredentialPool):
+async def test_unknown_app_id_at_call_is_an_error(pool: CredentialPool) -> None:
     with pytest.raises(UnknownAppError, match="cli_nope"):
         await MessagingClient(pool).get_bot_info(app_id="cli_nope")
 
 
-async def test_disabled_app_raises(pool: CredentialPool):
+async def test_disabled_app_raises(pool: CredentialPool) -> None:
     await pool.apps.disable("cli_app1")
     from lark_service.domain import AppDisabledError
 
@@ -94,14 +94,16 @@ async def test_disabled_app_raises(pool: CredentialPool):
         await MessagingClient(pool).get_bot_info(app_id="cli_app1")
 
 
-async def test_rate_limit_is_retried_after_reset_header(pool: CredentialPool, fake: FakeLark):
+async def test_rate_limit_is_retried_after_reset_header(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     fake.inject_fault("rate_limit", path_prefix="/open-apis/bot", count=2, retry_after=0)
     info = await MessagingClient(pool).get_bot_info()
     assert info.app_name == "App 0"
     assert pool.metrics.rate_limits[("cli_app0", "bot.info")] == 2  # type: ignore[attr-defined]
 
 
-async def test_persistent_rate_limit_surfaces_typed_error(fake: FakeLark):
+async def test_persistent_rate_limit_surfaces_typed_error(fake: FakeLark) -> None:
     fake.add_app("cli_rl", "s")
     policy = RetryPolicy(max_rate_limit_retries=1, max_delay=0.05)
     async with open_pool(
@@ -115,27 +117,29 @@ async def test_persistent_rate_limit_surfaces_typed_error(fake: FakeLark):
     assert info.value.http_status == 429
 
 
-async def test_5xx_on_get_is_retried(pool: CredentialPool, fake: FakeLark):
+async def test_5xx_on_get_is_retried(pool: CredentialPool, fake: FakeLark) -> None:
     await MessagingClient(pool).get_bot_info()
     fake.inject_fault("5xx", path_prefix="/open-apis/bot", count=2)
     info = await MessagingClient(pool).get_bot_info()
     assert info.app_name == "App 0"
 
 
-async def test_5xx_persisting_raises_server_error(pool: CredentialPool, fake: FakeLark):
+async def test_5xx_persisting_raises_server_error(pool: CredentialPool, fake: FakeLark) -> None:
     fake.inject_fault("5xx", path_prefix="/open-apis/bot", count=10, status=503)
     with pytest.raises(ServerError) as info:
         await MessagingClient(pool).get_bot_info()
     assert info.value.http_status == 503 and info.value.app_id == "cli_app0"
 
 
-async def test_dropped_connection_on_get_is_retried(pool: CredentialPool, fake: FakeLark):
+async def test_dropped_connection_on_get_is_retried(pool: CredentialPool, fake: FakeLark) -> None:
     await MessagingClient(pool).get_bot_info()
     fake.inject_fault("drop", path_prefix="/open-apis/bot", count=1)
     assert (await MessagingClient(pool).get_bot_info()).app_name == "App 0"
 
 
-async def test_post_without_uuid_is_not_retried_on_5xx(pool: CredentialPool, fake: FakeLark):
+async def test_post_without_uuid_is_not_retried_on_5xx(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     client = MessagingClient(pool)
     await client.get_bot_info()
     fake.inject_fault("5xx", path_prefix="/open-apis/im/v1/messages", count=1)
@@ -151,7 +155,9 @@ async def test_post_without_uuid_is_not_retried_on_5xx(pool: CredentialPool, fak
     assert len(sends) == 1
 
 
-async def test_send_with_uuid_is_retried_and_arrives_once(pool: CredentialPool, fake: FakeLark):
+async def test_send_with_uuid_is_retried_and_arrives_once(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     client = MessagingClient(pool)
     await client.get_bot_info()
     fake.inject_fault("drop", path_prefix="/open-apis/im/v1/messages", count=1)
@@ -160,14 +166,16 @@ async def test_send_with_uuid_is_retried_and_arrives_once(pool: CredentialPool, 
     assert len([m for m in fake.messages if m["chat_id"] == "oc_chat"]) == 1
 
 
-async def test_token_invalid_twice_surfaces_typed_error(pool: CredentialPool, fake: FakeLark):
+async def test_token_invalid_twice_surfaces_typed_error(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     fake.inject_fault("token_invalid", path_prefix="/open-apis/bot", count=2)
     with pytest.raises(TokenInvalidError) as info:
         await MessagingClient(pool).get_bot_info()
     assert info.value.code == 99991663
 
 
-async def test_bare_access_token_client_without_pool(pool: CredentialPool, fake: FakeLark):
+async def test_bare_access_token_client_without_pool(pool: CredentialPool, fake: FakeLark) -> None:
     token = await pool.tenant_access_token("cli_app1")
     async with MessagingClient(
         access_token=token, transport=InProcessLarkTransport(fake)
@@ -179,12 +187,14 @@ async def test_bare_access_token_client_without_pool(pool: CredentialPool, fake:
     assert "t-" not in repr(client)
 
 
-def test_client_needs_pool_or_token():
+def test_client_needs_pool_or_token() -> None:
     with pytest.raises(ConfigError):
         MessagingClient()
 
 
-async def test_send_text_bad_input_caught_before_the_call(pool: CredentialPool, fake: FakeLark):
+async def test_send_text_bad_input_caught_before_the_call(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     client = MessagingClient(pool)
     with pytest.raises(ConfigError, match="receive_id_type"):
         await client.send_text("x", "y", receive_id_type="phone")
@@ -195,7 +205,7 @@ async def test_send_text_bad_input_caught_before_the_call(pool: CredentialPool, 
 
 async def test_secrets_and_tokens_never_in_logs_or_reprs(
     fake: FakeLark, caplog: pytest.LogCaptureFixture
-):
+) -> None:
     caplog.set_level(logging.DEBUG)
     fake.add_app("cli_secret", "TOPSECRET-123")
     app = AppConfig(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lark_service.adapters.memory import InMemoryCredentialStore
@@ -14,7 +16,7 @@ from lark_service.testing.fake_lark import FakeLark
 pytestmark = pytest.mark.anyio
 
 
-async def test_load_toml(tmp_path, pool: CredentialPool):
+async def test_load_toml(tmp_path: Path, pool: CredentialPool) -> None:
     path = tmp_path / "apps.toml"
     path.write_text(
         '[[apps]]\napp_id = "cli_t1"\napp_secret = "s1"\nname = "HR"\n'
@@ -36,7 +38,9 @@ async def test_load_toml(tmp_path, pool: CredentialPool):
         ('[[apps]]\napp_id = "cli_x"\napp_secret = "s"\ndomain = "ftp://x"\n', None),
     ],
 )
-async def test_bad_toml_is_a_config_error(tmp_path, pool: CredentialPool, content, match):
+async def test_bad_toml_is_a_config_error(
+    tmp_path: Path, pool: CredentialPool, content: str, match: str | None
+) -> None:
     path = tmp_path / "apps.toml"
     path.write_text(content)
     if match is None:
@@ -48,12 +52,12 @@ async def test_bad_toml_is_a_config_error(tmp_path, pool: CredentialPool, conten
             await pool.apps.load_toml(path)
 
 
-async def test_missing_toml_file(tmp_path, pool: CredentialPool):
+async def test_missing_toml_file(tmp_path: Path, pool: CredentialPool) -> None:
     with pytest.raises(ConfigError, match="cannot load"):
         await pool.apps.load_toml(tmp_path / "absent.toml")
 
 
-async def test_load_env(pool: CredentialPool):
+async def test_load_env(pool: CredentialPool) -> None:
     env = {
         "LARK_APP_ID": "cli_env",
         "LARK_APP_SECRET": "e",
@@ -67,12 +71,12 @@ async def test_load_env(pool: CredentialPool):
     assert pool.apps.get("cli_hr").is_default
 
 
-async def test_load_env_missing_secret_is_clear(pool: CredentialPool):
+async def test_load_env_missing_secret_is_clear(pool: CredentialPool) -> None:
     with pytest.raises(ConfigError, match="HR"):
         await pool.apps.load_env({"LARK_APPS__HR__APP_ID": "cli_hr"})
 
 
-async def test_apps_from_store_are_discovered(fake: FakeLark):
+async def test_apps_from_store_are_discovered(fake: FakeLark) -> None:
     store = InMemoryCredentialStore()
     fake.add_app("cli_stored", "st")
     await store.save_app(AppConfig(app_id="cli_stored", app_secret="st"))
@@ -81,12 +85,13 @@ async def test_apps_from_store_are_discovered(fake: FakeLark):
         assert (await MessagingClient(pool).get_bot_info()).open_id
 
 
-async def test_add_update_enable_disable_remove(pool: CredentialPool):
+async def test_add_update_enable_disable_remove(pool: CredentialPool) -> None:
     await pool.apps.add(AppConfig(app_id="cli_new", app_secret="n"))
     with pytest.raises(ConfigError, match="already exists"):
         await pool.apps.add(AppConfig(app_id="cli_new", app_secret="n"))
     app = await pool.apps.update("cli_new", name="Renamed")
-    assert app.name == "Renamed" and (await pool.store.get_app("cli_new")).name == "Renamed"
+    stored = await pool.store.get_app("cli_new")
+    assert app.name == "Renamed" and stored is not None and stored.name == "Renamed"
     assert not (await pool.apps.disable("cli_new")).enabled
     assert (await pool.apps.enable("cli_new")).enabled
     with pytest.raises(ConfigError):
@@ -99,7 +104,7 @@ async def test_add_update_enable_disable_remove(pool: CredentialPool):
     assert await pool.store.get_app("cli_new") is None
 
 
-async def test_validate_and_rotate_secret(pool: CredentialPool, fake: FakeLark):
+async def test_validate_and_rotate_secret(pool: CredentialPool, fake: FakeLark) -> None:
     assert await pool.apps.validate("cli_app0")
     fake.add_app("cli_app0", "rotated-secret", name="App 0")
     with pytest.raises(AuthError):
@@ -109,7 +114,7 @@ async def test_validate_and_rotate_secret(pool: CredentialPool, fake: FakeLark):
     assert (await MessagingClient(pool).get_bot_info()).app_name == "App 0"
 
 
-async def test_auto_detect_needs_exactly_one_enabled(pool: CredentialPool):
+async def test_auto_detect_needs_exactly_one_enabled(pool: CredentialPool) -> None:
     assert pool.apps.auto_detect() is None
     await pool.apps.disable("cli_app1")
     assert pool.apps.auto_detect() == "cli_app0"

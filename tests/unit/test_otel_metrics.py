@@ -15,7 +15,7 @@ from lark_service.testing.fake_lark import FakeLark
 pytestmark = pytest.mark.anyio
 
 
-async def test_calls_token_fetches_and_errors_reach_prometheus(fake: FakeLark):
+async def test_calls_token_fetches_and_errors_reach_prometheus(fake: FakeLark) -> None:
     registry = CollectorRegistry()
     provider = prometheus_meter_provider(registry)
     fake.add_app("cli_otel", "otel-secret-1")

@@ -10,7 +10,7 @@ import pytest
 
 from lark_service.adapters.memory import InMemoryCredentialStore, InMemoryMetrics
 from lark_service.application import CredentialPool, MessagingClient
-from lark_service.domain import AppConfig, TokenKind
+from lark_service.domain import AppConfig, AppType, TokenKind
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing import InProcessLarkTransport
 from lark_service.testing.fake_lark import FakeLark
@@ -29,7 +29,9 @@ class FakeClock:
         return self._fake.now()
 
 
-async def test_1000_concurrent_first_calls_fetch_one_token(pool: CredentialPool, fake: FakeLark):
+async def test_1000_concurrent_first_calls_fetch_one_token(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     client = MessagingClient(pool)
     infos = await asyncio.gather(*(client.get_bot_info() for _ in range(1000)))
     assert {i.app_name for i in infos} == {"App 0"}
@@ -39,7 +41,7 @@ async def test_1000_concurrent_first_calls_fetch_one_token(pool: CredentialPool,
 
 async def test_single_flight_across_four_threads_with_their_own_loops(
     pool: CredentialPool, fake: FakeLark
-):
+) -> None:
     app = pool.resolve("cli_app1")
     tokens: list[str] = []
     errors: list[BaseException] = []
@@ -63,13 +65,16 @@ async def test_single_flight_across_four_threads_with_their_own_loops(
     threads = [threading.Thread(target=run) for _ in range(4)]
     for t in threads:
         t.start()
-    await asyncio.to_thread(lambda: [t.join() for t in threads])
+    for t in threads:
+        await asyncio.to_thread(t.join)
     assert errors == []
     assert len(tokens) == 1000 and len(set(tokens)) == 1
     assert fake.token_requests("cli_app1") == 1
 
 
-async def test_twenty_apps_first_tokens_concurrently_each_call_as_its_own_app(fake: FakeLark):
+async def test_twenty_apps_first_tokens_concurrently_each_call_as_its_own_app(
+    fake: FakeLark,
+) -> None:
     apps = make_apps(fake, 20, prefix="cli_twenty")
     async with open_pool(apps=apps, transport=InProcessLarkTransport(fake)) as pool:
         client = MessagingClient(pool)
@@ -84,7 +89,7 @@ async def test_twenty_apps_first_tokens_concurrently_each_call_as_its_own_app(fa
     assert Counter(r.token_info.app_id for r in bot_calls if r.token_info) == Counter(calls)
 
 
-async def test_refresh_ahead_keeps_serving_while_one_background_fetch_runs(fake: FakeLark):
+async def test_refresh_ahead_keeps_serving_while_one_background_fetch_runs(fake: FakeLark) -> None:
     apps = make_apps(fake, 1, prefix="cli_ahead")
     async with open_pool(
         apps=apps, transport=InProcessLarkTransport(fake), clock=FakeClock(fake), retry=FAST_RETRY
@@ -106,7 +111,7 @@ async def test_refresh_ahead_keeps_serving_while_one_background_fetch_runs(fake:
 
 async def test_token_invalidated_mid_run_one_refresh_calls_succeed(
     pool: CredentialPool, fake: FakeLark
-):
+) -> None:
     client = MessagingClient(pool)
     await asyncio.gather(*(client.get_bot_info() for _ in range(50)))
     assert fake.token_requests("cli_app0") == 1
@@ -117,7 +122,7 @@ async def test_token_invalidated_mid_run_one_refresh_calls_succeed(
     assert pool.metrics.retries[("cli_app0", "bot.info", "token_invalid")] >= 1  # type: ignore[attr-defined]
 
 
-async def test_stored_valid_token_is_reused_without_a_fetch(fake: FakeLark):
+async def test_stored_valid_token_is_reused_without_a_fetch(fake: FakeLark) -> None:
     apps = make_apps(fake, 1, prefix="cli_restart")
     store = InMemoryCredentialStore()
     async with open_pool(apps=apps, transport=InProcessLarkTransport(fake), store=store) as pool:
@@ -129,7 +134,7 @@ async def test_stored_valid_token_is_reused_without_a_fetch(fake: FakeLark):
     assert fake.token_requests("cli_restart0") == 1
 
 
-async def test_expired_token_is_fetched_again(fake: FakeLark):
+async def test_expired_token_is_fetched_again(fake: FakeLark) -> None:
     apps = make_apps(fake, 1, prefix="cli_expire")
     async with open_pool(
         apps=apps, transport=InProcessLarkTransport(fake), clock=FakeClock(fake)
@@ -141,7 +146,9 @@ async def test_expired_token_is_fetched_again(fake: FakeLark):
     assert fake.token_requests("cli_expire0") == 2
 
 
-async def test_app_access_token_and_tenant_token_are_cached_separately(pool: CredentialPool, fake):
+async def test_app_access_token_and_tenant_token_are_cached_separately(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     tenant = await pool.tenant_access_token("cli_app1")
     app_token = await pool.app_access_token("cli_app1")
     assert tenant.startswith("t-") and app_token.startswith("a-")
@@ -149,7 +156,7 @@ async def test_app_access_token_and_tenant_token_are_cached_separately(pool: Cre
     assert await pool.app_access_token("cli_app1") == app_token
 
 
-async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark):
+async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark) -> None:
     fake.add_app(
         "cli_store",
         "store-secret",
@@ -157,7 +164,7 @@ async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark):
         tenant_keys=("tk1", "tk2"),
         name="Store",
     )
-    app = AppConfig(app_id="cli_store", app_secret="store-secret", app_type="marketplace")
+    app = AppConfig(app_id="cli_store", app_secret="store-secret", app_type=AppType.MARKETPLACE)
     metrics = InMemoryMetrics()
     async with open_pool(
         apps=[app], transport=InProcessLarkTransport(fake, metrics=metrics), metrics=metrics
@@ -179,7 +186,7 @@ async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark):
             await pool.tenant_access_token("cli_store")
 
 
-async def test_start_writes_only_apps_that_changed(fake: FakeLark):
+async def test_start_writes_only_apps_that_changed(fake: FakeLark) -> None:
     class CountingStore(InMemoryCredentialStore):
         def __init__(self) -> None:
             super().__init__()
@@ -205,4 +212,5 @@ async def test_start_writes_only_apps_that_changed(fake: FakeLark):
     async with open_pool(apps=changed, transport=InProcessLarkTransport(fake), store=store):
         pass
     assert store.saves == 4
-    assert (await store.get_app(apps[1].app_id)).app_secret == "new"
+    stored = await store.get_app(apps[1].app_id)
+    assert stored is not None and stored.app_secret == "new"

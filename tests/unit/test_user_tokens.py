@@ -17,12 +17,12 @@ from tests.unit.test_pool import FakeClock
 pytestmark = pytest.mark.anyio
 
 
-async def test_unauthorized_user_is_a_clear_error(pool: CredentialPool):
+async def test_unauthorized_user_is_a_clear_error(pool: CredentialPool) -> None:
     with pytest.raises(UserNotAuthorizedError, match="has not authorized"):
         await pool.user_access_token(pool.resolve("cli_app0"), "ou_nobody")
 
 
-async def test_code_exchange_then_refresh_rotates_once_for_many_callers(fake: FakeLark):
+async def test_code_exchange_then_refresh_rotates_once_for_many_callers(fake: FakeLark) -> None:
     apps = make_apps(fake, 1, prefix="cli_user")
     async with open_pool(
         apps=apps, transport=InProcessLarkTransport(fake), clock=FakeClock(fake)
@@ -43,7 +43,7 @@ async def test_code_exchange_then_refresh_rotates_once_for_many_callers(fake: Fa
         assert await pool.user_access_token(app, "ou_alice") not in tokens
 
 
-async def test_reused_refresh_token_means_reauthorize(fake: FakeLark):
+async def test_reused_refresh_token_means_reauthorize(fake: FakeLark) -> None:
     apps = make_apps(fake, 1, prefix="cli_reuse")
     async with open_pool(
         apps=apps, transport=InProcessLarkTransport(fake), clock=FakeClock(fake)
@@ -68,7 +68,7 @@ async def test_reused_refresh_token_means_reauthorize(fake: FakeLark):
             await pool.user_access_token(app, "ou_bob")
 
 
-async def test_expired_refresh_token_needs_reauthorization(pool: CredentialPool):
+async def test_expired_refresh_token_needs_reauthorization(pool: CredentialPool) -> None:
     await pool.save_user_token(
         UserToken(
             app_id="cli_app0",
