@@ -1,40 +1,42 @@
-"""Shared fixtures: one fake Lark server on loopback for the whole session, reset per test."""
+"""Shared fixtures: a fresh fake Lark per test, reached in process on virtual time.
+
+Every async test runs on `VirtualTimeLoop`: sleeps, rate-limiter delays and retry backoffs
+end at once (in order), so nothing waits for real. `pool` reaches `fake` through the
+in-process transport (no socket); `base_url` serves `fake` over a real socket for the few
+tests that need one (the loop then waits for real).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
 from lark_service.adapters.lark_http import RetryPolicy
 from lark_service.adapters.memory import InMemoryMetrics
 from lark_service.application import CredentialPool
+from lark_service.application.rate_limit import RateLimiter
 from lark_service.domain import AppConfig
-from lark_service.entrypoints.embed import open_pool
-from lark_service.testing.fake_lark import FakeLark, RunningServer, serve_in_thread
+from lark_service.testing import FakeLark, fake_pool, serve_in_thread
+from lark_service.testing.virtual_time import VirtualTimeLoop, loop_clock
 
 
 @pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"
+def anyio_backend() -> tuple[str, dict[str, Any]]:
+    return "asyncio", {"loop_factory": VirtualTimeLoop}
 
 
-@pytest.fixture(scope="session")
-def fake_server() -> Iterator[tuple[FakeLark, RunningServer]]:
-    fake = FakeLark()
+@pytest.fixture
+def fake() -> FakeLark:
+    return FakeLark()
+
+
+@pytest.fixture
+def base_url(fake: FakeLark) -> Iterator[str]:
+    """``fake`` served over a real socket (in a thread) for this test."""
     with serve_in_thread(fake) as running:
-        yield fake, running
-
-
-@pytest.fixture
-def fake(fake_server: tuple[FakeLark, RunningServer]) -> FakeLark:
-    fake_server[0].reset()
-    return fake_server[0]
-
-
-@pytest.fixture
-def base_url(fake_server: tuple[FakeLark, RunningServer]) -> str:
-    return fake_server[1].base_url
+        yield running.base_url
 
 
 def make_apps(fake: FakeLark, n: int = 2, prefix: str = "cli_app") -> list[AppConfig]:
@@ -50,14 +52,19 @@ def make_apps(fake: FakeLark, n: int = 2, prefix: str = "cli_app") -> list[AppCo
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.2)
 
 
+def loop_limiter(**options: Any) -> RateLimiter:
+    """Lark's documented limits on the running loop's (virtual) clock."""
+    return RateLimiter(clock=loop_clock(), **options)
+
+
 @pytest.fixture
-async def pool(fake: FakeLark, base_url: str) -> AsyncIterator[CredentialPool]:
-    apps = make_apps(fake, 2)
-    async with open_pool(
-        apps=apps,
-        base_url=base_url,
+async def pool(fake: FakeLark) -> AsyncIterator[CredentialPool]:
+    async with fake_pool(
+        fake,
+        apps=make_apps(fake, 2),
         default_app_id="cli_app0",
         metrics=InMemoryMetrics(),
         retry=FAST_RETRY,
+        limiter=loop_limiter(),
     ) as pool:
         yield pool

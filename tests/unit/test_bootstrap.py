@@ -32,6 +32,9 @@ class RecordingTransport:
     async def call(self, request: LarkRequest) -> LarkReply:
         raise AssertionError(f"no call expected, got {request.api}")
 
+    async def close_loop_sessions(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         self.closed = True
 

@@ -1,4 +1,4 @@
-"""BitableMixin (through DocClient) against the fake Lark server, and InMemoryBitable."""
+"""BitableMixin (through DocClient) against the fake Lark server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-from lark_service.adapters.memory.bitable import InMemoryBitable
 from lark_service.application import CredentialPool
 from lark_service.application.clients.docs import DocClient
 from lark_service.domain.batch import BatchPartialError
@@ -59,7 +58,7 @@ def tenant_bearer(fake: FakeLark) -> None:
             assert r.token_info is not None and r.token_info.kind == "tenant"
 
 
-async def test_tables_and_fields(fake: FakeLark, docs: DocClient, table: str):
+async def test_tables_and_fields(fake: FakeLark, docs: DocClient, table: str) -> None:
     fb.add_table(fake, APP, "Other", {"X": 1}, table_id="tblOther")
     page = await docs.list_tables(APP, page_size=1)
     assert [t.table_id for t in page.items] == ["tblPeople"] and page.has_more
@@ -79,7 +78,7 @@ async def test_tables_and_fields(fake: FakeLark, docs: DocClient, table: str):
 
 async def test_iter_records_2500_over_pages_once_in_order(
     fake: FakeLark, docs: DocClient, table: str
-):
+) -> None:
     ids = fb.add_records(fake, APP, table, [{"Name": f"n{i}", "Age": i} for i in range(2500)])
     got = [r async for r in docs.iter_records(APP, table, field_names=["Name", "Age"])]
     assert [r.record_id for r in got] == ids
@@ -95,7 +94,9 @@ async def test_iter_records_2500_over_pages_once_in_order(
     tenant_bearer(fake)
 
 
-async def test_search_records_filter_sort_and_pages(fake: FakeLark, docs: DocClient, table: str):
+async def test_search_records_filter_sort_and_pages(
+    fake: FakeLark, docs: DocClient, table: str
+) -> None:
     fb.add_records(fake, APP, table, people())
     flt = Filter.all(Condition.of("City", "is", "Oslo"), Condition.of("Age", "isGreater", 30))
     page = await docs.search_records(
@@ -137,7 +138,7 @@ async def test_search_records_filter_sort_and_pages(fake: FakeLark, docs: DocCli
 
 async def test_bad_filter_operator_and_input_caught_before_any_request(
     fake: FakeLark, docs: DocClient, table: str
-):
+) -> None:
     with pytest.raises(ConfigError, match="operator"):
         Condition.of("Age", "greaterThan", 1)
     with pytest.raises(ConfigError):
@@ -159,7 +160,7 @@ async def test_bad_filter_operator_and_input_caught_before_any_request(
     assert fake.requests == []
 
 
-async def test_record_crud(fake: FakeLark, docs: DocClient, table: str):
+async def test_record_crud(fake: FakeLark, docs: DocClient, table: str) -> None:
     rec = await docs.create_record(APP, table, {"Name": "Eve", "Age": 22})
     req = api(fake)[-1]
     assert (req.method, req.path) == ("POST", f"{B}/tables/{table}/records")
@@ -188,7 +189,7 @@ async def test_record_crud(fake: FakeLark, docs: DocClient, table: str):
 
 async def test_batch_create_1234_in_two_requests_in_order(
     fake: FakeLark, docs: DocClient, table: str
-):
+) -> None:
     rows = [{"Name": f"r{i}", "Age": i} for i in range(1234)]
     created = await docs.batch_create_records(APP, table, rows)
     reqs = [r for r in fake.requests if r.path.endswith("/batch_create")]
@@ -201,7 +202,7 @@ async def test_batch_create_1234_in_two_requests_in_order(
 
 async def test_batch_create_chunk_failing_midway_reports_partial(
     fake: FakeLark, docs: DocClient, table: str
-):
+) -> None:
     rows: list[dict[str, object]] = [{"Name": f"r{i}", "Age": i} for i in range(2500)]
     rows[1100] = {"Name": "bad", "Nope": 1}  # a field that does not exist: Lark's 1254045
     with pytest.raises(BatchPartialError) as info:
@@ -216,13 +217,15 @@ async def test_batch_create_chunk_failing_midway_reports_partial(
     assert len(fb.records(fake, APP, table)) == 1000
 
 
-async def test_first_chunk_failure_is_the_plain_error(fake: FakeLark, docs: DocClient, table: str):
+async def test_first_chunk_failure_is_the_plain_error(
+    fake: FakeLark, docs: DocClient, table: str
+) -> None:
     with pytest.raises(BadRequestError) as info:
         await docs.batch_create_records(APP, table, [{"Nope": 1}])
     assert info.value.code == 1254045 and not isinstance(info.value, BatchPartialError)
 
 
-async def test_batch_update_and_delete_chunked(fake: FakeLark, docs: DocClient, table: str):
+async def test_batch_update_and_delete_chunked(fake: FakeLark, docs: DocClient, table: str) -> None:
     ids = fb.add_records(fake, APP, table, [{"Name": f"r{i}", "Age": i} for i in range(1100)])
     updated = await docs.batch_update_records(APP, table, {rid: {"Age": -1} for rid in ids})
     reqs = [r for r in fake.requests if r.path.endswith("/batch_update")]
@@ -239,7 +242,7 @@ async def test_batch_update_and_delete_chunked(fake: FakeLark, docs: DocClient, 
 
 async def test_fake_enforces_batch_cap_and_client_token(
     fake: FakeLark, docs: DocClient, table: str
-):
+) -> None:
     with pytest.raises(BadRequestError) as info:
         await docs._call(
             "POST",
@@ -253,7 +256,7 @@ async def test_fake_enforces_batch_cap_and_client_token(
     assert first.record_id == again.record_id and len(fb.records(fake, APP, table)) == 1
 
 
-async def test_permission_denied_and_not_found(fake: FakeLark, docs: DocClient, table: str):
+async def test_permission_denied_and_not_found(fake: FakeLark, docs: DocClient, table: str) -> None:
     fb.deny_app(fake, "cli_app0")
     with pytest.raises(PermissionDeniedError) as info:
         await docs.list_records(APP, table)
@@ -270,7 +273,9 @@ async def test_permission_denied_and_not_found(fake: FakeLark, docs: DocClient, 
     assert nf.value.code == 1254043
 
 
-async def test_token_invalid_refreshes_once_then_fails(fake: FakeLark, docs: DocClient, table: str):
+async def test_token_invalid_refreshes_once_then_fails(
+    fake: FakeLark, docs: DocClient, table: str
+) -> None:
     fake.inject_fault("token_invalid", path_prefix=B, count=1)
     assert (await docs.list_tables(APP)).items
     assert len([r for r in fake.requests if r.path == f"{B}/tables"]) == 2
@@ -278,26 +283,3 @@ async def test_token_invalid_refreshes_once_then_fails(fake: FakeLark, docs: Doc
     fake.inject_fault("token_invalid", path_prefix=B, count=2)
     with pytest.raises(TokenInvalidError):
         await docs.get_record(APP, table, "recX")
-
-
-async def test_in_memory_bitable_behaves_like_the_client():
-    mem = InMemoryBitable()
-    table = mem.add_table(APP, "People", FIELDS)
-    created = await mem.batch_create_records(APP, table, people())
-    assert [t.name async for t in mem.iter_tables(APP)] == ["People"]
-    assert [f.field_name for f in (await mem.list_fields(APP, table)).items] == list(FIELDS)
-    flt = Filter.all(Condition.of("Age", "isGreaterEqual", 31))
-    page = await mem.search_records(APP, table, filter=flt, sort=[Sort(field_name="Age")])
-    assert [r.fields["Name"] for r in page.items] == ["Ann", "Cid"]
-    assert len([r async for r in mem.iter_records(APP, table, page_size=1)]) == 4
-    rec = await mem.update_record(APP, table, created[0].record_id, {"Age": 32})
-    assert (await mem.get_record(APP, table, rec.record_id)).fields["Age"] == 32
-    with pytest.raises(BadRequestError):
-        await mem.create_record(APP, table, {"Nope": 1})
-    await mem.delete_record(APP, table, rec.record_id)
-    with pytest.raises(NotFoundError):
-        await mem.get_record(APP, table, rec.record_id)
-    got = await mem.batch_get_records(APP, table, [created[1].record_id, "recX"])
-    assert got.absent_record_ids == ["recX"]
-    await mem.batch_update_records(APP, table, {created[1].record_id: {"Age": 1}})
-    assert [d.deleted for d in await mem.batch_delete_records(APP, table, [created[1].record_id])]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from lark_service.adapters.memory import InMemoryMetrics, ManualClock
+from lark_service.application import CredentialPool
 from lark_service.application.clients.contact import ContactClient
 from lark_service.domain.errors import (
     BadRequestError,
@@ -17,6 +20,7 @@ from lark_service.domain.errors import (
 )
 from lark_service.domain.models.contact import Chat, Department, User
 from lark_service.entrypoints.embed import open_pool
+from lark_service.testing import InProcessLarkTransport, RecordedRequest
 from lark_service.testing.fake_lark import FakeLark
 from lark_service.testing.fake_lark.contact import (
     add_chat,
@@ -34,27 +38,28 @@ pytestmark = pytest.mark.anyio
 CONTACT = "/open-apis/contact/v3"
 
 
-def calls(fake: FakeLark, prefix: str = "/open-apis/"):
+def calls(fake: FakeLark, prefix: str = "/open-apis/") -> list[RecordedRequest]:
     return [r for r in fake.requests if r.path.startswith(prefix) and "/auth/" not in r.path]
 
 
-def only_call(fake: FakeLark, prefix: str = "/open-apis/"):
+def only_call(fake: FakeLark, prefix: str = "/open-apis/") -> RecordedRequest:
     found = calls(fake, prefix)
     assert len(found) == 1, [r.path for r in found]
     return found[0]
 
 
-def assert_tenant_token(req) -> None:
+def assert_tenant_token(req: RecordedRequest) -> None:
     assert req.headers["authorization"].startswith("Bearer t-")
+    assert req.token_info is not None
     assert req.token_info.kind == "tenant" and req.token_info.app_id == "cli_app0"
 
 
-def first_user(fake: FakeLark, app_id: str = "cli_app0") -> dict:
+def first_user(fake: FakeLark, app_id: str = "cli_app0") -> dict[str, Any]:
     return next(iter(directory(fake, app_id).users.values()))
 
 
 # users ----------------------------------------------------------------------------------
-async def test_get_user_wire_and_result(pool, fake):
+async def test_get_user_wire_and_result(pool: CredentialPool, fake: FakeLark) -> None:
     user = first_user(fake)
     got = await ContactClient(pool).get_user(user["open_id"])
     req = only_call(fake)
@@ -75,7 +80,7 @@ async def test_get_user_wire_and_result(pool, fake):
     assert got.department_ids == ["0"]
 
 
-async def test_get_user_other_id_types(pool, fake):
+async def test_get_user_other_id_types(pool: CredentialPool, fake: FakeLark) -> None:
     dept = add_department(fake, "cli_app0", name="Ops")
     user = add_user(fake, "cli_app0", dept["open_department_id"], name="Ann")
     contacts = ContactClient(pool)
@@ -92,7 +97,7 @@ async def test_get_user_other_id_types(pool, fake):
     ]
 
 
-async def test_get_user_not_found_and_hidden_fields(pool, fake):
+async def test_get_user_not_found_and_hidden_fields(pool: CredentialPool, fake: FakeLark) -> None:
     contacts = ContactClient(pool)
     with pytest.raises(NotFoundError) as info:
         await contacts.get_user("ou_nobody")
@@ -103,7 +108,9 @@ async def test_get_user_not_found_and_hidden_fields(pool, fake):
     assert got.email == "" and got.mobile == "" and got.name
 
 
-async def test_batch_get_users_chunks_and_keeps_input_order(pool, fake):
+async def test_batch_get_users_chunks_and_keeps_input_order(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     add_users(fake, "cli_app0", "0", 110)
     ids = list(directory(fake, "cli_app0").users)
     random.Random(7).shuffle(ids)
@@ -120,7 +127,7 @@ async def test_batch_get_users_chunks_and_keeps_input_order(pool, fake):
     assert len(calls(fake)) == 3
 
 
-async def test_batch_get_user_ids_chunks(pool, fake):
+async def test_batch_get_user_ids_chunks(pool: CredentialPool, fake: FakeLark) -> None:
     add_users(fake, "cli_app0", "0", 60)
     users = list(directory(fake, "cli_app0").users.values())
     emails = [u["email"] for u in users[:55]] + ["ghost@example.com"]
@@ -140,7 +147,7 @@ async def test_batch_get_user_ids_chunks(pool, fake):
     assert got[0].status is not None and got[0].status.is_activated
 
 
-async def test_get_user_by_email_and_mobile(pool, fake):
+async def test_get_user_by_email_and_mobile(pool: CredentialPool, fake: FakeLark) -> None:
     gone = add_user(fake, "cli_app0", email="gone@example.com", mobile="+861", resigned=True)
     user = first_user(fake)
     contacts = ContactClient(pool)
@@ -162,7 +169,7 @@ async def test_get_user_by_email_and_mobile(pool, fake):
 
 
 # departments ----------------------------------------------------------------------------
-async def test_get_department(pool, fake):
+async def test_get_department(pool: CredentialPool, fake: FakeLark) -> None:
     contacts = ContactClient(pool)
     root = await contacts.get_department("0")
     req = only_call(fake)
@@ -186,7 +193,7 @@ async def test_get_department(pool, fake):
     assert info.value.code == 40015
 
 
-async def test_list_and_iter_child_departments(pool, fake):
+async def test_list_and_iter_child_departments(pool: CredentialPool, fake: FakeLark) -> None:
     contacts = ContactClient(pool)
     page = await contacts.list_child_departments("0", page_size=2)
     req = only_call(fake)
@@ -210,7 +217,7 @@ async def test_list_and_iter_child_departments(pool, fake):
         await contacts.list_child_departments("od-missing")
 
 
-async def test_iter_department_users_2500_in_order(pool, fake):
+async def test_iter_department_users_2500_in_order(pool: CredentialPool, fake: FakeLark) -> None:
     dept = add_department(fake, "cli_app0", name="Big")
     made = add_users(fake, "cli_app0", dept["open_department_id"], 2500)
     contacts = ContactClient(pool)
@@ -226,7 +233,7 @@ async def test_iter_department_users_2500_in_order(pool, fake):
     assert len({dict(r.query).get("page_token") for r in reqs}) == 50
 
 
-async def test_list_department_users_page(pool, fake):
+async def test_list_department_users_page(pool: CredentialPool, fake: FakeLark) -> None:
     add_users(fake, "cli_app0", "D0001", 3)  # Engineering by custom id
     add_user(fake, "cli_app0", "D0001", resigned=True)
     contacts = ContactClient(pool)
@@ -245,7 +252,7 @@ async def test_list_department_users_page(pool, fake):
 
 
 # chats ----------------------------------------------------------------------------------
-async def test_get_chat(pool, fake):
+async def test_get_chat(pool: CredentialPool, fake: FakeLark) -> None:
     chat = add_chat(fake, "cli_app0", "oc_team", name="Team", description="d", members=4)
     contacts = ContactClient(pool)
     got = await contacts.get_chat("oc_team", user_id_type="union_id")
@@ -271,7 +278,7 @@ async def test_get_chat(pool, fake):
     assert info.value.code == 232006 and info.value.api == "im.chat.get"
 
 
-async def test_list_and_iter_chat_members(pool, fake):
+async def test_list_and_iter_chat_members(pool: CredentialPool, fake: FakeLark) -> None:
     add_chat(fake, "cli_app0", "oc_big", members=250)
     contacts = ContactClient(pool)
     page = await contacts.list_chat_members("oc_big", member_id_type="user_id", page_size=100)
@@ -293,7 +300,7 @@ async def test_list_and_iter_chat_members(pool, fake):
 
 
 # errors ---------------------------------------------------------------------------------
-async def test_permission_denied_per_app_and_family(pool, fake):
+async def test_permission_denied_per_app_and_family(pool: CredentialPool, fake: FakeLark) -> None:
     add_chat(fake, "cli_app0", "oc_x")
     contacts = ContactClient(pool)
     deny_scope(fake, "cli_app0", "contact")
@@ -309,7 +316,9 @@ async def test_permission_denied_per_app_and_family(pool, fake):
         await contacts.list_chat_members("oc_x")
 
 
-async def test_token_invalid_refreshes_once_then_fails(pool, fake):
+async def test_token_invalid_refreshes_once_then_fails(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     contacts = ContactClient(pool)
     user = first_user(fake)
     await contacts.get_department("0")  # a token is cached now
@@ -343,7 +352,9 @@ async def test_token_invalid_refreshes_once_then_fails(pool, fake):
         lambda c: c.list_chat_members("oc_a", member_id_type="chat_id"),
     ],
 )
-async def test_bad_input_rejected_before_any_request(pool, fake, call):
+async def test_bad_input_rejected_before_any_request(
+    pool: CredentialPool, fake: FakeLark, call: Callable[[ContactClient], Awaitable[object]]
+) -> None:
     with pytest.raises(ConfigError):
         await call(ContactClient(pool))
     assert fake.requests == []
@@ -358,13 +369,17 @@ async def test_bad_input_rejected_before_any_request(pool, fake, call):
         lambda c: c.iter_chat_members("oc_a", page_size=0),
     ],
 )
-async def test_bad_input_of_iterators_raises_at_call(pool, fake, make):
+async def test_bad_input_of_iterators_raises_at_call(
+    pool: CredentialPool, fake: FakeLark, make: Callable[[ContactClient], AsyncIterator[object]]
+) -> None:
     with pytest.raises(ConfigError):
         make(ContactClient(pool))
     assert fake.requests == []
 
 
-async def test_fake_enforces_lark_limits_on_raw_requests(pool, fake):
+async def test_fake_enforces_lark_limits_on_raw_requests(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     contacts = ContactClient(pool)
     with pytest.raises(BadRequestError) as info:
         await contacts._call(
@@ -387,11 +402,11 @@ async def test_fake_enforces_lark_limits_on_raw_requests(pool, fake):
 
 
 # cache ----------------------------------------------------------------------------------
-async def test_cache_ttl_per_app(fake, base_url):
+async def test_cache_ttl_per_app(fake: FakeLark) -> None:
     clock = ManualClock()
     async with open_pool(
         apps=make_apps(fake, 2),
-        base_url=base_url,
+        transport=InProcessLarkTransport(fake),
         default_app_id="cli_app0",
         clock=clock,
         metrics=InMemoryMetrics(),
@@ -430,68 +445,7 @@ async def test_cache_ttl_per_app(fake, base_url):
         assert len(calls(fake)) == 10
 
 
-async def test_cache_ttl_must_be_positive(pool):
+async def test_cache_ttl_must_be_positive(pool: CredentialPool) -> None:
     for bad in (0, -1.0, True):
         with pytest.raises(ConfigError):
             ContactClient(pool, cache_ttl=bad)
-
-
-# in-memory adapter ----------------------------------------------------------------------
-async def test_in_memory_contacts_behaves_like_the_client():
-    from lark_service.adapters.memory.contact import InMemoryContacts
-    from lark_service.domain.models.contact import ChatMember, UserStatus
-
-    mem = InMemoryContacts()
-    mem.add_department(Department(open_department_id="od-1", department_id="D1", name="Eng"))
-    mem.add_department(Department(open_department_id="od-2", parent_department_id="od-1"))
-    for n in range(120):
-        mem.add_user(
-            User(
-                open_id=f"ou_{n}", union_id=f"on_{n}", email=f"u{n}@x.com", department_ids=["od-1"]
-            )
-        )
-    gone = mem.add_user(
-        User(
-            open_id="ou_gone",
-            mobile="+1",
-            department_ids=["D1"],
-            status=UserStatus(is_resigned=True),
-        )
-    )
-    assert (await mem.get_user("on_3", user_id_type="union_id")).open_id == "ou_3"
-    with pytest.raises(NotFoundError) as info:
-        await mem.get_user("ou_nobody")
-    assert info.value.code == 41050
-    got = await mem.batch_get_users(["ou_5", "ou_x", "ou_1"])
-    assert [u.open_id for u in got] == ["ou_5", "ou_1"]
-    ids = await mem.batch_get_user_ids(emails=["u2@x.com", "no@x.com"], mobiles=["+1"])
-    assert [e.user_id for e in ids] == ["ou_2", "", ""]
-    assert await mem.get_user_by_mobile("+1", include_resigned=True) == gone
-    assert await mem.get_user_by_email("no@x.com") is None
-    assert [u.open_id async for u in mem.iter_department_users("od-1")] == [
-        f"ou_{n}" for n in range(120)
-    ]
-    page = await mem.list_department_users("D1", department_id_type="department_id", page_size=50)
-    assert len(page.items) == 50 and page.has_more and page.page_token
-    assert (await mem.get_department("0")).open_department_id == "0"
-    assert [d.open_department_id async for d in mem.iter_child_departments("0")] == ["od-1"]
-    every = [d.open_department_id async for d in mem.iter_child_departments("0", fetch_child=True)]
-    assert every == ["od-1", "od-2"]
-    with pytest.raises(NotFoundError):
-        await mem.get_department("od-9")
-    mem.add_chat(
-        Chat(chat_id="oc_1", name="C"), [ChatMember(member_id=f"ou_{n}") for n in range(3)]
-    )
-    assert (await mem.get_chat("oc_1")).name == "C"
-    members = await mem.list_chat_members("oc_1", page_size=2)
-    assert members.member_total == 3 and members.has_more
-    assert [m.member_id async for m in mem.iter_chat_members("oc_1")] == ["ou_0", "ou_1", "ou_2"]
-    mem.add_chat(Chat(chat_id="oc_2"), bot_in_chat=False)
-    with pytest.raises(PermissionDeniedError):
-        await mem.list_chat_members("oc_2")
-    with pytest.raises(NotFoundError):
-        await mem.get_chat("oc_9")
-    with pytest.raises(ConfigError):
-        await mem.list_department_users("od-1", page_size=51)
-    with pytest.raises(ConfigError):
-        await mem.get_user("ou_1", user_id_type="email")

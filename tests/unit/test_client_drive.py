@@ -4,11 +4,11 @@ adapter."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from lark_service.adapters.memory.docs import InMemoryDocs
 from lark_service.application import CredentialPool, DocClient
 from lark_service.domain.errors import (
     ConfigError,
@@ -44,7 +44,7 @@ def docs(pool: CredentialPool) -> DocClient:
     return DocClient(pool)
 
 
-async def test_create_folder_and_list_files(docs: DocClient, fake: FakeLark):
+async def test_create_folder_and_list_files(docs: DocClient, fake: FakeLark) -> None:
     root = root_folder(fake, "cli_app0")
     folder = await docs.create_folder("Reports", folder_token=root)
     rec = calls(fake)[-1]
@@ -76,7 +76,7 @@ async def test_create_folder_and_list_files(docs: DocClient, fake: FakeLark):
     assert [(f.name, f.type, f.parent_token) for f in top.items] == [("Reports", "folder", root)]
 
 
-async def test_upload_all_and_download(docs: DocClient, fake: FakeLark, tmp_path: Path):
+async def test_upload_all_and_download(docs: DocClient, fake: FakeLark, tmp_path: Path) -> None:
     root = root_folder(fake, "cli_app0")
     data = b"hello drive"
     token = await docs.upload_file(data, file_name="h.txt", parent_node=root)
@@ -102,7 +102,9 @@ async def test_upload_all_and_download(docs: DocClient, fake: FakeLark, tmp_path
     assert await docs.download_file(token2) == b"from a path"
 
 
-async def test_chunked_upload_uses_block_size_and_checksums(docs: DocClient, fake: FakeLark):
+async def test_chunked_upload_uses_block_size_and_checksums(
+    docs: DocClient, fake: FakeLark
+) -> None:
     root = root_folder(fake, "cli_app0")
     drive_state(fake).block_size = 4  # Lark says 4 MB; the client must use what it is told
     data = b"0123456789"
@@ -124,7 +126,7 @@ async def test_chunked_upload_uses_block_size_and_checksums(docs: DocClient, fak
     assert await docs.download_file(token) == data
 
 
-async def test_fake_rejects_wrong_checksum_and_oversize(docs: DocClient, fake: FakeLark, base_url):
+async def test_fake_rejects_wrong_checksum_and_oversize(docs: DocClient, fake: FakeLark) -> None:
     import httpx
 
     root = root_folder(fake, "cli_app0")
@@ -137,7 +139,9 @@ async def test_fake_rejects_wrong_checksum_and_oversize(docs: DocClient, fake: F
         "size": "3",
         "checksum": "1",
     }
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=fake.app), base_url="http://fake"
+    ) as http:
         reply = await http.post(
             f"{FILES}/upload_all",
             data=data,
@@ -146,7 +150,9 @@ async def test_fake_rejects_wrong_checksum_and_oversize(docs: DocClient, fake: F
         )
     assert reply.status_code == 400 and reply.json()["code"] == 1062008
     data["size"] = str(20 * 1024 * 1024 + 1)  # the fake enforces the 20 MB cap too
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=fake.app), base_url="http://fake"
+    ) as http:
         reply = await http.post(
             f"{FILES}/upload_all",
             data=data,
@@ -156,7 +162,7 @@ async def test_fake_rejects_wrong_checksum_and_oversize(docs: DocClient, fake: F
     assert reply.status_code == 400 and reply.json()["code"] == 1061043
 
 
-async def test_delete_file_and_folder(docs: DocClient, fake: FakeLark):
+async def test_delete_file_and_folder(docs: DocClient, fake: FakeLark) -> None:
     root = root_folder(fake, "cli_app0")
     token = await docs.upload_file(b"x", file_name="x", parent_node=root)
     assert await docs.delete_file(token, doc_type="file") == ""
@@ -176,7 +182,7 @@ async def test_delete_file_and_folder(docs: DocClient, fake: FakeLark):
     assert info.value.code == 1061003
 
 
-async def test_permissions_grant_list_revoke(docs: DocClient, fake: FakeLark):
+async def test_permissions_grant_list_revoke(docs: DocClient, fake: FakeLark) -> None:
     doc = await docs.create_document(title="shared")
     member = await docs.grant_permission(
         doc.document_id,
@@ -218,7 +224,7 @@ async def test_permissions_grant_list_revoke(docs: DocClient, fake: FakeLark):
     assert info.value.code == 1063002
 
 
-async def test_scope_denied_and_forbidden(docs: DocClient, fake: FakeLark):
+async def test_scope_denied_and_forbidden(docs: DocClient, fake: FakeLark) -> None:
     root = root_folder(fake, "cli_app0")
     token = await docs.upload_file(b"secret", file_name="s", parent_node=root)
     with pytest.raises(PermissionDeniedError) as info:
@@ -232,7 +238,7 @@ async def test_scope_denied_and_forbidden(docs: DocClient, fake: FakeLark):
     assert (await docs.list_files()).items
 
 
-async def test_token_invalid_refreshes_once_then_fails(docs: DocClient, fake: FakeLark):
+async def test_token_invalid_refreshes_once_then_fails(docs: DocClient, fake: FakeLark) -> None:
     fake.inject_fault("token_invalid", path_prefix=FILES, count=1)
     assert (await docs.list_files()).items == []
     fake.inject_fault("token_invalid", path_prefix=FILES, count=2)
@@ -265,47 +271,26 @@ async def test_token_invalid_refreshes_once_then_fails(docs: DocClient, fake: Fa
         lambda d: d.revoke_permission("t", doc_type="docx", member_type="openid", member_id=""),
     ],
 )
-async def test_bad_input_is_rejected_before_any_request(docs: DocClient, fake: FakeLark, call):
+async def test_bad_input_is_rejected_before_any_request(
+    docs: DocClient, fake: FakeLark, call: Callable[[DocClient], Awaitable[object]]
+) -> None:
     with pytest.raises(ConfigError):
         await call(docs)
     assert fake.requests == []
 
 
-async def test_in_memory_drive_and_permissions():
-    mem = InMemoryDocs()
-    folder = await mem.create_folder("F", folder_token="fldmemoryroot")
-    token = await mem.upload_file(b"abc", file_name="a", parent_node=folder.token)
-    assert await mem.download_file(token) == b"abc"
-    assert [f.name async for f in mem.iter_files(folder.token)] == ["a"]
-    page = await mem.list_files(folder.token, page_size=1)
-    assert [f.token for f in page.items] == [token] and not page.has_more
-    doc = await mem.create_document(title="d", folder_token=folder.token)
-    await mem.grant_permission(
-        doc.document_id, doc_type="docx", member_type="openid", member_id="ou_1", perm="full_access"
-    )
-    assert [
-        m.perm for m in await mem.list_permission_members(doc.document_id, doc_type="docx")
-    ] == ["full_access"]
-    await mem.revoke_permission(
-        doc.document_id, doc_type="docx", member_type="openid", member_id="ou_1"
-    )
-    assert await mem.delete_file(folder.token, doc_type="folder")
-    with pytest.raises(NotFoundError):
-        await mem.download_file(token)
-    with pytest.raises(ConfigError):
-        await mem.grant_permission("t", doc_type="docx", member_type="x", member_id="1")
-
-
 async def test_fake_download_is_binary_with_content_disposition(
-    docs: DocClient, fake: FakeLark, base_url
-):
+    docs: DocClient, fake: FakeLark
+) -> None:
     import httpx
 
     file_token = await docs.upload_file(
         b"\x00\x01", file_name="r.bin", parent_node=root_folder(fake, "cli_app0")
     )
     token = await docs.pool.get_token(docs.resolve_app())  # type: ignore[union-attr]
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=fake.app), base_url="http://fake"
+    ) as http:
         reply = await http.get(
             f"{FILES}/{file_token}/download", headers={"Authorization": f"Bearer {token}"}
         )

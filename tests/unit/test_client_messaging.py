@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from lark_service.adapters.memory import InMemoryMetrics
-from lark_service.adapters.memory.messaging import InMemoryMessaging
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.application.clients.cards import CardBuilder
 from lark_service.application.clients.post import PostBuilder
@@ -23,10 +22,9 @@ from lark_service.domain import (
     TokenInvalidError,
 )
 from lark_service.domain.models.messaging import Message
-from lark_service.domain.ports.messaging import MessagingPort
-from lark_service.entrypoints.embed import open_pool
-from lark_service.testing.fake_lark import FakeLark
-from tests.conftest import FAST_RETRY, make_apps
+from lark_service.testing import FakeLark, RecordedRequest, fake_pool
+from lark_service.testing.virtual_time import loop_clock
+from tests.conftest import FAST_RETRY, loop_limiter, make_apps
 
 pytestmark = pytest.mark.anyio
 MSG = "/open-apis/im/v1/messages"
@@ -34,16 +32,16 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 CHAT = "oc_chat1"
 
 
-def sent(fake: FakeLark, method: str = "POST", path: str = MSG):
+def sent(fake: FakeLark, method: str = "POST", path: str = MSG) -> list[RecordedRequest]:
     return [r for r in fake.requests if r.method == method and r.path == path]
 
 
-def bearer_tenant(req) -> None:
+def bearer_tenant(req: RecordedRequest) -> None:
     assert req.headers["authorization"].startswith("Bearer t-")
     assert req.token_info is not None and req.token_info.kind == "tenant"
 
 
-async def test_send_text_wire_and_result(pool: CredentialPool, fake: FakeLark):
+async def test_send_text_wire_and_result(pool: CredentialPool, fake: FakeLark) -> None:
     msg = await MessagingClient(pool).send_text(CHAT, "hi", uuid="u-1")
     (req,) = sent(fake)
     bearer_tenant(req)
@@ -59,7 +57,9 @@ async def test_send_text_wire_and_result(pool: CredentialPool, fake: FakeLark):
     assert msg.sender is not None and msg.sender.id == "cli_app0"
 
 
-async def test_send_text_generates_one_uuid_reused_on_retry(pool: CredentialPool, fake: FakeLark):
+async def test_send_text_generates_one_uuid_reused_on_retry(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     client = MessagingClient(pool)
     await client.get_bot_info()
     fake.inject_fault("5xx", path_prefix=MSG, count=1)
@@ -69,7 +69,7 @@ async def test_send_text_generates_one_uuid_reused_on_retry(pool: CredentialPool
     assert len([m for m in fake.messages if m["chat_id"] == CHAT]) == 1
 
 
-async def test_send_post_builder(pool: CredentialPool, fake: FakeLark):
+async def test_send_post_builder(pool: CredentialPool, fake: FakeLark) -> None:
     post = (
         PostBuilder("Release")
         .text("bold ", bold=True)
@@ -98,7 +98,7 @@ async def test_send_post_builder(pool: CredentialPool, fake: FakeLark):
     assert msg.msg_type == "post"
 
 
-async def test_send_card_builder_and_template(pool: CredentialPool, fake: FakeLark):
+async def test_send_card_builder_and_template(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     card = (
         CardBuilder()
@@ -128,7 +128,9 @@ async def test_send_card_builder_and_template(pool: CredentialPool, fake: FakeLa
     }
 
 
-async def test_send_image_uploads_then_sends(pool: CredentialPool, fake: FakeLark, tmp_path: Path):
+async def test_send_image_uploads_then_sends(
+    pool: CredentialPool, fake: FakeLark, tmp_path: Path
+) -> None:
     path = tmp_path / "pic.png"
     path.write_bytes(PNG)
     msg = await MessagingClient(pool).send_image(CHAT, path)
@@ -140,7 +142,7 @@ async def test_send_image_uploads_then_sends(pool: CredentialPool, fake: FakeLar
     assert content["image_key"].startswith("img_v3_") and msg.msg_type == "image"
 
 
-async def test_send_file_and_upload_file(pool: CredentialPool, fake: FakeLark):
+async def test_send_file_and_upload_file(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     msg = await client.send_file(CHAT, b"%PDF-1.4", file_name="a.pdf")
     (upload,) = sent(fake, path="/open-apis/im/v1/files")
@@ -153,7 +155,7 @@ async def test_send_file_and_upload_file(pool: CredentialPool, fake: FakeLark):
     assert audio.msg_type == "audio"
 
 
-async def test_upload_checks_before_the_call(pool: CredentialPool, fake: FakeLark):
+async def test_upload_checks_before_the_call(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     with pytest.raises(ConfigError, match="empty"):
         await client.upload_image(b"")
@@ -170,7 +172,7 @@ async def test_upload_checks_before_the_call(pool: CredentialPool, fake: FakeLar
     assert fake.requests == []
 
 
-async def test_bad_input_caught_before_the_call(pool: CredentialPool, fake: FakeLark):
+async def test_bad_input_caught_before_the_call(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     with pytest.raises(ConfigError, match="oc_"):
         await client.send_text("chat1", "x")
@@ -187,7 +189,7 @@ async def test_bad_input_caught_before_the_call(pool: CredentialPool, fake: Fake
     assert fake.requests == []
 
 
-async def test_reply_update_recall_get(pool: CredentialPool, fake: FakeLark):
+async def test_reply_update_recall_get(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     root = await client.send_text(CHAT, "root")
     reply = await client.reply_text(root.message_id, "re", reply_in_thread=True, uuid="r-1")
@@ -216,7 +218,7 @@ async def test_reply_update_recall_get(pool: CredentialPool, fake: FakeLark):
     assert info.value.code == 230011
 
 
-async def test_update_card_only_for_cards(pool: CredentialPool, fake: FakeLark):
+async def test_update_card_only_for_cards(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     card = await client.send_card(CHAT, CardBuilder().markdown("v1"))
     await client.update_card(card.message_id, CardBuilder().markdown("v2"))
@@ -228,7 +230,7 @@ async def test_update_card_only_for_cards(pool: CredentialPool, fake: FakeLark):
     assert info.value.code == 230054
 
 
-async def test_other_apps_message_and_unknown_message(pool: CredentialPool, fake: FakeLark):
+async def test_other_apps_message_and_unknown_message(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     mine = await client.send_text(CHAT, "a")
     with pytest.raises(PermissionDeniedError) as info:
@@ -237,12 +239,12 @@ async def test_other_apps_message_and_unknown_message(pool: CredentialPool, fake
     with pytest.raises(PermissionDeniedError) as info:
         await client.recall_message(mine.message_id, app_id="cli_app1")
     assert info.value.code == 230026
-    with pytest.raises(BadRequestError) as info:
+    with pytest.raises(BadRequestError) as bad:
         await client.get_message("om_missing")
-    assert info.value.code == 230001
+    assert bad.value.code == 230001
 
 
-async def test_list_and_iter_messages(pool: CredentialPool, fake: FakeLark):
+async def test_list_and_iter_messages(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     for i in range(7):
         await client.send_text(CHAT, f"m{i}")
@@ -269,7 +271,7 @@ async def test_list_and_iter_messages(pool: CredentialPool, fake: FakeLark):
     assert next(json.loads(m.body.content)["text"] for m in desc.items if m.body) == "m6"
 
 
-async def test_send_batch_keeps_order_and_failures(pool: CredentialPool, fake: FakeLark):
+async def test_send_batch_keeps_order_and_failures(pool: CredentialPool, fake: FakeLark) -> None:
     fake.state["im_bot_not_in_chat"] = {("cli_app0", "oc_b")}
     results = await MessagingClient(pool).send_batch(
         ["oc_a", "oc_b", "oc_c"], "hello", concurrency=2
@@ -280,7 +282,7 @@ async def test_send_batch_keeps_order_and_failures(pool: CredentialPool, fake: F
     assert len({r.json()["uuid"] for r in sent(fake)}) == 3
 
 
-async def test_permission_denied_switch(pool: CredentialPool, fake: FakeLark):
+async def test_permission_denied_switch(pool: CredentialPool, fake: FakeLark) -> None:
     fake.state["im_denied_apps"] = {"cli_app1"}
     with pytest.raises(PermissionDeniedError) as info:
         await MessagingClient(pool).send_text(CHAT, "x", app_id="cli_app1")
@@ -288,7 +290,7 @@ async def test_permission_denied_switch(pool: CredentialPool, fake: FakeLark):
     assert (await MessagingClient(pool).send_text(CHAT, "x")).message_id
 
 
-async def test_token_invalid_once_then_twice(pool: CredentialPool, fake: FakeLark):
+async def test_token_invalid_once_then_twice(pool: CredentialPool, fake: FakeLark) -> None:
     client = MessagingClient(pool)
     fake.inject_fault("token_invalid", path_prefix=MSG, count=1)
     assert (await client.send_text(CHAT, "x")).message_id
@@ -297,16 +299,20 @@ async def test_token_invalid_once_then_twice(pool: CredentialPool, fake: FakeLar
         await client.list_messages(CHAT)
 
 
-async def test_burst_of_500_is_shaped_by_the_limiter(fake: FakeLark, base_url: str):
-    """The issue's test: with the client limiter, 500 sends to one chat meet no 429."""
+async def test_burst_of_500_is_shaped_by_the_limiter(fake: FakeLark) -> None:
+    """The issue's test: with the client limiter, 500 sends to one chat meet no 429.
+
+    On virtual time the limiter's delays take no real time, and the fake's buckets run on
+    the same (loop) clock."""
     fake.state["im_rate_scale"] = 20  # fake: 100/s per chat, 1000/s and 20000/min per app
     metrics = InMemoryMetrics()
-    async with open_pool(
+    started = loop_clock()()
+    async with fake_pool(
+        fake,
         apps=make_apps(fake, 1, prefix="cli_burst"),
-        base_url=base_url,
         metrics=metrics,
         retry=FAST_RETRY,
-        limiter=RateLimiter(scale=20),  # the same limits as the fake, cold token included
+        limiter=loop_limiter(scale=20),  # the same limits as the fake, cold token included
     ) as burst_pool:
         client = MessagingClient(burst_pool)
         msgs = await asyncio.gather(*(client.send_text("oc_burst", f"n{i}") for i in range(500)))
@@ -316,17 +322,19 @@ async def test_burst_of_500_is_shaped_by_the_limiter(fake: FakeLark, base_url: s
     posts = [r for r in fake.requests if r.path == MSG and r.method == "POST"]
     assert sum(metrics.rate_limits.values()) == 0
     assert len(posts) == 500
+    # 100/s per chat, stretched by the limiter's 10% margin: about 5 s of (virtual) time
+    assert 4.0 < loop_clock()() - started < 10.0
 
 
-async def test_burst_without_limiter_meets_429(fake: FakeLark, base_url: str):
+async def test_burst_without_limiter_meets_429(fake: FakeLark) -> None:
     """Without the limiter the fake answers 429; the transport retries (honouring
     x-ogw-ratelimit-reset, at most 5 times) and whatever is still limited surfaces as
     RateLimitedError. Either way nothing arrives twice."""
     fake.state["im_rate_scale"] = 20
     metrics = InMemoryMetrics()
-    async with open_pool(
+    async with fake_pool(
+        fake,
         apps=make_apps(fake, 1, prefix="cli_raw"),
-        base_url=base_url,
         metrics=metrics,
         limiter=RateLimiter(limits={}),
     ) as raw_pool:
@@ -340,29 +348,3 @@ async def test_burst_without_limiter_meets_429(fake: FakeLark, base_url: str):
     assert sum(metrics.rate_limits.values()) > 0  # the fake did answer 429s
     stored = [m for m in fake.messages if m["chat_id"] == "oc_raw"]
     assert len(stored) == len(ok) == len({m["content"] for m in stored})
-
-
-async def test_memory_adapter_is_a_port_and_behaves(tmp_path: Path):
-    mem: MessagingPort = InMemoryMessaging()
-    root = await mem.send_text(CHAT, "a", uuid="u1")
-    assert (await mem.send_text(CHAT, "a", uuid="u1")).message_id == root.message_id
-    reply = await mem.reply_text(root.message_id, "b", reply_in_thread=True)
-    assert reply.root_id == root.message_id and reply.thread_id
-    assert (await mem.update_text(root.message_id, "a2")).updated
-    card = await mem.send_card(CHAT, CardBuilder().markdown("x"))
-    await mem.update_card(card.message_id, {"elements": []})
-    img = await mem.send_image(CHAT, PNG)
-    assert img.msg_type == "image"
-    await mem.recall_message(reply.message_id)
-    assert (await mem.get_message(reply.message_id)).deleted
-    with pytest.raises(NotFoundError):
-        await mem.reply_text(reply.message_id, "late")
-    with pytest.raises(PermissionDeniedError, match="recall"):
-        await mem.recall_message(root.message_id, app_id="cli_other")
-    page = await mem.list_messages(CHAT, page_size=2)
-    assert len(page.items) == 2 and page.has_more
-    assert len([m async for m in mem.iter_messages(CHAT, page_size=2)]) == 4
-    batch = await mem.send_batch(["oc_1", "oc_2"], "hi")
-    assert all(r.ok for r in batch)
-    with pytest.raises(ConfigError):
-        await mem.send_text("bad", "x")

@@ -3,9 +3,10 @@ in-memory adapter."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
-from lark_service.adapters.memory.docs import InMemoryDocs
 from lark_service.application import CredentialPool, DocClient
 from lark_service.domain.errors import (
     ConfigError,
@@ -41,7 +42,7 @@ def sheet(fake: FakeLark, pool: CredentialPool) -> str:
     return add_spreadsheet(fake, "cli_app0", sheet_ids=("s1", "s2"))
 
 
-async def test_write_then_read(docs: DocClient, fake: FakeLark, sheet: str):
+async def test_write_then_read(docs: DocClient, fake: FakeLark, sheet: str) -> None:
     result = await docs.write_range(sheet, "s1!A1:C2", [[1, "two", 3.5], ["a", None, True]])
     rec = calls(fake)[-1]
     assert (rec.method, rec.path) == ("PUT", f"{V2}/{sheet}/values")
@@ -66,7 +67,9 @@ async def test_write_then_read(docs: DocClient, fake: FakeLark, sheet: str):
     assert whole.values == [[1, "two", 3.5], ["a", None, True]]
 
 
-async def test_append_rows_overwrite_and_insert(docs: DocClient, fake: FakeLark, sheet: str):
+async def test_append_rows_overwrite_and_insert(
+    docs: DocClient, fake: FakeLark, sheet: str
+) -> None:
     await docs.write_range(sheet, "s1!A1:B3", [["h1", "h2"], [1, 2], ["tail", None]])
     spreadsheet(fake, sheet).sheets["s1"][(5, 1)] = "below"
     result = await docs.append_rows(sheet, "s1!A1:B", [[3, 4]])
@@ -80,7 +83,7 @@ async def test_append_rows_overwrite_and_insert(docs: DocClient, fake: FakeLark,
     assert dict(calls(fake)[-1].query) == {"insertDataOption": "INSERT_ROWS"}
 
 
-async def test_batch_read_and_write(docs: DocClient, fake: FakeLark, sheet: str):
+async def test_batch_read_and_write(docs: DocClient, fake: FakeLark, sheet: str) -> None:
     results = await docs.batch_write_ranges(sheet, {"s1!A1:B1": [[1, 2]], "s2!C3": [["x"]]})
     rec = calls(fake)[-1]
     assert (rec.method, rec.path) == ("POST", f"{V2}/{sheet}/values_batch_update")
@@ -102,23 +105,25 @@ async def test_batch_read_and_write(docs: DocClient, fake: FakeLark, sheet: str)
     assert pairs[0].updatedCells == 1
 
 
-async def test_errors(docs: DocClient, fake: FakeLark, sheet: str):
+async def test_errors(docs: DocClient, fake: FakeLark, sheet: str) -> None:
     with pytest.raises(NotFoundError) as info:
         await docs.read_range(sheet, "nosheet!A1")
     assert info.value.code == 90215
     with pytest.raises(NotFoundError) as info:
         await docs.read_range("shtcnmissing", "s1!A1")
     assert info.value.code == 91402
-    with pytest.raises(PermissionDeniedError) as info:
+    with pytest.raises(PermissionDeniedError) as denied:
         await docs.read_range(sheet, "s1!A1", app_id="cli_app1")
-    assert info.value.code == 91403
+    assert denied.value.code == 91403
     deny_scope(fake, "cli_app0", "sheets")
-    with pytest.raises(PermissionDeniedError) as info:
+    with pytest.raises(PermissionDeniedError) as denied:
         await docs.write_range(sheet, "s1!A1", [[1]])
-    assert info.value.code == 99991672
+    assert denied.value.code == 99991672
 
 
-async def test_token_invalid_refreshes_once_then_fails(docs: DocClient, fake: FakeLark, sheet: str):
+async def test_token_invalid_refreshes_once_then_fails(
+    docs: DocClient, fake: FakeLark, sheet: str
+) -> None:
     fake.inject_fault("token_invalid", path_prefix=V2, count=1)
     assert (await docs.read_range(sheet, "s1!A1")).values == [[None]]
     fake.inject_fault("token_invalid", path_prefix=V2, count=2)
@@ -149,13 +154,15 @@ async def test_token_invalid_refreshes_once_then_fails(docs: DocClient, fake: Fa
         lambda d: d.batch_write_ranges("sht", {"s1!A1": [[1]], "s1!Z1:Y1": [[1]]}),
     ],
 )
-async def test_bad_input_is_rejected_before_any_request(docs: DocClient, fake: FakeLark, call):
+async def test_bad_input_is_rejected_before_any_request(
+    docs: DocClient, fake: FakeLark, call: Callable[[DocClient], Awaitable[object]]
+) -> None:
     with pytest.raises(ConfigError):
         await call(docs)
     assert fake.requests == []
 
 
-def test_parse_range():
+def test_parse_range() -> None:
     assert parse_range("s1!A1:C10") == CellRange(
         sheet_id="s1", first_col=1, first_row=1, last_col=3, last_row=10
     )
@@ -163,21 +170,3 @@ def test_parse_range():
         sheet_id="s1", first_col=27, first_row=2, last_col=28, last_row=0
     )
     assert not parse_range("s1").has_cells
-
-
-async def test_in_memory_sheets():
-    mem = InMemoryDocs()
-    token = mem.add_spreadsheet(sheet_ids=("s1",))
-    assert (await mem.write_range(token, "s1!A1:B2", [[1, 2], [3, 4]])).updatedRange == "s1!A1:B2"
-    assert (await mem.read_range(token, "s1")).values == [[1, 2], [3, 4]]
-    appended = await mem.append_rows(token, "s1!A1:B", [[5, 6]])
-    assert appended.updates is not None and appended.updates.updatedRange == "s1!A3:B3"
-    assert [
-        v.values
-        for v in await mem.batch_read_ranges(token, ["s1!A3:B3"], value_render_option="ToString")
-    ] == [[["5", "6"]]]
-    assert len(await mem.batch_write_ranges(token, {"s1!C1": [["c"]]})) == 1
-    with pytest.raises(NotFoundError):
-        await mem.read_range(token, "s9!A1")
-    with pytest.raises(ConfigError):
-        await mem.write_range(token, "s1!A1:A1", [[1, 2]])

@@ -20,7 +20,7 @@ def public_methods(cls: type) -> list[str]:
 
 
 @pytest.mark.parametrize("cls", [MessagingClient, ContactClient, DocClient, WorkspaceTableClient])
-def test_every_method_takes_app_id_keyword_only_and_has_a_docstring(cls: type):
+def test_every_method_takes_app_id_keyword_only_and_has_a_docstring(cls: type) -> None:
     methods = public_methods(cls)
     assert len(methods) >= 10
     for name in methods:
@@ -31,7 +31,7 @@ def test_every_method_takes_app_id_keyword_only_and_has_a_docstring(cls: type):
         assert (fn.__doc__ or "").strip(), name
 
 
-def test_naming_follows_lark_terms():
+def test_naming_follows_lark_terms() -> None:
     prefixes = (
         "get_",
         "iter_",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from lark_service.adapters.memory.tables import InMemoryWorkspaceTables
 from lark_service.application import CredentialPool
 from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.domain import UserToken
@@ -57,7 +56,7 @@ def api(fake: FakeLark) -> list[RecordedRequest]:
     return reqs
 
 
-async def test_list_and_get_tables(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_list_and_get_tables(fake: FakeLark, tables: WorkspaceTableClient) -> None:
     fa.add_table(fake, WS, "other", {"x": "text"})
     page = await tables.list_tables(WS, user_id=USER, page_size=1)
     assert [t.name for t in page.items] == ["people"] and page.has_more
@@ -70,7 +69,9 @@ async def test_list_and_get_tables(fake: FakeLark, tables: WorkspaceTableClient)
     assert [(c.name, c.data_type) for c in table.columns][1:] == list(COLS.items())
 
 
-async def test_query_records_decodes_items_string(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_query_records_decodes_items_string(
+    fake: FakeLark, tables: WorkspaceTableClient
+) -> None:
     page = await tables.query_records(
         WS, "people", user_id=USER, select=["name", "age"], filter="age=gt.30", order="age.desc"
     )
@@ -88,7 +89,7 @@ async def test_query_records_decodes_items_string(fake: FakeLark, tables: Worksp
     assert names == ["Ann", "Bob", "Cid"] and len(api(fake)) == 4
 
 
-async def test_writes(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_writes(fake: FakeLark, tables: WorkspaceTableClient) -> None:
     ids = await tables.insert_records(
         WS, "people", [{"name": "Dee", "age": 19, "email": "dee@x"}], user_id=USER
     )
@@ -125,7 +126,7 @@ async def test_writes(fake: FakeLark, tables: WorkspaceTableClient):
 
 async def test_execute_sql_hostile_value_arrives_as_data(
     fake: FakeLark, tables: WorkspaceTableClient
-):
+) -> None:
     hostile = "O'Brien'); DROP TABLE people; -- \\' %s ’ /*"
     res = await tables.execute_sql(
         WS,
@@ -146,25 +147,29 @@ async def test_execute_sql_hostile_value_arrives_as_data(
     assert got.json() == [{"name": hostile}]
 
 
-async def test_fake_refuses_two_statements(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_fake_refuses_two_statements(fake: FakeLark, tables: WorkspaceTableClient) -> None:
     with pytest.raises(BadRequestError, match="exactly one"):
         await tables.execute_sql(WS, "DELETE FROM people; DELETE FROM people", user_id=USER)
     assert len(fa.rows(fake, WS, "people")) == 3
 
 
-async def test_unauthorized_user_is_a_clear_error(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_unauthorized_user_is_a_clear_error(
+    fake: FakeLark, tables: WorkspaceTableClient
+) -> None:
     with pytest.raises(UserNotAuthorizedError, match="has not authorized"):
         await tables.list_tables(WS, user_id="ou_nobody")
     assert api(fake) == []
 
 
-async def test_tenant_token_is_refused_by_the_fake(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_tenant_token_is_refused_by_the_fake(
+    fake: FakeLark, tables: WorkspaceTableClient
+) -> None:
     with pytest.raises(TokenInvalidError) as info:
         await tables._call("GET", f"{W}/tables", api="t")  # tenant token
     assert info.value.code == 99991668
 
 
-async def test_errors(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_errors(fake: FakeLark, tables: WorkspaceTableClient) -> None:
     with pytest.raises(NotFoundError):
         await tables.get_table(WS, "nope", user_id=USER)
     with pytest.raises(BadRequestError) as info:
@@ -178,7 +183,7 @@ async def test_errors(fake: FakeLark, tables: WorkspaceTableClient):
 
 async def test_token_invalid_refreshes_user_token_once(
     fake: FakeLark, tables: WorkspaceTableClient
-):
+) -> None:
     fake.inject_fault("token_invalid", path_prefix=W, count=1)
     assert (await tables.get_table(WS, "people", user_id=USER)).name == "people"
     first, second = [r for r in fake.requests if r.path == f"{W}/tables/people"]
@@ -188,7 +193,7 @@ async def test_token_invalid_refreshes_user_token_once(
         await tables.get_table(WS, "people", user_id=USER)
 
 
-async def test_bad_input_before_any_request(fake: FakeLark, tables: WorkspaceTableClient):
+async def test_bad_input_before_any_request(fake: FakeLark, tables: WorkspaceTableClient) -> None:
     with pytest.raises(ConfigError):
         await tables.delete_records(WS, "people", filter="", user_id=USER)
     with pytest.raises(ConfigError):
@@ -206,31 +211,3 @@ async def test_bad_input_before_any_request(fake: FakeLark, tables: WorkspaceTab
     with pytest.raises(ConfigError):
         await tables.execute_sql(WS, "SELECT %s", ["a\x00b"], user_id=USER)
     assert fake.requests == []
-
-
-async def test_in_memory_workspace_tables():
-    mem = InMemoryWorkspaceTables()
-    mem.add_table(WS, "people", COLS, unique=("email",), rows=[dict(r) for r in ROWS])
-    assert [t.name async for t in mem.iter_tables(WS, user_id=USER)] == ["people"]
-    assert (await mem.get_table(WS, "people", user_id=USER)).primary_key == ["_id"]
-    page = await mem.query_records(WS, "people", user_id=USER, filter="age=lt.40", select="name")
-    assert page.items == [{"name": "Ann"}, {"name": "Bob"}]
-    assert await mem.insert_records(WS, "people", [{"name": "Dee"}], user_id=USER) == ["4"]
-    await mem.upsert_records(
-        WS, "people", [{"email": "ann@x", "age": 1}], user_id=USER, on_conflict="email"
-    )
-    assert await mem.update_records(
-        WS, "people", {"age": 2}, filter="name=eq.Bob", user_id=USER
-    ) == ["2"]
-    await mem.batch_update_records(WS, "people", [{"_id": 3, "age": 3}], user_id=USER)
-    await mem.delete_records(WS, "people", filter="name=eq.Dee", user_id=USER)
-    ages = [r["age"] async for r in mem.iter_records(WS, "people", user_id=USER, page_size=1)]
-    assert ages == [1, 2, 3]
-    res = await mem.execute_sql(
-        WS, "SELECT count(*) AS n FROM people WHERE age > %s", [1], user_id=USER
-    )
-    assert res.json() == [{"n": 2}]
-    with pytest.raises(NotFoundError):
-        await mem.get_table(WS, "nope", user_id=USER)
-    with pytest.raises(BadRequestError):
-        await mem.query_records(WS, "people", user_id=USER, filter="bad")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,9 +10,10 @@ import httpx
 import pytest
 from starlette.responses import PlainTextResponse
 
-from lark_service.testing.fake_lark import FakeLark, FakeLarkError, FakeRequest, serve_in_thread
+from lark_service.testing.fake_lark import FakeLark, FakeLarkError, FakeRequest
 from lark_service.testing.fake_lark import __main__ as fake_main
 from lark_service.testing.fake_lark import server as fake_server
+from lark_service.testing.virtual_time import loop_clock
 
 T0 = 1_700_000_000.0
 TENANT = "/open-apis/auth/v3/tenant_access_token/internal"
@@ -21,11 +21,6 @@ APP = "/open-apis/auth/v3/app_access_token/internal"
 OAUTH = "/open-apis/authen/v2/oauth/token"
 BOT = "/open-apis/bot/v3/info"
 MSG = "/open-apis/im/v1/messages"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -229,12 +224,13 @@ async def test_fault_rate_limit(fake: FakeLark, client: httpx.AsyncClient) -> No
 async def test_fault_latency(fake: FakeLark, client: httpx.AsyncClient) -> None:
     token = await tenant_token(client)
     fake.inject_fault("latency", latency=0.2)
-    start = time.perf_counter()
+    clock = loop_clock()  # virtual: the latency is waited on the loop's clock
+    start = clock()
     assert (await client.get(BOT, headers=bearer(token))).status_code == 200
-    assert time.perf_counter() - start >= 0.19
-    start = time.perf_counter()
+    assert clock() - start >= 0.19
+    start = clock()
     await client.get(BOT, headers=bearer(token))
-    assert time.perf_counter() - start < 0.19
+    assert clock() - start < 0.19
 
 
 @pytest.mark.anyio
@@ -601,21 +597,3 @@ def test_main_parses_apps() -> None:
     )
     fake = fake_main.build()
     assert set(fake.apps) == {"cli_demo_alerts", "cli_demo_hr"}
-
-
-# --- real socket -------------------------------------------------------------------------
-
-
-def test_serve_in_thread_real_socket(fake: FakeLark) -> None:
-    with serve_in_thread(fake) as running:
-        assert running.base_url.startswith("http://127.0.0.1:") and running.port > 0
-        with httpx.Client(base_url=running.base_url) as http:
-            token = http.post(TENANT, json={"app_id": "cli_a", "app_secret": "secret_a"})
-            r = http.get(BOT, headers=bearer(token.json()["tenant_access_token"]))
-            assert r.json()["bot"]["app_name"] == "App A" and r.headers["X-Tt-Logid"]
-            fake.inject_fault("drop")
-            with pytest.raises(httpx.RemoteProtocolError):
-                http.get(BOT)
-            assert http.get(BOT).json()["code"] == 99991661
-    with pytest.raises(httpx.ConnectError), httpx.Client(base_url=running.base_url) as http:
-        http.get(BOT)

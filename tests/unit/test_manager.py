@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lark_service.adapters.memory import in_memory_stores
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.domain import AppConfig, AuthError, ConfigError, UnknownAppError
 from lark_service.entrypoints.embed import open_pool
+from lark_service.testing import InProcessLarkTransport
 from lark_service.testing.fake_lark import FakeLark
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_load_toml(tmp_path, pool: CredentialPool):
+async def test_load_toml(tmp_path: Path, pool: CredentialPool) -> None:
     path = tmp_path / "apps.toml"
     path.write_text(
         '[[apps]]\napp_id = "cli_t1"\napp_secret = "s1"\nname = "HR"\n'
@@ -35,19 +38,21 @@ async def test_load_toml(tmp_path, pool: CredentialPool):
         ('[[apps]]\napp_id = "cli_x"\napp_secret = "s"\ndomain = "ftp://x"\n', "invalid domain"),
     ],
 )
-async def test_bad_toml_is_a_config_error(tmp_path, pool: CredentialPool, content, match):
+async def test_bad_toml_is_a_config_error(
+    tmp_path: Path, pool: CredentialPool, content: str, match: str | None
+) -> None:
     path = tmp_path / "apps.toml"
     path.write_text(content)
     with pytest.raises(ConfigError, match=match):
         await pool.apps.load_toml(path)
 
 
-async def test_missing_toml_file(tmp_path, pool: CredentialPool):
+async def test_missing_toml_file(tmp_path: Path, pool: CredentialPool) -> None:
     with pytest.raises(ConfigError, match="cannot load"):
         await pool.apps.load_toml(tmp_path / "absent.toml")
 
 
-async def test_load_env(pool: CredentialPool):
+async def test_load_env(pool: CredentialPool) -> None:
     env = {
         "LARK_APP_ID": "cli_env",
         "LARK_APP_SECRET": "e",
@@ -61,26 +66,27 @@ async def test_load_env(pool: CredentialPool):
     assert pool.apps.get("cli_hr").is_default
 
 
-async def test_load_env_missing_secret_is_clear(pool: CredentialPool):
+async def test_load_env_missing_secret_is_clear(pool: CredentialPool) -> None:
     with pytest.raises(ConfigError, match="HR"):
         await pool.apps.load_env({"LARK_APPS__HR__APP_ID": "cli_hr"})
 
 
-async def test_apps_from_store_are_discovered(fake: FakeLark, base_url: str):
+async def test_apps_from_store_are_discovered(fake: FakeLark) -> None:
     stores = in_memory_stores()
     fake.add_app("cli_stored", "st")
-    await stores.apps.save_app(AppConfig(app_id="cli_stored", app_secret="st", domain=base_url))
-    async with open_pool(stores=stores) as pool:
+    await stores.apps.save_app(AppConfig(app_id="cli_stored", app_secret="st"))
+    async with open_pool(stores=stores, transport=InProcessLarkTransport(fake)) as pool:
         # level 5: exactly one enabled app -> auto-detected
         assert (await MessagingClient(pool).get_bot_info()).open_id
 
 
-async def test_add_update_enable_disable_remove(pool: CredentialPool, base_url: str):
-    await pool.apps.add(AppConfig(app_id="cli_new", app_secret="n", domain=base_url))
+async def test_add_update_enable_disable_remove(pool: CredentialPool) -> None:
+    await pool.apps.add(AppConfig(app_id="cli_new", app_secret="n"))
     with pytest.raises(ConfigError, match="already exists"):
         await pool.apps.add(AppConfig(app_id="cli_new", app_secret="n"))
     app = await pool.apps.update("cli_new", name="Renamed")
-    assert app.name == "Renamed" and (await pool.app_store.get_app("cli_new")).name == "Renamed"
+    stored = await pool.app_store.get_app("cli_new")
+    assert app.name == "Renamed" and stored is not None and stored.name == "Renamed"
     assert not (await pool.apps.disable("cli_new")).enabled
     assert (await pool.apps.enable("cli_new")).enabled
     with pytest.raises(ConfigError):
@@ -93,7 +99,7 @@ async def test_add_update_enable_disable_remove(pool: CredentialPool, base_url: 
     assert await pool.app_store.get_app("cli_new") is None
 
 
-async def test_validate_and_rotate_secret(pool: CredentialPool, fake: FakeLark):
+async def test_validate_and_rotate_secret(pool: CredentialPool, fake: FakeLark) -> None:
     assert await pool.apps.validate("cli_app0")
     fake.add_app("cli_app0", "rotated-secret", name="App 0")
     with pytest.raises(AuthError):
@@ -103,7 +109,7 @@ async def test_validate_and_rotate_secret(pool: CredentialPool, fake: FakeLark):
     assert (await MessagingClient(pool).get_bot_info()).app_name == "App 0"
 
 
-async def test_auto_detect_needs_exactly_one_enabled(pool: CredentialPool):
+async def test_auto_detect_needs_exactly_one_enabled(pool: CredentialPool) -> None:
     assert pool.apps.auto_detect() is None
     await pool.apps.disable("cli_app1")
     assert pool.apps.auto_detect() == "cli_app0"

@@ -9,12 +9,13 @@ from lark_service.adapters.otel import OtelMetrics, prometheus_meter_provider
 from lark_service.application import MessagingClient
 from lark_service.domain import AppConfig, AuthError
 from lark_service.entrypoints.embed import open_pool
+from lark_service.testing import InProcessLarkTransport
 from lark_service.testing.fake_lark import FakeLark
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_calls_token_fetches_and_errors_reach_prometheus(fake: FakeLark, base_url: str):
+async def test_calls_token_fetches_and_errors_reach_prometheus(fake: FakeLark) -> None:
     registry = CollectorRegistry()
     provider = prometheus_meter_provider(registry)
     fake.add_app("cli_otel", "otel-secret-1")
@@ -23,7 +24,9 @@ async def test_calls_token_fetches_and_errors_reach_prometheus(fake: FakeLark, b
         AppConfig(app_id="cli_otel", app_secret="otel-secret-1"),
         AppConfig(app_id="cli_otel_bad", app_secret="wrong-secret-2"),
     ]
-    async with open_pool(apps=apps, base_url=base_url, metrics=OtelMetrics(provider)) as pool:
+    metrics = OtelMetrics(provider)
+    transport = InProcessLarkTransport(fake, metrics=metrics)
+    async with open_pool(apps=apps, transport=transport, metrics=metrics) as pool:
         client = MessagingClient(pool)
         for _ in range(3):
             await client.get_bot_info(app_id="cli_otel")

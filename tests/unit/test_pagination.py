@@ -21,7 +21,7 @@ def pages_of(items: list[int], size: int) -> dict[str | None, Page[int]]:
     return out
 
 
-async def test_yields_every_item_once_in_order():
+async def test_yields_every_item_once_in_order() -> None:
     book = pages_of(list(range(1003)), 50)
     seen: list[str | None] = []
 
@@ -34,7 +34,7 @@ async def test_yields_every_item_once_in_order():
     assert seen[0] is None and len(seen) == 21 and len(set(seen)) == 21
 
 
-async def test_single_and_empty_pages():
+async def test_single_and_empty_pages() -> None:
     async def empty(token: str | None) -> Page[int]:
         return Page(items=[], has_more=False)
 
@@ -47,7 +47,7 @@ async def test_single_and_empty_pages():
     assert [x async for x in iterate_pages(stale_token)] == [1, 2]
 
 
-async def test_repeated_page_token_raises_server_error():
+async def test_repeated_page_token_raises_server_error() -> None:
     calls = []
 
     async def loop(token: str | None) -> Page[int]:
@@ -63,7 +63,7 @@ async def test_repeated_page_token_raises_server_error():
     assert got == [1, 2, 3]
 
 
-async def test_has_more_without_token_raises():
+async def test_has_more_without_token_raises() -> None:
     async def broken(token: str | None) -> Page[int]:
         return Page(items=[1], page_token=None, has_more=True)
 
@@ -71,7 +71,7 @@ async def test_has_more_without_token_raises():
         [x async for x in iterate_pages(broken)]
 
 
-async def test_fetch_errors_propagate():
+async def test_fetch_errors_propagate() -> None:
     async def failing(token: str | None) -> Page[int]:
         if token is None:
             return Page(items=[1], page_token="n", has_more=True)

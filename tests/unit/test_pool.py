@@ -11,8 +11,9 @@ import pytest
 
 from lark_service.adapters.memory import InMemoryAppStore, InMemoryMetrics, in_memory_stores
 from lark_service.application import CredentialPool, MessagingClient
-from lark_service.domain import AppConfig, TokenKind
+from lark_service.domain import AppConfig, AppType, TokenKind
 from lark_service.entrypoints.embed import open_pool
+from lark_service.testing import InProcessLarkTransport
 from lark_service.testing.fake_lark import FakeLark
 from tests.conftest import FAST_RETRY, make_apps
 
@@ -29,7 +30,9 @@ class FakeClock:
         return self._fake.now()
 
 
-async def test_1000_concurrent_first_calls_fetch_one_token(pool: CredentialPool, fake: FakeLark):
+async def test_1000_concurrent_first_calls_fetch_one_token(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     client = MessagingClient(pool)
     infos = await asyncio.gather(*(client.get_bot_info() for _ in range(1000)))
     assert {i.app_name for i in infos} == {"App 0"}
@@ -39,7 +42,7 @@ async def test_1000_concurrent_first_calls_fetch_one_token(pool: CredentialPool,
 
 async def test_single_flight_across_four_threads_with_their_own_loops(
     pool: CredentialPool, fake: FakeLark
-):
+) -> None:
     app = pool.resolve("cli_app1")
     tokens: list[str] = []
     errors: list[BaseException] = []
@@ -53,7 +56,7 @@ async def test_single_flight_across_four_threads_with_their_own_loops(
             client = MessagingClient(pool)
             info = await client.get_bot_info(app_id="cli_app1")
             assert info.app_name == "App 1"
-            await pool.transport.close_loop_sessions()  # type: ignore[attr-defined]
+            await pool.transport.close_loop_sessions()
 
         try:
             asyncio.run(main())
@@ -63,17 +66,18 @@ async def test_single_flight_across_four_threads_with_their_own_loops(
     threads = [threading.Thread(target=run) for _ in range(4)]
     for t in threads:
         t.start()
-    await asyncio.to_thread(lambda: [t.join() for t in threads])
+    for t in threads:
+        await asyncio.to_thread(t.join)
     assert errors == []
     assert len(tokens) == 1000 and len(set(tokens)) == 1
     assert fake.token_requests("cli_app1") == 1
 
 
 async def test_twenty_apps_first_tokens_concurrently_each_call_as_its_own_app(
-    fake: FakeLark, base_url: str
-):
+    fake: FakeLark,
+) -> None:
     apps = make_apps(fake, 20, prefix="cli_twenty")
-    async with open_pool(apps=apps, base_url=base_url, retry=FAST_RETRY) as pool:
+    async with open_pool(apps=apps, transport=InProcessLarkTransport(fake)) as pool:
         client = MessagingClient(pool)
         calls = [a.app_id for a in apps for _ in range(25)]
         infos = await asyncio.gather(*(client.get_bot_info(app_id=a) for a in calls))
@@ -86,12 +90,10 @@ async def test_twenty_apps_first_tokens_concurrently_each_call_as_its_own_app(
     assert Counter(r.token_info.app_id for r in bot_calls if r.token_info) == Counter(calls)
 
 
-async def test_refresh_ahead_keeps_serving_while_one_background_fetch_runs(
-    fake: FakeLark, base_url: str
-):
+async def test_refresh_ahead_keeps_serving_while_one_background_fetch_runs(fake: FakeLark) -> None:
     apps = make_apps(fake, 1, prefix="cli_ahead")
     async with open_pool(
-        apps=apps, base_url=base_url, clock=FakeClock(fake), retry=FAST_RETRY
+        apps=apps, transport=InProcessLarkTransport(fake), clock=FakeClock(fake), retry=FAST_RETRY
     ) as pool:
         app = pool.resolve("cli_ahead0")
         first = await pool.get_token(app)
@@ -110,7 +112,7 @@ async def test_refresh_ahead_keeps_serving_while_one_background_fetch_runs(
 
 async def test_token_invalidated_mid_run_one_refresh_calls_succeed(
     pool: CredentialPool, fake: FakeLark
-):
+) -> None:
     client = MessagingClient(pool)
     await asyncio.gather(*(client.get_bot_info() for _ in range(50)))
     assert fake.token_requests("cli_app0") == 1
@@ -121,21 +123,23 @@ async def test_token_invalidated_mid_run_one_refresh_calls_succeed(
     assert pool.metrics.retries[("cli_app0", "bot.info", "token_invalid")] >= 1  # type: ignore[attr-defined]
 
 
-async def test_stored_valid_token_is_reused_without_a_fetch(fake: FakeLark, base_url: str):
+async def test_stored_valid_token_is_reused_without_a_fetch(fake: FakeLark) -> None:
     apps = make_apps(fake, 1, prefix="cli_restart")
     stores = in_memory_stores()
-    async with open_pool(apps=apps, base_url=base_url, stores=stores) as pool:
+    async with open_pool(apps=apps, transport=InProcessLarkTransport(fake), stores=stores) as pool:
         await MessagingClient(pool).get_bot_info()
     assert fake.token_requests("cli_restart0") == 1
     # a new pool ("restarted replica") on the same store: no token request
-    async with open_pool(apps=apps, base_url=base_url, stores=stores) as pool:
+    async with open_pool(apps=apps, transport=InProcessLarkTransport(fake), stores=stores) as pool:
         await MessagingClient(pool).get_bot_info()
     assert fake.token_requests("cli_restart0") == 1
 
 
-async def test_expired_token_is_fetched_again(fake: FakeLark, base_url: str):
+async def test_expired_token_is_fetched_again(fake: FakeLark) -> None:
     apps = make_apps(fake, 1, prefix="cli_expire")
-    async with open_pool(apps=apps, base_url=base_url, clock=FakeClock(fake)) as pool:
+    async with open_pool(
+        apps=apps, transport=InProcessLarkTransport(fake), clock=FakeClock(fake)
+    ) as pool:
         client = MessagingClient(pool)
         await client.get_bot_info()
         fake.advance(7200 + 1)
@@ -143,7 +147,9 @@ async def test_expired_token_is_fetched_again(fake: FakeLark, base_url: str):
     assert fake.token_requests("cli_expire0") == 2
 
 
-async def test_app_access_token_and_tenant_token_are_cached_separately(pool: CredentialPool, fake):
+async def test_app_access_token_and_tenant_token_are_cached_separately(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
     tenant = await pool.tenant_access_token("cli_app1")
     app_token = await pool.app_access_token("cli_app1")
     assert tenant.startswith("t-") and app_token.startswith("a-")
@@ -151,7 +157,7 @@ async def test_app_access_token_and_tenant_token_are_cached_separately(pool: Cre
     assert await pool.app_access_token("cli_app1") == app_token
 
 
-async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark, base_url: str):
+async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark) -> None:
     fake.add_app(
         "cli_store",
         "store-secret",
@@ -159,9 +165,11 @@ async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark, bas
         tenant_keys=("tk1", "tk2"),
         name="Store",
     )
-    app = AppConfig(app_id="cli_store", app_secret="store-secret", app_type="marketplace")
+    app = AppConfig(app_id="cli_store", app_secret="store-secret", app_type=AppType.MARKETPLACE)
     metrics = InMemoryMetrics()
-    async with open_pool(apps=[app], base_url=base_url, metrics=metrics) as pool:
+    async with open_pool(
+        apps=[app], transport=InProcessLarkTransport(fake, metrics=metrics), metrics=metrics
+    ) as pool:
         client = MessagingClient(pool)
         from lark_service.domain import AuthError
 
@@ -179,7 +187,7 @@ async def test_marketplace_app_ticket_app_token_tenant_token(fake: FakeLark, bas
             await pool.tenant_access_token("cli_store")
 
 
-async def test_start_writes_only_apps_that_changed(fake: FakeLark, base_url: str):
+async def test_start_writes_only_apps_that_changed(fake: FakeLark) -> None:
     class CountingStore(InMemoryAppStore):
         def __init__(self) -> None:
             super().__init__(state)
@@ -194,18 +202,19 @@ async def test_start_writes_only_apps_that_changed(fake: FakeLark, base_url: str
     store = CountingStore()
     stores = dataclasses.replace(stores, apps=store)
     apps = make_apps(fake, 3, prefix="cli_start")
-    async with open_pool(apps=apps, base_url=base_url, stores=stores):
+    async with open_pool(apps=apps, transport=InProcessLarkTransport(fake), stores=stores):
         pass
     assert store.saves == 3
-    async with open_pool(apps=apps, base_url=base_url, stores=stores):
+    async with open_pool(apps=apps, transport=InProcessLarkTransport(fake), stores=stores):
         pass
     assert store.saves == 3  # a restart with the same config writes nothing
     changed = [
         apps[0],
-        AppConfig(app_id=apps[1].app_id, app_secret="new", domain=base_url),
+        AppConfig(app_id=apps[1].app_id, app_secret="new", domain="feishu"),
         apps[2],
     ]
-    async with open_pool(apps=changed, base_url=base_url, stores=stores):
+    async with open_pool(apps=changed, transport=InProcessLarkTransport(fake), stores=stores):
         pass
     assert store.saves == 4
-    assert (await store.get_app(apps[1].app_id)).app_secret == "new"
+    stored = await store.get_app(apps[1].app_id)
+    assert stored is not None and stored.app_secret == "new"

@@ -35,7 +35,7 @@ def _max_in_window(times: list[float], window: float) -> int:
     return best
 
 
-def test_per_second_and_per_minute_windows_are_never_exceeded():
+def test_per_second_and_per_minute_windows_are_never_exceeded() -> None:
     clock = Clock()
     limiter = RateLimiter({"f": Limit(per_second=50, per_minute=1000)}, clock=clock)
     starts = _starts(limiter, clock, 3000)
@@ -44,7 +44,7 @@ def test_per_second_and_per_minute_windows_are_never_exceeded():
     assert starts[:50] == [100.0] * 50  # a burst within the limit is not delayed
 
 
-def test_per_subject_limit():
+def test_per_subject_limit() -> None:
     clock = Clock()
     limiter = RateLimiter({"f": Limit(per_second=50, per_subject_per_second=5)}, clock=clock)
     starts = _starts(limiter, clock, 100, subject="oc_chat")
@@ -52,13 +52,13 @@ def test_per_subject_limit():
     assert max(starts) - min(starts) >= 19.0 - 1e-9
 
 
-def test_unknown_family_is_not_limited():
+def test_unknown_family_is_not_limited() -> None:
     limiter = RateLimiter()
     assert limiter.reserve("app", "nope") == 0.0
     assert limiter.reserve_subject("app", "nope", "x") == 0.0
 
 
-def test_scale():
+def test_scale() -> None:
     limiter = RateLimiter(scale=10)
     assert limiter.limits["im.message.send"].per_subject_per_second == 50
     assert DEFAULT_LIMITS["im.message.send"].per_subject_per_second == 5

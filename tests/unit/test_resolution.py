@@ -41,7 +41,14 @@ def _auto(apps: dict[str, AppConfig]) -> str | None:
 
 
 @pytest.mark.parametrize(("apps", "pool_default", "ctx", "client", "explicit", "expected"), CASES)
-def test_resolution_priority(apps, pool_default, ctx, client, explicit, expected):
+def test_resolution_priority(
+    apps: dict[str, AppConfig],
+    pool_default: str | None,
+    ctx: str | None,
+    client: str | None,
+    explicit: str | None,
+    expected: str | type[Exception],
+) -> None:
     resolver = AppResolver(apps, default_app_id=pool_default, auto_detect=lambda: _auto(apps))
     if ctx:
         with use_app(ctx):
@@ -51,7 +58,7 @@ def test_resolution_priority(apps, pool_default, ctx, client, explicit, expected
 
 
 @pytest.mark.parametrize("level", ["explicit", "context", "client", "pool"])
-def test_unknown_app_at_any_level_is_an_error_naming_it(level):
+def test_unknown_app_at_any_level_is_an_error_naming_it(level: str) -> None:
     apps = _apps("a", "b")
     resolver = AppResolver(apps, default_app_id="ghost" if level == "pool" else None)
     with pytest.raises(UnknownAppError, match="ghost") as info:
@@ -67,7 +74,7 @@ def test_unknown_app_at_any_level_is_an_error_naming_it(level):
 
 
 @pytest.mark.parametrize("level", ["explicit", "context", "client", "pool"])
-def test_disabled_app_is_an_error_not_a_fall_through(level):
+def test_disabled_app_is_an_error_not_a_fall_through(level: str) -> None:
     apps = _apps("a", "off", disabled=("off",))
     resolver = AppResolver(
         apps, default_app_id="off" if level == "pool" else None, auto_detect=lambda: _auto(apps)
@@ -82,19 +89,19 @@ def test_disabled_app_is_an_error_not_a_fall_through(level):
             )
 
 
-def test_nothing_resolvable_lists_the_apps():
+def test_nothing_resolvable_lists_the_apps() -> None:
     apps = _apps("a", "b")
     resolver = AppResolver(apps, auto_detect=lambda: _auto(apps))
     with pytest.raises(NoAppResolvedError, match="apps known: a, b"):
         resolver.resolve()
 
 
-def test_no_apps_at_all():
+def test_no_apps_at_all() -> None:
     with pytest.raises(NoAppResolvedError, match="apps known: none"):
         AppResolver({}).resolve()
 
 
-def test_use_app_nests_and_unwinds():
+def test_use_app_nests_and_unwinds() -> None:
     assert current_context_app() is None
     with use_app("outer"):
         assert current_context_app() == "outer"
@@ -104,14 +111,14 @@ def test_use_app_nests_and_unwinds():
     assert current_context_app() is None
 
 
-def test_use_app_unwinds_on_error():
+def test_use_app_unwinds_on_error() -> None:
     with pytest.raises(RuntimeError), use_app("x"):
         raise RuntimeError
     assert current_context_app() is None
 
 
 @pytest.mark.anyio
-async def test_use_app_async_with_and_task_isolation():
+async def test_use_app_async_with_and_task_isolation() -> None:
     seen: dict[str, list[str | None]] = {}
 
     async def worker(name: str) -> None:
@@ -131,7 +138,7 @@ async def test_use_app_async_with_and_task_isolation():
         assert values == [name, name + "-inner", name]
 
 
-def test_use_app_is_thread_local_too():
+def test_use_app_is_thread_local_too() -> None:
     results: dict[int, str | None] = {}
 
     def run(i: int) -> None:

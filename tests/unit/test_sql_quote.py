@@ -35,7 +35,7 @@ PAYLOADS = [
 
 
 @pytest.mark.parametrize("value", PAYLOADS)
-def test_string_literal_round_trips_as_one_literal(value: str):
+def test_string_literal_round_trips_as_one_literal(value: str) -> None:
     sql = bind_params("SELECT %s AS v", [value])
     statements, literals = split_sql(sql)
     assert len(statements) == 1 and literals == [value]
@@ -43,13 +43,13 @@ def test_string_literal_round_trips_as_one_literal(value: str):
     assert db.execute(statements[0]).fetchone() == (value,)  # decoded by a real SQL engine
 
 
-def test_backslash_uses_escape_string_only_when_needed():
+def test_backslash_uses_escape_string_only_when_needed() -> None:
     assert quote_literal("it's") == "'it''s'"
     assert quote_literal("a\\b") == "E'a\\\\b'"
     assert quote_literal("\\'") == "E'\\\\'''"
 
 
-def test_scalars():
+def test_scalars() -> None:
     assert quote_literal(None) == "NULL"
     assert quote_literal(True) == "TRUE" and quote_literal(False) == "FALSE"
     assert quote_literal(42) == "42" and quote_literal(-1) == "(-1)"
@@ -61,7 +61,7 @@ def test_scalars():
     assert quote_literal(["a'b", 1, None]) == "ARRAY['a''b', 1, NULL]"
 
 
-def test_negative_number_cannot_become_a_comment():
+def test_negative_number_cannot_become_a_comment() -> None:
     sql = bind_params("SELECT 1-%s", [-1])
     assert sql == "SELECT 1-(-1)"
     assert sqlite3.connect(":memory:").execute(sql).fetchone() == (2,)
@@ -71,17 +71,17 @@ def test_negative_number_cannot_become_a_comment():
     "bad",
     [float("nan"), float("inf"), decimal.Decimal("NaN"), "nul\x00", b"bytes", object(), [], [[1]]],
 )
-def test_unrepresentable_values_rejected(bad: object):
+def test_unrepresentable_values_rejected(bad: object) -> None:
     with pytest.raises(ConfigError):
         quote_literal(bad)
 
 
-def test_lone_surrogate_rejected():
+def test_lone_surrogate_rejected() -> None:
     with pytest.raises(ConfigError):
         quote_literal("\ud800")
 
 
-def test_identifiers():
+def test_identifiers() -> None:
     assert quote_identifier("people") == '"people"'
     assert quote_identifier('we"ird') == '"we""ird"'
     for bad in ("", "a\x00b"):
@@ -92,14 +92,14 @@ def test_identifiers():
     assert len(split_sql(sql)[0]) == 1
 
 
-def test_placeholders_inside_values_are_not_resubstituted():
+def test_placeholders_inside_values_are_not_resubstituted() -> None:
     sql = bind_params("SELECT %s, %s", ["%s", "%(n)s"])
     assert sql == "SELECT '%s', '%(n)s'"
     sql = bind_params("SELECT %(a)s, %(b)s, %(a)s", {"a": "%(b)s", "b": "x", "unused": 1})
     assert sql == "SELECT '%(b)s', 'x', '%(b)s'"
 
 
-def test_placeholders_in_template_literals_and_comments_are_left_alone():
+def test_placeholders_in_template_literals_and_comments_are_left_alone() -> None:
     sql = bind_params("SELECT '%s', E'\\'%s', \"%s\", $$%s$$ -- %s\n/* %s */, %s, 5 %% 2", ["v"])
     assert sql.endswith("/* %s */, 'v', 5 % 2")
     assert "'%s'" in sql and '"%s"' in sql
@@ -122,6 +122,6 @@ def test_placeholders_in_template_literals_and_comments_are_left_alone():
         ("SELECT 1\x00", []),
     ],
 )
-def test_bad_templates_and_params(sql: str, params: object):
+def test_bad_templates_and_params(sql: str, params: object) -> None:
     with pytest.raises(ConfigError):
         bind_params(sql, params)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import pytest
 from lark_service.application import CredentialPool
 from lark_service.domain import UserNotAuthorizedError, UserToken
 from lark_service.entrypoints.embed import open_pool
+from lark_service.testing import InProcessLarkTransport
 from lark_service.testing.fake_lark import FakeLark
 from tests.conftest import make_apps
 from tests.unit.test_pool import FakeClock
@@ -16,16 +17,16 @@ from tests.unit.test_pool import FakeClock
 pytestmark = pytest.mark.anyio
 
 
-async def test_unauthorized_user_is_a_clear_error(pool: CredentialPool):
+async def test_unauthorized_user_is_a_clear_error(pool: CredentialPool) -> None:
     with pytest.raises(UserNotAuthorizedError, match="has not authorized"):
         await pool.user_access_token(pool.resolve("cli_app0"), "ou_nobody")
 
 
-async def test_code_exchange_then_refresh_rotates_once_for_many_callers(
-    fake: FakeLark, base_url: str
-):
+async def test_code_exchange_then_refresh_rotates_once_for_many_callers(fake: FakeLark) -> None:
     apps = make_apps(fake, 1, prefix="cli_user")
-    async with open_pool(apps=apps, base_url=base_url, clock=FakeClock(fake)) as pool:
+    async with open_pool(
+        apps=apps, transport=InProcessLarkTransport(fake), clock=FakeClock(fake)
+    ) as pool:
         fake.add_auth_code("cli_user0", "ou_alice", "code-1")
         granted = await pool.authorize_user("cli_user0", "ou_alice", "code-1")
         app = pool.resolve("cli_user0")
@@ -42,9 +43,11 @@ async def test_code_exchange_then_refresh_rotates_once_for_many_callers(
         assert await pool.user_access_token(app, "ou_alice") not in tokens
 
 
-async def test_reused_refresh_token_means_reauthorize(fake: FakeLark, base_url: str):
+async def test_reused_refresh_token_means_reauthorize(fake: FakeLark) -> None:
     apps = make_apps(fake, 1, prefix="cli_reuse")
-    async with open_pool(apps=apps, base_url=base_url, clock=FakeClock(fake)) as pool:
+    async with open_pool(
+        apps=apps, transport=InProcessLarkTransport(fake), clock=FakeClock(fake)
+    ) as pool:
         issued = fake.issue_user_token("cli_reuse0", "ou_bob")
         grant = UserToken(
             app_id="cli_reuse0",
@@ -65,7 +68,7 @@ async def test_reused_refresh_token_means_reauthorize(fake: FakeLark, base_url: 
             await pool.user_access_token(app, "ou_bob")
 
 
-async def test_expired_refresh_token_needs_reauthorization(pool: CredentialPool):
+async def test_expired_refresh_token_needs_reauthorization(pool: CredentialPool) -> None:
     await pool.save_user_token(
         UserToken(
             app_id="cli_app0",

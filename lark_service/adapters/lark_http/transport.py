@@ -15,9 +15,10 @@ from collections.abc import AsyncGenerator
 
 import aiohttp
 
+from lark_service.adapters.lark_http.calls import call_with_retries, request_headers
 from lark_service.adapters.lark_http.envelope import parse_reply
 from lark_service.adapters.lark_http.retry import RetryPolicy
-from lark_service.domain.errors import LarkServiceError, RateLimitedError, TransportError
+from lark_service.domain.errors import LarkServiceError, TransportError
 from lark_service.domain.ports.metrics import Metrics, NullMetrics
 from lark_service.domain.ports.transport import LarkTransport
 from lark_service.domain.wire import LarkReply, LarkRequest
@@ -77,27 +78,12 @@ class AiohttpLarkTransport(LarkTransport):
         loop = asyncio.get_running_loop()
         if loop not in self._guards:
             await self._guard_loop(loop)
-        retries = self._retry.start()
-        while True:
-            result = await self._attempt(request)
-            if isinstance(result, LarkReply):
-                return result
-            if isinstance(result, RateLimitedError):
-                self._metrics.rate_limited(app_id=request.app_id, api=request.api)
-            delay = retries.next_delay(request, result)
-            if delay is None:
-                raise result
-            self._metrics.retry(
-                app_id=request.app_id, api=request.api, reason=type(result).__name__
-            )
-            await asyncio.sleep(delay)
+        return await call_with_retries(
+            request, self._attempt, retry=self._retry, metrics=self._metrics
+        )
 
     async def _attempt(self, request: LarkRequest) -> LarkReply | LarkServiceError:
-        headers: dict[str, str] = {}
-        if request.token:
-            headers["Authorization"] = "Bearer " + request.token
-        if request.headers:
-            headers.update(request.headers)
+        headers = request_headers(request)
         data: bytes | aiohttp.FormData | None = request.body
         if request.form is not None:
             form = aiohttp.FormData()

@@ -1,8 +1,6 @@
 """The shared part of `BitableMixin`: limits, input checks, wire shapes and the request helpers.
 
-The checks are also used by `lark_service.adapters.memory.bitable.InMemoryBitable`, so it refuses
-bad
-input exactly like the client.
+The checks run before anything is sent, so bad input never reaches Lark.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """`BitableIterators`: the ``iter_*`` methods of a `BitablePort` on top of its one-page calls,
-shared by `BitableMixin` (through `DocClient`) and
-`lark_service.adapters.memory.bitable.InMemoryBitable`."""
+used by `BitableMixin` (through `DocClient`)."""
 
 from __future__ import annotations
 

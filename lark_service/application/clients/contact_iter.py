@@ -1,6 +1,5 @@
-"""`ContactIterators`: the ``iter_*`` methods of a `ContactPort` on top of its one-page calls,
-shared by `ContactClient` and `lark_service.adapters.memory.contact.InMemoryContacts`. The input is
-checked before the first page is asked for."""
+"""`ContactIterators`: the ``iter_*`` methods of a `ContactPort` on top of its one-page calls
+(used by `ContactClient`). The input is checked before the first page is asked for."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The `MessagingPort` methods that are built on its primitives, written once.
 
-`MessagingShortcuts` is mixed into `MessagingClient` (against Lark) and
-`lark_service.adapters.memory.messaging.InMemoryMessaging`: typed sends, uploads-then-send, batches,
+`MessagingShortcuts` is mixed into `MessagingClient`: typed sends, uploads-then-send, batches,
 text replies and edits, and history paging all go through ``send_message``,
 ``reply_message``, ``update_message``, ``upload_image``, ``upload_file`` and
 ``list_messages``, which each implementation provides.

@@ -1,6 +1,5 @@
 """`WorkspaceTableIterators`: ``iter_tables`` and ``iter_records`` on top of one-page calls,
-shared by `WorkspaceTableClient` and
-`lark_service.adapters.memory.tables.InMemoryWorkspaceTables`."""
+used by `WorkspaceTableClient`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Input checks and wire shapes of the aPaaS workspace-table API, shared by
-`WorkspaceTableClient` and `lark_service.adapters.memory.tables.InMemoryWorkspaceTables`."""
+"""Input checks and wire shapes of the aPaaS workspace-table API, used by
+`WorkspaceTableClient`."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Input checks on docx, drive and permission calls, made before anything is sent.
 
-`DocClient` and `InMemoryDocs` both run them, so the two reject the same input with the
-same `ConfigError`. The value sets and limits are those of `lark_service.domain.models.docs`.
+`DocClient` runs them, so bad input is a `ConfigError` before any request. The value sets
+and limits are those of `lark_service.domain.models.docs`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""The Bitable surface of `DocClient` as a Protocol, so embedders can depend on it and swap
-in `lark_service.adapters.memory.bitable.InMemoryBitable` in their unit tests."""
+"""The Bitable surface of `DocClient` as a Protocol, so embedders can depend on it.
+
+In unit tests, give them a `DocClient` on ``lark_service.testing.fake_pool`` (the fake Lark
+in memory) rather than a stand-in of their own."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The cloud-docs surface of `DocClient` (docx, drive, permissions, Sheets values) as a
-Protocol, so embedders can depend on it and swap in
-`lark_service.adapters.memory.docs.InMemoryDocs`.
+Protocol, so embedders can depend on it (in unit tests: a `DocClient` on
+``lark_service.testing.fake_pool``).
 Bitable has its own port."""
 
 from __future__ import annotations

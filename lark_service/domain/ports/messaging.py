@@ -1,8 +1,8 @@
 """The messaging port: the public surface of `MessagingClient` (im/v1), as a Protocol.
 
-Implemented by `lark_service.application.clients.messaging.MessagingClient` (against Lark) and
-`lark_service.adapters.memory.messaging.InMemoryMessaging` (a dict-backed stand-in for embedders'
-tests).
+Implemented by `lark_service.application.clients.messaging.MessagingClient`; embedders' unit
+tests give theirs a `MessagingClient` on ``lark_service.testing.fake_pool`` (the fake Lark in
+memory).
 Builders (`PostBuilder`, `CardBuilder`) are accepted where they are built into dicts; the
 port speaks in those dicts so that the domain does not depend on the application layer.
 """

@@ -1,5 +1,5 @@
 """The aPaaS workspace-table surface of `WorkspaceTableClient` as a Protocol, so embedders
-can depend on it and swap in `lark_service.adapters.memory.tables.InMemoryWorkspaceTables`."""
+can depend on it (in unit tests: a `WorkspaceTableClient` on ``lark_service.testing.fake_pool``)."""
 
 from __future__ import annotations
 

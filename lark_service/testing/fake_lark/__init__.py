@@ -2,9 +2,11 @@
 
 It reproduces Lark's auth wire format (app/tenant/user tokens, the 30-minute re-issue rule,
 marketplace app tickets, OAuth v2 user tokens), Bearer validation, the success and error
-envelopes, bot info and a minimal message send, on a controllable clock and with fault
-injection. Use ``fake.app`` in-process (``httpx.ASGITransport``) or `serve_in_thread` over
-a real socket; ``python -m lark_service.testing.fake_lark`` serves it standalone.
+envelopes and the im, contact, docx, drive, Sheets, Bitable and aPaaS areas, on a controllable
+clock and with fault injection. Reach it in process with
+`lark_service.testing.InProcessLarkTransport` / `fake_pool` (or ``httpx.ASGITransport`` on
+``fake.app``), over a real socket with `serve_in_thread`; ``python -m
+lark_service.testing.fake_lark`` serves it standalone.
 """
 
 from lark_service.testing.fake_lark.models import (

@@ -8,11 +8,12 @@ move it further with ``POST /_fake/advance``. See ``control.py`` for the ``/_fak
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 
 import uvicorn
 
-from lark_service.testing.fake_lark.runner import http_impl
+from lark_service.testing.fake_lark.runner import http_impl, tcp_listener
 from lark_service.testing.fake_lark.server import FakeLark
 
 DEMO_APPS = (
@@ -50,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     fake = build(args.app)
     apps = ", ".join(fake.apps)
     print(f"fake Lark on http://{args.host}:{args.port} apps: {apps}", file=sys.stderr)
-    uvicorn.run(
+    sock = tcp_listener(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.bind((args.host, args.port))
+    config = uvicorn.Config(
         fake.app,
-        host=args.host,
-        port=args.port,
         loop="asyncio",
         interface="asgi3",
         http=http_impl(),
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         lifespan="off",
     )
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

@@ -11,9 +11,8 @@ replies ``{result: "<string>"}``.
 
 The fake's subset of the PostgREST-like grammar (the real grammar is UNCONFIRMED) and its
 ``sql_commands`` (an ``sqlite3`` mirror that proves bound values arrive as data) are in
-`lark_service.testing.workspace_sql`, shared with `lark_service.adapters.memory.tables`;
-``split_sql``, ``run_sql``
-and ``bad`` are re-exported here.
+`lark_service.testing.workspace_sql`; ``split_sql``, ``run_sql`` and ``bad`` are re-exported
+here.
 
 Choices where Lark's docs are silent: errors are HTTP 400 code 99992402 (field validation
 failed) for bad parameters or SQL, HTTP 404 code 1000404 for an unknown workspace or table;

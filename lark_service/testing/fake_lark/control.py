@@ -13,13 +13,15 @@ are never recorded in ``fake.requests``, never count as token requests and never
     POST /_fake/reset
     GET  /_fake/messages    -> {items: fake.messages}
 
-Bad input answers HTTP 400 with code 9499.
+Bad input answers HTTP 400 with code 9499. ``control_seed.py`` adds the endpoints that seed
+contacts, chats, Bitable and aPaaS tables, spreadsheets, user tokens and scope denials.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from lark_service.testing.fake_lark import control_seed
 from lark_service.testing.fake_lark.bot import message_view
 from lark_service.testing.fake_lark.models import FakeLarkError, FakeRequest
 from lark_service.testing.fake_lark.server import FakeLark, HandlerResult
@@ -40,6 +42,8 @@ def _str(body: dict[str, Any], name: str) -> str:
 
 
 def register(fake: FakeLark) -> None:
+    control_seed.register(fake)
+
     @fake.route("POST", "/_fake/apps")
     async def add_app(req: FakeRequest) -> HandlerResult:
         body = _body(req)

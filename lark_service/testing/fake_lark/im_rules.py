@@ -19,15 +19,16 @@ at least 1). Chosen where Lark is silent: Lark does not publish its algorithm; t
 token buckets (capacity = the limit, refilled continuously over the window), the usual
 gateway model. Unlike a strict sliding window measured at arrival, a bucket does not punish a
 client that keeps to "N per window" at *send* time for the network jitter between its
-requests. Windows run on ``time.monotonic`` (or ``fake.state["im_rate_clock"]``), not on
-the fake's clock, because that clock stands still unless a test advances it or the fake runs
-with ``realtime=True``.
+requests. Windows run on the serving event loop's clock (``time.monotonic`` under uvicorn;
+the caller's loop in process, so a test on virtual time sees its own sleeps) or on
+``fake.state["im_rate_clock"]``, not on the fake's clock, because that clock stands still
+unless a test advances it or the fake runs with ``realtime=True``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -147,6 +148,10 @@ class _Bucket:
         return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
 
 
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
 class RateLimits:
     """Lark's im frequency limits as token buckets, scaled by ``state["im_rate_scale"]``."""
 
@@ -159,7 +164,7 @@ class RateLimits:
         scale = self._state.get("im_rate_scale", 1.0)
         if not scale:
             return
-        clock: Callable[[], float] = self._state.get("im_rate_clock") or time.monotonic
+        clock: Callable[[], float] = self._state.get("im_rate_clock") or _loop_time
         now = clock()
         specs: list[tuple[tuple[str, ...], int, float]] = [
             ((app_id, api, "s"), APP_PER_SECOND, 1.0),

@@ -17,7 +17,7 @@ import uvicorn
 
 from lark_service.testing.fake_lark.server import FakeLark
 
-__all__ = ["RunningServer", "serve_in_thread"]
+__all__ = ["RunningServer", "serve_in_thread", "tcp_listener"]
 
 
 def http_impl(*, fast: bool = False) -> str:
@@ -60,12 +60,25 @@ class RunningServer:
         self.stop()
 
 
+def tcp_listener(family: socket.AddressFamily = socket.AF_INET) -> socket.socket:
+    """A listening-to-be TCP socket whose accepted connections get TCP_NODELAY.
+
+    asyncio sets TCP_NODELAY only on sockets whose ``proto`` is ``IPPROTO_TCP``; a socket made
+    with ``socket.socket(family, SOCK_STREAM)`` has proto 0, so its accepted connections kept
+    Nagle's algorithm and every sequential reply waited ~40 ms for the client's delayed ACK.
+    Linux also copies TCP_NODELAY from the listening socket to accepted ones.
+    """
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def serve_in_thread(
     fake: FakeLark, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 10.0
 ) -> RunningServer:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock = tcp_listener(family)
     sock.bind((host, port))
     sock.listen(2048)
     sock.setblocking(False)

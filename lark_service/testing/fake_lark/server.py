@@ -12,7 +12,9 @@ Choices where Lark's docs are silent: an unknown path answers HTTP 404 ``404 pag
 as plain text; a token of a kind the API does not take answers 99991663 (tenant APIs), else
 99991668 (user APIs), else 99991664; an injected ``5xx`` fault answers code 1000
 ``internal error``; an injected ``drop`` closes the socket without a reply under uvicorn and
-raises `ConnectionResetError` under an in-process transport (httpx.ASGITransport).
+raises `ConnectionResetError` in process (`InProcessLarkTransport` turns it into a
+`TransportError`, as the aiohttp transport does with a closed socket; httpx.ASGITransport
+lets it propagate).
 
 Endpoint modules are plain modules with ``register(fake)`` using ``@fake.route(...)``;
 `FakeLark` registers the built-in ones (`areas.REGISTER`) and then every function in `EXTENSIONS`.
