@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from lark_service.testing.fake_lark import FakeLark
+from lark_service.testing.fake_lark import FakeLark, serve_in_thread
 from tests.conftest import make_apps
 
 from .service_thread import service_in_thread
@@ -25,12 +25,15 @@ CHECKS = [response_schema_conformance, content_type_conformance, status_code_con
 
 
 @pytest.fixture(scope="module")
-def service_url(fake_server: Any) -> Iterator[str]:
-    fake: FakeLark = fake_server[0]
-    fake.reset()
+def service_url() -> Iterator[str]:
+    fake = FakeLark()
     apps = make_apps(fake, 2)
-    with service_in_thread(apps, fake_server[1].base_url, ADMIN_KEY) as url:
-        yield url
+    server = serve_in_thread(fake)
+    try:
+        with service_in_thread(apps, server.base_url, ADMIN_KEY) as url:
+            yield url
+    finally:
+        server.stop()
 
 
 def test_api_conforms_to_its_schema(service_url: str) -> None:

@@ -8,14 +8,25 @@ import contextlib
 import gc
 import threading
 import warnings
+from collections.abc import AsyncIterator
 
 import pytest
 
 from lark_service.adapters.lark_http.transport import AiohttpLarkTransport
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.domain.wire import LarkRequest
+from lark_service.entrypoints.embed import open_pool
+from lark_service.testing.fake_lark import FakeLark
+from tests.conftest import make_apps
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def pool(fake: FakeLark, base_url: str) -> AsyncIterator[CredentialPool]:
+    """A pool on the aiohttp transport (sessions per loop are what is tested), over a socket."""
+    async with open_pool(apps=make_apps(fake, 2), base_url=base_url) as opened:
+        yield opened
 
 
 def _in_thread(target: object) -> None:
