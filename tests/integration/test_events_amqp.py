@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -53,7 +54,8 @@ async def test_event_reaches_the_subscriber_once(bus: AmqpEventBus, pool: Creden
     async with open_services(pool, bus=bus) as services:
         # httpx's ASGI transport runs the app on this loop, where the broker connection lives
         # (Litestar's test client runs it on a loop of its own)
-        transport = httpx.ASGITransport(app=create_app(services))
+        app: Any = create_app(services)  # an ASGI app; httpx types its scope more narrowly
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://lark") as client:
             for _ in range(3):
                 body = encrypted(raw)
