@@ -4,7 +4,9 @@ Sources: a TOML file (``[[apps]]`` tables), environment variables, and the crede
 Environment variables: ``LARK_APP_ID`` / ``LARK_APP_SECRET`` (one app, plus optional
 ``LARK_APP_NAME``, ``LARK_APP_DOMAIN``, ``LARK_APP_TYPE``), and any number of
 ``LARK_APPS__<ALIAS>__APP_ID`` / ``__APP_SECRET`` / ``__NAME`` / ``__DOMAIN`` /
-``__APP_TYPE`` / ``__IS_DEFAULT`` / ``__ENABLED`` groups.
+``__APP_TYPE`` / ``__IS_DEFAULT`` / ``__ENABLED`` / ``__ENCRYPT_KEY`` /
+``__VERIFICATION_TOKEN`` groups (the last two authenticate Lark's pushes to the app; also
+``LARK_APP_ENCRYPT_KEY`` / ``LARK_APP_VERIFICATION_TOKEN`` for the single app).
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ class ApplicationManager:
                 "domain": environ.get("LARK_APP_DOMAIN", "feishu"),
                 "app_type": environ.get("LARK_APP_TYPE", "self_built"),
             }
+            for field in ("encrypt_key", "verification_token"):
+                if environ.get(f"LARK_APP_{field.upper()}"):
+                    groups["LARK_APP"][field] = environ[f"LARK_APP_{field.upper()}"]
         for var, value in environ.items():
             parts = var.split("__")
             if len(parts) == 3 and parts[0] == "LARK_APPS":

@@ -41,6 +41,7 @@ from lark_service.domain.apps import AppConfig
 from lark_service.domain.ports.api_keys import ApiKeyStore
 from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.credentials import CredentialStores
+from lark_service.domain.ports.events import EventBus
 from lark_service.domain.ports.metrics import Metrics
 from lark_service.domain.ports.send_queue import JobStore, SendQueue
 from lark_service.domain.ports.token_issuer import TokenIssuer
@@ -177,6 +178,22 @@ async def open_send_queue(settings: Settings) -> AsyncIterator[SendQueue | None]
         await queue.aclose()
 
 
+async def open_event_bus(settings: Settings) -> AsyncIterator[EventBus]:
+    """RabbitMQ's ``lark.events`` when ``amqp_url`` is set, else the in-process bus."""
+    if settings.amqp_url is None:
+        from lark_service.adapters.memory.event_bus import InMemoryEventBus
+
+        bus: EventBus = InMemoryEventBus()
+    else:
+        from lark_service.adapters.amqp import AmqpEventBus
+
+        bus = await AmqpEventBus.connect(settings.amqp_url)
+    try:
+        yield bus
+    finally:
+        await bus.aclose()
+
+
 class Gateways(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     embedded_default = providers.Object(False)
@@ -199,6 +216,9 @@ class Gateways(containers.DeclarativeContainer):
     )
     send_queue: providers.Provider[SendQueue | None] = providers.Resource(
         open_send_queue, settings=core.settings
+    )
+    event_bus: providers.Provider[EventBus] = providers.Resource(
+        open_event_bus, settings=core.settings
     )
 
 

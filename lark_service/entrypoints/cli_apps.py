@@ -1,7 +1,9 @@
 """``lark-service apps ...``: administer the apps in the credential store.
 
-Secrets are read from a prompt (or from standard input when it is not a terminal) or from a
-TOML file, never from the command line, and never printed.
+Secrets (the app secret, and with ``--with-encrypt-key`` / ``--with-verification-token`` the
+keys that authenticate Lark's pushes) are read from a prompt (or from standard input, one per
+line in that order, when it is not a terminal) or from a TOML file, never from the command
+line, and never printed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ The file holds [[apps]] tables with the fields of AppConfig, for example:
   domain = "feishu"           # or "lark", or a base URL
   app_type = "self_built"     # or "marketplace"
   is_default = true
+  encrypt_key = "..."         # optional: Lark's pushes (events, card callbacks)
+  verification_token = "..."  # optional
 
 Apps that exist already are replaced."""
 
@@ -69,12 +73,16 @@ def add_parsers(subparsers: Any) -> None:
     )
     add.add_argument("--domain", default="feishu", help="feishu (default), lark or a base URL")
     add.add_argument("--default", action="store_true", help="make it the (only) default app")
+    _event_key_options(add)
 
-    update = command("update", _update, "change an app's name, domain or type")
+    update = command(
+        "update", _update, "change an app's name, domain, type or event keys (read from stdin)"
+    )
     update.add_argument("app_id")
     update.add_argument("--name", default=None, help="a name for people")
     update.add_argument("--app-type", choices=[t.value for t in AppType], default=None)
     update.add_argument("--domain", default=None, help="feishu, lark or a base URL")
+    _event_key_options(update)
 
     command("list", _list, "list the apps (never their secrets)")
     for name, func, helptext in (
@@ -95,6 +103,30 @@ def add_parsers(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     imp.add_argument("file", metavar="FILE.toml")
+
+
+def _event_key_options(parser: argparse.ArgumentParser) -> None:
+    # flags, not values: the keys are read like the secret, never from the command line
+    parser.add_argument(
+        "--with-encrypt-key",
+        action="store_true",
+        help="also read the app's Encrypt Key (event subscriptions) from a prompt or stdin",
+    )
+    parser.add_argument(
+        "--with-verification-token",
+        action="store_true",
+        help="also read the app's Verification Token from a prompt or stdin",
+    )
+
+
+def _event_keys(args: argparse.Namespace) -> dict[str, str]:
+    """The keys asked for with ``--with-...``, read in this order after any secret."""
+    keys: dict[str, str] = {}
+    if args.with_encrypt_key:
+        keys["encrypt_key"] = read_secret(f"encrypt_key for {args.app_id}: ")
+    if args.with_verification_token:
+        keys["verification_token"] = read_secret(f"verification_token for {args.app_id}: ")
+    return keys
 
 
 def read_secret(prompt: str) -> str:
@@ -148,6 +180,7 @@ def describe_app(app: AppConfig) -> str:
 
 async def _add(args: argparse.Namespace) -> int:
     secret = read_secret(f"app_secret for {args.app_id}: ")
+    keys = _event_keys(args)
     app = AppConfig(
         app_id=args.app_id,
         app_secret=secret,
@@ -155,6 +188,8 @@ async def _add(args: argparse.Namespace) -> int:
         app_type=AppType(args.app_type),
         domain=args.domain,
         is_default=args.default,
+        encrypt_key=keys.get("encrypt_key"),
+        verification_token=keys.get("verification_token"),
     )
     app.base_url  # noqa: B018 - validates the domain before anything is stored
     async with _pool(args) as pool:
@@ -172,8 +207,12 @@ async def _update(args: argparse.Namespace) -> int:
         changes["domain"] = args.domain
     if args.app_type is not None:
         changes["app_type"] = AppType(args.app_type)
-    if not changes:
-        raise ConfigError("nothing to change: give --name, --domain or --app-type")
+    if not changes and not (args.with_encrypt_key or args.with_verification_token):
+        raise ConfigError(
+            "nothing to change: give --name, --domain, --app-type, --with-encrypt-key "
+            "or --with-verification-token"
+        )
+    changes.update(_event_keys(args))
     async with _pool(args) as pool:
         await pool.apps.update(args.app_id, **changes)
     print(f"updated {args.app_id}: {', '.join(sorted(changes))}")

@@ -120,6 +120,9 @@ class InMemoryProcessedEventStore:
         self.state.events[event_id] = expires_at
         return True
 
+    async def forget_event(self, event_id: str) -> None:
+        self.state.events.pop(event_id, None)
+
     async def prune_events(self, *, before: float) -> int:
         old = [e for e, expires_at in self.state.events.items() if expires_at < before]
         for event_id in old:

@@ -28,6 +28,10 @@ class SqlProcessedEventStore:
         # Not idempotent: retrying an uncertain commit could call a new event a duplicate.
         return await self._db.run("recording an event id", fn, idempotent=False)
 
+    async def forget_event(self, event_id: str) -> None:
+        t = self._db.tables.processed_events
+        await self._db.write("forgetting an event id", delete(t).where(t.c.event_id == event_id))
+
     async def prune_events(self, *, before: float) -> int:
         t = self._db.tables.processed_events
         stmt = delete(t).where(t.c.expires_at < before)

@@ -6,6 +6,7 @@ build them directly with in-memory adapters and the fake Lark server.
 """
 
 from lark_service.application.usecases.apps import AppChanges, AppsService, AppView, NewApp
+from lark_service.application.usecases.events import CardHandler, EventIntake
 from lark_service.application.usecases.keys import ApiKeyService, CreatedApiKey
 from lark_service.application.usecases.sending import SendCommand, SendingService
 
@@ -14,7 +15,9 @@ __all__ = [
     "AppChanges",
     "AppView",
     "AppsService",
+    "CardHandler",
     "CreatedApiKey",
+    "EventIntake",
     "NewApp",
     "SendCommand",
     "SendingService",

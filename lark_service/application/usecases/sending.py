@@ -27,6 +27,7 @@ from lark_service.domain.errors import (
 from lark_service.domain.jobs import JobOutcome, JobRecord, JobStatus, SendJob
 from lark_service.domain.models.messaging import Message
 from lark_service.domain.ports.clock import Clock
+from lark_service.domain.ports.events import EventBus
 from lark_service.domain.ports.send_queue import JobStore, SendQueue
 
 log = logging.getLogger("lark_service.sending")
@@ -62,6 +63,7 @@ class SendingService:
         clock: Clock,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         new_job_id: Callable[[], str] = lambda: str(uuid_module.uuid4()),
+        bus: EventBus | None = None,
     ) -> None:
         self.messaging = messaging
         self.jobs = jobs
@@ -69,6 +71,8 @@ class SendingService:
         self.clock = clock
         self.max_attempts = max_attempts
         self._new_job_id = new_job_id
+        # when given, each job's final result is published: <app_id>.message.sent / .failed
+        self.bus = bus
 
     async def send(self, cmd: SendCommand) -> Message:
         """Send at once through `MessagingClient` (the 5-level app policy applies)."""
@@ -138,22 +142,37 @@ class SendingService:
             )
         except TRANSIENT_ERRORS as exc:
             last = attempts >= self.max_attempts
-            await self._record_error(job, exc, "dead" if last else "queued", attempts)
+            record = await self._record_error(job, exc, "dead" if last else "queued", attempts)
+            if last:
+                await self._publish_result(record)
             return JobOutcome.DEAD if last else JobOutcome.RETRY
         except LarkServiceError as exc:
-            await self._record_error(job, exc, "failed", attempts)
+            await self._publish_result(await self._record_error(job, exc, "failed", attempts))
             return JobOutcome.DONE
-        await self.jobs.save_job(
-            JobRecord(
-                job_id=job.job_id,
-                app_id=job.app_id,
-                status="sent",
-                attempts=attempts,
-                message_id=message.message_id,
-                updated_at=self.clock.now(),
-            )
+        record = JobRecord(
+            job_id=job.job_id,
+            app_id=job.app_id,
+            status="sent",
+            attempts=attempts,
+            message_id=message.message_id,
+            updated_at=self.clock.now(),
         )
+        await self.jobs.save_job(record)
+        await self._publish_result(record)
         return JobOutcome.DONE
+
+    async def _publish_result(self, record: JobRecord) -> None:
+        """``<app_id>.message.sent`` or ``.failed`` (failed or dead) with the job's record.
+
+        The record in the job store is the truth: a publish that fails is logged, and the job
+        is not retried for it (that would send nothing new and could publish twice)."""
+        if self.bus is None:
+            return
+        topic = f"{record.app_id}.message.{'sent' if record.status == 'sent' else 'failed'}"
+        try:
+            await self.bus.publish(topic, msgspec.json.encode(record))
+        except Exception as exc:
+            log.warning("publishing %s of job %s failed: %s", topic, record.job_id, exc)
 
     async def mark_dead(self, job: SendJob, reason: str = "") -> JobRecord:
         """Record that the queue dead-lettered ``job``, keeping its last Lark error."""
@@ -185,17 +204,17 @@ class SendingService:
 
     async def _record_error(
         self, job: SendJob, exc: LarkServiceError, status: JobStatus, attempts: int
-    ) -> None:
+    ) -> JobRecord:
         log.info("job %s attempt %d: %s", job.job_id, attempts, type(exc).__name__)
-        await self.jobs.save_job(
-            JobRecord(
-                job_id=job.job_id,
-                app_id=job.app_id,
-                status=status,
-                attempts=attempts,
-                error_code=exc.code,
-                error_msg=f"{type(exc).__name__}: {exc.msg}",
-                log_id=exc.log_id or None,
-                updated_at=self.clock.now(),
-            )
+        record = JobRecord(
+            job_id=job.job_id,
+            app_id=job.app_id,
+            status=status,
+            attempts=attempts,
+            error_code=exc.code,
+            error_msg=f"{type(exc).__name__}: {exc.msg}",
+            log_id=exc.log_id or None,
+            updated_at=self.clock.now(),
         )
+        await self.jobs.save_job(record)
+        return record

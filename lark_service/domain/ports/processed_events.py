@@ -10,6 +10,10 @@ class ProcessedEventStore(Protocol):
         """Record an event id; ``False`` if it was already recorded (a duplicate delivery)."""
         ...
 
+    async def forget_event(self, event_id: str) -> None:
+        """Drop one id again (its handling failed, so the redelivery must not be a duplicate)."""
+        ...
+
     async def prune_events(self, *, before: float) -> int:
         """Forget ids whose ``expires_at`` is before ``before``; returns how many."""
         ...

@@ -25,6 +25,7 @@ from lark_service.entrypoints.http import (
     routes_apps,
     routes_directory,
     routes_docs,
+    routes_events,
     routes_messages,
 )
 from lark_service.entrypoints.http.auth import require_scope
@@ -69,6 +70,7 @@ def create_app(services: Services, *, debug: bool = False) -> Litestar:
             *routes_directory.ROUTES,
             *routes_docs.ROUTES,
             *routes_apps.ROUTES,
+            *routes_events.ROUTES,
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         guards=[require_scope],

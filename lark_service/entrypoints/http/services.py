@@ -13,8 +13,10 @@ from lark_service.application.clients.messaging import MessagingClient
 from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.usecases.apps import AppsService
+from lark_service.application.usecases.events import EventIntake
 from lark_service.application.usecases.keys import ApiKeyService
 from lark_service.application.usecases.sending import SendingService
+from lark_service.domain.ports.events import EventBus
 
 # A readiness check returns ``None`` when its dependency is usable, else the reason.
 ReadinessCheck = Callable[[], Awaitable[str | None]]
@@ -34,6 +36,8 @@ class Services:
     contact: ContactClient
     docs: DocClient
     tables: WorkspaceTableClient
+    events: EventIntake
+    bus: EventBus
     readiness: Sequence[tuple[str, ReadinessCheck]] = ()
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     readiness_timeout: float = 2.0

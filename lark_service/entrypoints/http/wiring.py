@@ -14,18 +14,23 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from lark_service.adapters.memory.api_keys import InMemoryApiKeyStore
+from lark_service.adapters.memory.event_bus import InMemoryEventBus
 from lark_service.adapters.memory.jobs import InMemoryJobStore
 from lark_service.adapters.memory.send_queue import InMemorySendQueue, Sleep
+from lark_service.adapters.memory.store import InMemoryProcessedEventStore
 from lark_service.application.clients.contact import ContactClient
 from lark_service.application.clients.docs import DocClient
 from lark_service.application.clients.messaging import MessagingClient
 from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.usecases.apps import AppsService
+from lark_service.application.usecases.events import EventIntake
 from lark_service.application.usecases.keys import ADMIN_KEY_ENV, ApiKeyService
 from lark_service.application.usecases.sending import DEFAULT_MAX_ATTEMPTS, SendingService
 from lark_service.domain.jobs import SendJob
 from lark_service.domain.ports.api_keys import ApiKeyStore
+from lark_service.domain.ports.events import EventBus
+from lark_service.domain.ports.processed_events import ProcessedEventStore
 from lark_service.domain.ports.send_queue import JobStore, SendQueue
 from lark_service.entrypoints.http.services import DEFAULT_MAX_BODY_SIZE, ReadinessCheck, Services
 
@@ -38,16 +43,23 @@ def build_services(
     jobs: JobStore,
     queue: SendQueue,
     api_keys: ApiKeyStore,
+    bus: EventBus,
+    processed_events: ProcessedEventStore,
     readiness: Sequence[tuple[str, ReadinessCheck]] = (),
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
 ) -> Services:
-    """The use cases and clients over ``pool`` and the given stores and queue."""
+    """The use cases and clients over ``pool`` and the given stores, queue and bus."""
     messaging = MessagingClient(pool)
     return Services(
         pool=pool,
         sending=SendingService(
-            messaging=messaging, jobs=jobs, queue=queue, clock=pool.clock, max_attempts=max_attempts
+            messaging=messaging,
+            jobs=jobs,
+            queue=queue,
+            clock=pool.clock,
+            max_attempts=max_attempts,
+            bus=bus,
         ),
         apps=AppsService(pool.apps),
         keys=ApiKeyService(api_keys, clock=pool.clock),
@@ -55,6 +67,10 @@ def build_services(
         contact=ContactClient(pool),
         docs=DocClient(pool),
         tables=WorkspaceTableClient(pool),
+        events=EventIntake(
+            bus=bus, processed=processed_events, tickets=pool.ticket_store, clock=pool.clock
+        ),
+        bus=bus,
         readiness=readiness,
         max_body_size=max_body_size,
     )
@@ -68,6 +84,8 @@ async def open_services(
     api_keys: ApiKeyStore | None = None,
     admin_key: str | None = None,
     queue: SendQueue | None = None,
+    bus: EventBus | None = None,
+    processed_events: ProcessedEventStore | None = None,
     readiness: Sequence[tuple[str, ReadinessCheck]] = (),
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     retry_delay: float = 1.0,
@@ -82,10 +100,19 @@ async def open_services(
     Without one, an in-process queue is consumed here: failed jobs are retried after
     ``retry_delay`` s, doubling, through ``sleep`` (tests pass one that does not wait), and
     it is closed at exit. The pool stays the caller's.
+
+    ``bus`` (the RabbitMQ event bus) receives Lark's events and the send results; without one
+    an in-process bus is used (and closed at exit). ``processed_events`` remembers event ids
+    (give the SQL store so that deduplication survives restarts); in memory without one.
     """
     async with AsyncExitStack() as stack:
         jobs = InMemoryJobStore() if jobs is None else jobs
         api_keys = InMemoryApiKeyStore() if api_keys is None else api_keys
+        if processed_events is None:
+            processed_events = InMemoryProcessedEventStore()
+        if bus is None:
+            bus = InMemoryEventBus()
+            stack.push_async_callback(bus.aclose)
         services: Services | None = None
 
         async def record_dead(job: SendJob, reason: str) -> object:
@@ -109,6 +136,8 @@ async def open_services(
             jobs=jobs,
             queue=queue,
             api_keys=api_keys,
+            bus=bus,
+            processed_events=processed_events,
             readiness=[("store", store_ready), *readiness],
             max_attempts=max_attempts,
         )

@@ -1,0 +1,150 @@
+"""Event intake: what happens to a push from Lark once it is decrypted and authenticated.
+
+* ``url_verification`` is answered with its challenge;
+* every other push is deduplicated by its ``event_id`` (``uuid`` in schema 1.0) in the
+  `ProcessedEventStore`, so Lark's redeliveries (it retries a push that was not answered 200
+  within 3 s) are dropped, across restarts too; entries expire after ``dedup_ttl``;
+* ``app_ticket`` pushes are stored for the marketplace app (the pool reads them to get its
+  app_access_token);
+* card callbacks go to the handler registered for the app, whose return value (a card, a
+  toast, or both) is the answer, within a deadline under Lark's 3 s budget;
+* every other event is published on the `EventBus` under ``<app_id>.<event_type>``, as the
+  JSON Lark sent (decrypted), byte for byte.
+
+The id is recorded before the publish, and forgotten again when the publish fails (the caller
+answers an error, so Lark delivers the push again): an event is published once, or not at all
+and redelivered. A crash between the two loses the event (its redelivery is a duplicate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lark_service.domain.events import APP_TICKET, EventDecodeError, EventKind, LarkEvent
+from lark_service.domain.ports.app_tickets import AppTicketStore
+from lark_service.domain.ports.clock import Clock
+from lark_service.domain.ports.events import EventBus
+from lark_service.domain.ports.processed_events import ProcessedEventStore
+
+__all__ = [
+    "DEFAULT_CARD_DEADLINE",
+    "DEFAULT_DEDUP_TTL",
+    "CardHandler",
+    "EventIntake",
+    "EventReply",
+]
+
+log = logging.getLogger("lark_service.events")
+
+# The JSON object answered to Lark: {"challenge": ...}, {"msg": "success"}, a card or toast.
+EventReply = dict[str, Any]
+# A card callback handler: gets the callback, returns the answer (None answers ``{}``).
+CardHandler = Callable[[LarkEvent], Awaitable[EventReply | None]]
+
+DEFAULT_DEDUP_TTL = 7 * 24 * 3600.0  # Lark stops redelivering long before (its last retry: ~6 h)
+DEFAULT_CARD_DEADLINE = 2.5  # seconds: Lark gives a card callback 3 s, the network some of it
+TICKET_TTL = 12 * 3600.0  # an app_ticket is good for about 12 h (the Go SDK keeps it so long)
+SUCCESS: EventReply = {"msg": "success"}
+
+
+class EventIntake:
+    """Answers, deduplicates, stores and publishes authenticated pushes from Lark."""
+
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        processed: ProcessedEventStore,
+        tickets: AppTicketStore,
+        clock: Clock,
+        dedup_ttl: float = DEFAULT_DEDUP_TTL,
+        card_deadline: float = DEFAULT_CARD_DEADLINE,
+    ) -> None:
+        self.bus = bus
+        self.processed = processed
+        self.tickets = tickets
+        self.clock = clock
+        self.dedup_ttl = dedup_ttl
+        self.card_deadline = card_deadline
+        self._card_handlers: dict[str | None, CardHandler] = {}
+
+    def register_card_handler(self, handler: CardHandler, *, app_id: str | None = None) -> None:
+        """Answer the card callbacks of ``app_id`` (of every app without one of its own, when
+        ``None``) with ``handler``'s return value: ``{"toast": {...}, "card": {...}}`` or
+        ``None`` for ``{}``. A handler still running at ``card_deadline`` is cancelled and
+        ``{}`` answered. Apps without a handler get ``{}``, and their callbacks are published
+        like events."""
+        self._card_handlers[app_id] = handler
+
+    async def accept(self, app_id: str, event: LarkEvent) -> EventReply:
+        """Handle one authenticated push to ``app_id``; returns the JSON to answer Lark with.
+
+        A failed publish (or store) raises: the caller must answer an error so that Lark
+        delivers the push again.
+        """
+        if event.kind is EventKind.URL_VERIFICATION:
+            return {"challenge": event.challenge}
+        if event.event_id and not await self._first_delivery(app_id, event):
+            log.info("dropped a redelivery of %s %s", event.event_type, event.event_id)
+            return {} if event.kind is EventKind.CARD_ACTION else SUCCESS
+        try:
+            if event.kind is EventKind.CARD_ACTION:
+                handler = self._card_handlers.get(app_id) or self._card_handlers.get(None)
+                if handler is not None:
+                    return await self._answer_card(handler, app_id, event)
+                await self._publish(app_id, event)
+                return {}
+            if event.event_type == APP_TICKET:
+                await self._save_ticket(app_id, event)
+            else:
+                await self._publish(app_id, event)
+        except BaseException:
+            if event.event_id:  # so that Lark's redelivery is not dropped as a duplicate
+                await self.processed.forget_event(_dedup_key(app_id, event))
+            raise
+        return SUCCESS
+
+    async def prune(self) -> int:
+        """Forget the event ids that have expired; returns how many."""
+        return await self.processed.prune_events(before=self.clock.now())
+
+    async def _first_delivery(self, app_id: str, event: LarkEvent) -> bool:
+        expires_at = self.clock.now() + self.dedup_ttl
+        return await self.processed.remember_event(_dedup_key(app_id, event), expires_at=expires_at)
+
+    async def _publish(self, app_id: str, event: LarkEvent) -> None:
+        await self.bus.publish(f"{app_id}.{event.event_type}", event.raw)
+
+    async def _save_ticket(self, app_id: str, event: LarkEvent) -> None:
+        ticket = event.event.get("app_ticket")
+        if not isinstance(ticket, str) or not ticket:
+            raise EventDecodeError("an app_ticket event needs event.app_ticket", app_id=app_id)
+        expires_at = self.clock.now() + TICKET_TTL
+        await self.tickets.save_app_ticket(app_id, ticket, expires_at=expires_at)
+        log.info("stored a new app_ticket for %s", app_id)
+
+    async def _answer_card(self, handler: CardHandler, app_id: str, event: LarkEvent) -> EventReply:
+        try:
+            async with asyncio.timeout(self.card_deadline):
+                reply = await handler(event)
+        except TimeoutError:
+            late = "the card handler of %s took more than %g s: answered {}"
+            log.warning(late, app_id, self.card_deadline)
+            return {}
+        except Exception:
+            log.exception("the card handler of %s failed: answered {}", app_id)
+            return {}
+        if reply is None:
+            return {}
+        if not isinstance(reply, dict):
+            log.warning("the card handler of %s returned a %s, not a dict", app_id, type(reply))
+            return {}
+        return reply
+
+
+def _dedup_key(app_id: str, event: LarkEvent) -> str:
+    # per app: an id one app's pushes carry can never drop another app's event
+    return f"{app_id}:{event.event_id}"
