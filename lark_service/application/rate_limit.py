@@ -4,6 +4,10 @@ A burst is delayed instead of failing with Lark's rate-limit code. Each limit is
 window (``count`` calls per ``window`` seconds): a call is scheduled at the earliest time at
 which no window holds more than its count. Scheduling is FIFO per (app, family), so the
 windows stay ordered and the check is O(1).
+
+With a shared store (``budget=``, a `LimiterBudget`) the budgets are shared by every process
+sending as the same apps (`rate_limit_shared`); the windows here then serve as the local
+share while the store is unreachable (each limit divided by the live processes).
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 import msgspec
+
+from lark_service.application.rate_limit_shared import SharedBudgets
+from lark_service.application.rate_limit_stats import LimiterStats
+from lark_service.domain.ports.limiter_budget import LimiterBudget
 
 
 class Limit(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,7 +94,11 @@ class _Family:
 
 
 class RateLimiter:
-    """Delays calls so no family of any app exceeds its limits."""
+    """Delays calls so no family of any app exceeds its limits.
+
+    ``budget``: a shared store; the limits then hold across every process using it.
+    ``stats`` counts waits, store round trips and fallbacks (see `LimiterStats`).
+    """
 
     def __init__(
         self,
@@ -95,14 +107,25 @@ class RateLimiter:
         scale: float = 1.0,
         margin: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
+        budget: LimiterBudget | None = None,
+        stats: LimiterStats | None = None,
+        shared: Callable[..., SharedBudgets] = SharedBudgets,
     ) -> None:
         base = DEFAULT_LIMITS if limits is None else limits
+        self._base = base
+        self._scale = scale
+        self._margin = margin
         self.limits = {k: v.scaled(scale) for k, v in base.items()}
         # Windows are stretched by ``margin``: a call booked on time can leave (and reach
         # Lark) a little late, and Lark's own window is not aligned with ours.
         self._stretch = 1.0 + margin
         self._clock = clock
         self._families: dict[tuple[str, str], _Family] = {}
+        self.stats = stats if stats is not None else LimiterStats()
+        self.shared = (
+            None if budget is None else shared(budget, margin=margin, clock=clock, stats=self.stats)
+        )
+        self._share: RateLimiter | None = None
 
     def _family(self, app_id: str, family: str) -> _Family | None:
         state = self._families.get((app_id, family))
@@ -150,6 +173,55 @@ class RateLimiter:
         The subject's slot is taken first, so one busy receiver does not hold up the
         app's calls to other receivers.
         """
+        shared = self.shared
+        if shared is None:
+            return await self._acquire_local(app_id, family, subject)
+        limit = self.limits.get(family)
+        if limit is None:
+            return None
+        started = self._clock()
+        if not await shared.acquire(
+            app_id,
+            family,
+            limit.per_second,
+            limit.per_minute,
+            limit.per_subject_per_second,
+            subject,
+        ):
+            self.stats.fallback_calls += 1
+            await self.local_share(shared.live)._acquire_local(app_id, family, subject)
+            shared.note_local_call(app_id, family)
+        self.stats.waited(app_id, family, self._clock() - started)
+        return None
+
+    def local_share(self, processes: int) -> RateLimiter:
+        """This limiter's limits divided by ``processes`` (the fallback of a shared one)."""
+        share = self._share
+        if share is None or share._scale != self._scale / processes:
+            share = self._share = RateLimiter(
+                self._base, scale=self._scale / processes, margin=self._margin, clock=self._clock
+            )
+        return share
+
+    def rate_limited(self, app_id: str, family: str, retry_after: float) -> None:
+        """Lark answered 99991400 anyway: hold ``family`` of ``app_id`` for ``retry_after``
+        seconds (in every process when shared) and, when shared, lower its rate a while."""
+        self.stats.rate_limited += 1
+        state = self._family(app_id, family)
+        if state is not None:
+            state.last = max(state.last, self._clock() + retry_after)
+        if self._share is not None:
+            self._share.rate_limited(app_id, family, retry_after)
+        if self.shared is not None:
+            self.shared.note_rate_limited(app_id, family, retry_after)
+
+    async def aclose(self) -> None:
+        """Give unused shared tokens back and leave the store (no-op when local)."""
+        if self.shared is not None:
+            await self.shared.aclose()
+
+    async def _acquire_local(self, app_id: str, family: str, subject: str | None) -> None:
+        started = self._clock()
         if subject is not None:
             delay = self.reserve_subject(app_id, family, subject)
             if delay > 0:
@@ -157,6 +229,7 @@ class RateLimiter:
         delay = self.reserve(app_id, family)
         if delay > 0:
             await asyncio.sleep(delay)
+        self.stats.waited(app_id, family, self._clock() - started)
 
     @staticmethod
     def _prune(state: _Family, now: float) -> None:
