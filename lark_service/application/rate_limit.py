@@ -110,6 +110,7 @@ class RateLimiter:
         budget: LimiterBudget | None = None,
         stats: LimiterStats | None = None,
         shared: Callable[..., SharedBudgets] = SharedBudgets,
+        hold_until: float = 0.0,
     ) -> None:
         base = DEFAULT_LIMITS if limits is None else limits
         self._base = base
@@ -126,6 +127,9 @@ class RateLimiter:
             None if budget is None else shared(budget, margin=margin, clock=clock, stats=self.stats)
         )
         self._share: RateLimiter | None = None
+        self._share_key = (0.0, 0)
+        # no app call before this (a local share starting mid-run: see `local_share`)
+        self._hold_until = hold_until
 
     def _family(self, app_id: str, family: str) -> _Family | None:
         state = self._families.get((app_id, family))
@@ -134,6 +138,7 @@ class RateLimiter:
             if limit is None:
                 return None
             state = self._families[(app_id, family)] = _Family(limit, self._stretch)
+            state.last = self._hold_until
         return state
 
     def reserve_subject(self, app_id: str, family: str, subject: str) -> float:
@@ -171,7 +176,8 @@ class RateLimiter:
         """Wait until a call of ``family`` for ``app_id`` (and ``subject``) may be sent.
 
         The subject's slot is taken first, so one busy receiver does not hold up the
-        app's calls to other receivers.
+        app's calls to other receivers. A subject's limit is shared by all apps (Lark: the
+        bots in a chat share its 5 QPS).
         """
         shared = self.shared
         if shared is None:
@@ -188,18 +194,29 @@ class RateLimiter:
             limit.per_subject_per_second,
             subject,
         ):
-            self.stats.fallback_calls += 1
             await self.local_share(shared.live)._acquire_local(app_id, family, subject)
+            self.stats.fallback_calls += 1
             shared.note_local_call(app_id, family)
         self.stats.waited(app_id, family, self._clock() - started)
         return None
 
     def local_share(self, processes: int) -> RateLimiter:
-        """This limiter's limits divided by ``processes`` (the fallback of a shared one)."""
+        """This limiter's limits divided by ``processes`` (the fallback of a shared one).
+
+        A share made for a new outage sends nothing during its first short window: the
+        processes were sending at the full shared rate until now, and without the pause
+        their fresh windows would all burst at once into Lark's partly drained bucket.
+        """
+        key = (self._scale / processes, self.stats.fallbacks)
         share = self._share
-        if share is None or share._scale != self._scale / processes:
+        if share is None or self._share_key != key:
+            self._share_key = key
             share = self._share = RateLimiter(
-                self._base, scale=self._scale / processes, margin=self._margin, clock=self._clock
+                self._base,
+                scale=key[0],
+                margin=self._margin,
+                clock=self._clock,
+                hold_until=self._clock() + self._stretch,
             )
         return share
 
@@ -223,7 +240,8 @@ class RateLimiter:
     async def _acquire_local(self, app_id: str, family: str, subject: str | None) -> None:
         started = self._clock()
         if subject is not None:
-            delay = self.reserve_subject(app_id, family, subject)
+            # keyed by receiver alone: the bots in a chat share its 5/s
+            delay = self.reserve_subject("", family, subject)
             if delay > 0:
                 await asyncio.sleep(delay)
         delay = self.reserve(app_id, family)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter
+from typing import Any
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +21,8 @@ import redis.asyncio as redis
 from lark_service.adapters.shared_limits import RedisLimiterBudget, open_redis_budget
 from lark_service.domain.ports.limiter_budget import Bucket, BudgetRequest
 from lark_service.testing.fake_lark import FakeLark
+from lark_service.testing.fake_lark.im_rules import RateLimits
+from lark_service.testing.fake_lark.models import FakeLarkError
 from lark_service.testing.fake_lark.runner import RunningServer, serve_in_thread
 from tests.integration.shared_limits_load import (
     ALLOWED_PER_APP,
@@ -56,9 +60,25 @@ def prefix() -> Iterator[str]:
     asyncio.run(clean())
 
 
+class CountingLimits(RateLimits):
+    """The fake's limits, counting its rate-limit replies by the limit hit."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        super().__init__(state)
+        self.replies: Counter[str] = Counter()
+
+    def check(self, app_id: str, api: str, receiver: str | None) -> None:
+        try:
+            super().check(app_id, api, receiver)
+        except FakeLarkError as exc:
+            self.replies[f"limit={exc.headers.get('x-ogw-ratelimit-limit')}"] += 1
+            raise
+
+
 @pytest.fixture
 def fake_lark() -> Iterator[RunningServer]:
     fake = FakeLark(realtime=True)
+    fake.state["im_limits"] = CountingLimits(fake.state)
     fake.record_requests = False  # type: ignore[attr-defined]
     for app_id, secret in APPS:
         fake.add_app(app_id, secret, name=app_id)
@@ -161,6 +181,7 @@ def test_redis_cut_mid_run_fails_no_call(fake_lark: RunningServer, prefix: str) 
     finally:
         proxy.close()
     rates, limited, failed = _report("redis cut for 40% of the run", outcomes, SECONDS)  # type: ignore[arg-type]
+    print(f"  the fake's rate-limit replies by limit: {dict(fake_lark.fake.state['im_limits'].replies)}")
     fallbacks = [o.fallbacks for o in outcomes.values()]
     print(f"  fallbacks per process: {fallbacks}; calls via the local share: {[o.fallback_calls for o in outcomes.values()]}")
     assert failed == 0
