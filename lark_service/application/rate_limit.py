@@ -79,7 +79,7 @@ class _Window:
 
 
 class _Family:
-    __slots__ = ("last", "limit", "stretch", "subjects", "windows")
+    __slots__ = ("last", "limit", "prune_at", "stretch", "subjects", "windows")
 
     def __init__(self, limit: Limit, stretch: float) -> None:
         self.limit = limit
@@ -90,6 +90,7 @@ class _Family:
             if n
         ]
         self.subjects: dict[str, _Window] = {}
+        self.prune_at = 10_000
         self.last = 0.0
 
 
@@ -149,8 +150,10 @@ class RateLimiter:
         now = self._clock()
         window = state.subjects.get(subject)
         if window is None:
-            if len(state.subjects) > 10_000:
+            if len(state.subjects) > state.prune_at:
                 self._prune(state, now)
+                # amortised: a burst to many new receivers does not rescan on every call
+                state.prune_at = max(10_000, 2 * len(state.subjects))
             window = state.subjects[subject] = _Window(
                 state.limit.per_subject_per_second, state.stretch
             )

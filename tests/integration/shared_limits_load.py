@@ -119,7 +119,7 @@ def start_senders(
     barrier = ctx.Barrier(processes + 1)
     results = ctx.Queue()
     progress = [ctx.Value("i", 0) for _ in range(processes)]
-    procs = [
+    procs: list[multiprocessing.process.BaseProcess] = [
         ctx.Process(target=sender, args=(plan, i, barrier, results, progress[i]), daemon=True)
         for i in range(processes)
     ]

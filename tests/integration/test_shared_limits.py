@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import Counter
-from typing import Any
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -26,6 +26,7 @@ from lark_service.testing.fake_lark.models import FakeLarkError
 from lark_service.testing.fake_lark.runner import RunningServer, serve_in_thread
 from tests.integration.shared_limits_load import (
     ALLOWED_PER_APP,
+    Outcome,
     Plan,
     TcpProxy,
     collect,
@@ -79,7 +80,7 @@ class CountingLimits(RateLimits):
 def fake_lark() -> Iterator[RunningServer]:
     fake = FakeLark(realtime=True)
     fake.state["im_limits"] = CountingLimits(fake.state)
-    fake.record_requests = False  # type: ignore[attr-defined]
+    fake.record_requests = False
     for app_id, secret in APPS:
         fake.add_app(app_id, secret, name=app_id)
     with serve_in_thread(fake) as server:
@@ -99,15 +100,26 @@ async def test_the_redis_script_grants_waits_takes_back_and_counts_members(
 ) -> None:
     ask = BudgetRequest
     buckets = (Bucket(10.0, 5.0), Bucket(1.0, 100.0))
-    reply = await budget.exchange("p", [ask(key="k", buckets=buckets, want=8, max_grant=8)], member_ttl=5)
+    reply = await budget.exchange(
+        "p", [ask(key="k", buckets=buckets, want=8, max_grant=8)], member_ttl=5
+    )
     assert reply.grants[0].granted == 5 and reply.live == 1
-    reply = await budget.exchange("p", [ask(key="k", buckets=buckets, want=1, max_grant=1)], member_ttl=5)
+    reply = await budget.exchange(
+        "p", [ask(key="k", buckets=buckets, want=1, max_grant=1)], member_ttl=5
+    )
     assert reply.grants[0].granted == 0 and 0.05 <= reply.grants[0].wait <= 0.1
     await budget.exchange("p", [ask(key="k", buckets=buckets, give=3)], member_ttl=5)
-    reply = await budget.exchange("q", [ask(key="k", buckets=buckets, want=4, max_grant=2)], member_ttl=5)
+    reply = await budget.exchange(
+        "q", [ask(key="k", buckets=buckets, want=4, max_grant=2)], member_ttl=5
+    )
     assert reply.grants[0].granted == 2 and reply.live == 2
     reply = await budget.exchange(
-        "q", [ask(key="k", buckets=buckets, penalty=2.0), ask(key="k", buckets=buckets, want=1, max_grant=1)], member_ttl=5
+        "q",
+        [
+            ask(key="k", buckets=buckets, penalty=2.0),
+            ask(key="k", buckets=buckets, want=1, max_grant=1),
+        ],
+        member_ttl=5,
     )
     assert reply.grants[1].granted == 0 and reply.grants[1].wait >= 1.9
     await budget.leave("q")
@@ -126,21 +138,26 @@ async def test_an_unreachable_redis_fails_fast_with_a_typed_error() -> None:
     await store.aclose()
 
 
-def _report(title: str, outcomes: dict[int, object], seconds: float) -> tuple[dict[str, float], int, int]:
+def _report(
+    title: str, outcomes: dict[int, Outcome], seconds: float
+) -> tuple[dict[str, float], int, int]:
     per_app: dict[str, float] = {}
     limited = failed = 0
     for o in outcomes.values():
-        for app, n in o.sent.items():  # type: ignore[attr-defined]
+        for app, n in o.sent.items():
             per_app[app] = per_app.get(app, 0) + n
-        limited += o.rate_limited  # type: ignore[attr-defined]
-        failed += o.failed  # type: ignore[attr-defined]
+        limited += o.rate_limited
+        failed += o.failed
     rates = {a: n / seconds for a, n in sorted(per_app.items())}
-    hot = sum(o.hot for o in outcomes.values())  # type: ignore[attr-defined]
-    trips = [o.round_trips for o in outcomes.values()]  # type: ignore[attr-defined]
+    hot = sum(o.hot for o in outcomes.values())
+    trips = [o.round_trips for o in outcomes.values()]
     print(
         f"\n{title}: {PROCESSES} processes x {len(APPS)} apps, {seconds:.0f} s, offered 10x\n"
         f"  achieved per app: "
-        + ", ".join(f"{a} {r:.1f}/s ({r / ALLOWED_PER_APP:.0%} of {ALLOWED_PER_APP:.0f}/s)" for a, r in rates.items())
+        + ", ".join(
+            f"{a} {r:.1f}/s ({r / ALLOWED_PER_APP:.0%} of {ALLOWED_PER_APP:.0f}/s)"
+            for a, r in rates.items()
+        )
         + f"\n  shared chat: {hot / seconds:.2f}/s (allowed 5/s); rate-limit replies: {limited}; "
         f"failed calls: {failed}; store round trips per process: {trips}"
     )
@@ -157,7 +174,7 @@ def test_four_processes_share_the_apps_budgets(fake_lark: RunningServer, prefix:
     )
     procs, results, _ = start_senders(plan, PROCESSES)
     outcomes = collect(procs, results, PROCESSES, timeout=SECONDS + 60)
-    rates, limited, failed = _report("shared limits", outcomes, SECONDS)  # type: ignore[arg-type]
+    rates, limited, failed = _report("shared limits", outcomes, SECONDS)
     assert limited == 0 and failed == 0
     assert all(r >= 0.9 * ALLOWED_PER_APP for r in rates.values())
 
@@ -180,10 +197,14 @@ def test_redis_cut_mid_run_fails_no_call(fake_lark: RunningServer, prefix: str) 
         outcomes = collect(procs, results, PROCESSES, timeout=SECONDS + 60)
     finally:
         proxy.close()
-    rates, limited, failed = _report("redis cut for 40% of the run", outcomes, SECONDS)  # type: ignore[arg-type]
-    print(f"  the fake's rate-limit replies by limit: {dict(fake_lark.fake.state['im_limits'].replies)}")
+    rates, limited, failed = _report("redis cut for 40% of the run", outcomes, SECONDS)
+    print(
+        f"  the fake's rate-limit replies by limit: {dict(fake_lark.fake.state['im_limits'].replies)}"
+    )
     fallbacks = [o.fallbacks for o in outcomes.values()]
-    print(f"  fallbacks per process: {fallbacks}; calls via the local share: {[o.fallback_calls for o in outcomes.values()]}")
+    print(
+        f"  fallbacks per process: {fallbacks}; calls via the local share: {[o.fallback_calls for o in outcomes.values()]}"
+    )
     assert failed == 0
     assert all(f >= 1 for f in fallbacks)
     sent = sum(sum(o.sent.values()) for o in outcomes.values())

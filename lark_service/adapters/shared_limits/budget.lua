@@ -1,8 +1,10 @@
 -- Shared rate-limit budgets: token buckets leased in batches (see redis_budget.py).
 -- KEYS[1]: the membership sorted set; KEYS[2..]: one hash per budget.
--- ARGV: process_id, member_ttl (s), then per budget:
---   want, max_grant, give, debt, penalty (s), n, rate_1, capacity_1, ..., rate_n, capacity_n
--- Returns: live processes, then per budget: granted, wait (ms until one more token).
+-- ARGV: process_id, member_ttl (s), then one string per budget (numbers separated by spaces,
+--   one argument rather than ten: packing arguments is most of the client's cost):
+--   "want max_grant give debt penalty(s) n rate_1 capacity_1 ... rate_n capacity_n"
+-- Returns one string: "live granted_1 wait_1 granted_2 wait_2 ..." (wait: ms until one
+-- more token).
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local member_ttl = tonumber(ARGV[2])
@@ -10,16 +12,13 @@ redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - member_ttl)
 redis.call('PEXPIRE', KEYS[1], math.ceil(member_ttl * 2000))
 local out = {redis.call('ZCARD', KEYS[1])}
-local a = 3
 for k = 2, #KEYS do
-  local want, max_grant = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  local give, debt, penalty = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-  local n = tonumber(ARGV[a + 5])
-  a = a + 6
+  local v = {}
+  for word in string.gmatch(ARGV[k + 1], '%S+') do v[#v + 1] = tonumber(word) end
+  local want, max_grant, give, debt, penalty, n = v[1], v[2], v[3], v[4], v[5], v[6]
   local rates, caps = {}, {}
   for i = 1, n do
-    rates[i], caps[i] = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-    a = a + 2
+    rates[i], caps[i] = v[5 + 2 * i], v[6 + 2 * i]
   end
   local state = redis.call('HMGET', KEYS[k], 't', 's', 'l1', 'l2', 'l3')
   local t = tonumber(state[1]) or now
@@ -54,7 +53,6 @@ for k = 2, #KEYS do
   end
   redis.call('HSET', KEYS[k], unpack(fields))
   redis.call('PEXPIRE', KEYS[k], math.ceil(ttl * 1000) + 1000)
-  out[#out + 1] = granted
-  out[#out + 1] = math.ceil(math.max(0, wait) * 1000)
+  out[#out + 1] = string.format('%d %d', granted, math.ceil(math.max(0, wait) * 1000))
 end
-return out
+return table.concat(out, ' ')

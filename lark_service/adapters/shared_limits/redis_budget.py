@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from lark_service.domain.errors import ConfigError
 from lark_service.domain.ports.limiter_budget import (
+    Bucket,
     BudgetExchange,
     BudgetGrant,
     BudgetRequest,
@@ -45,23 +46,31 @@ class RedisLimiterBudget(LimiterBudget):
         self._members = prefix + "members"
         self._deadline = deadline
         self._script = client.register_script(_SCRIPT)
+        self._specs: dict[tuple[Bucket, ...], str] = {}  # the buckets' part of an argument
 
     async def exchange(
         self, process_id: str, requests: Sequence[BudgetRequest], *, member_ttl: float
     ) -> BudgetExchange:
         keys = [self._members]
-        args: list[str | int | float] = [process_id, member_ttl]
+        args: list[str | float] = [process_id, member_ttl]
+        specs = self._specs
+        prefix = self._prefix
         for r in requests:
-            keys.append(self._prefix + r.key)
-            args += (r.want, r.max_grant, r.give, r.debt, r.penalty, len(r.buckets))
-            for b in r.buckets:
-                args += (b.rate, b.capacity)
+            keys.append(prefix + r.key)
+            spec = specs.get(r.buckets)
+            if spec is None:
+                if len(specs) > 1000:
+                    specs.clear()
+                spec = specs[r.buckets] = " ".join(
+                    [str(len(r.buckets))] + [f"{b.rate!r} {b.capacity!r}" for b in r.buckets]
+                )
+            args.append(f"{r.want} {r.max_grant} {r.give} {r.debt} {r.penalty!r} {spec}")
         try:
             async with asyncio.timeout(self._deadline):
                 out = await self._script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
             raise LimiterBudgetUnavailable(f"redis: {type(exc).__name__}") from None
-        values = [int(v) for v in out]
+        values = [int(v) for v in out.split()]
         grants = [BudgetGrant(values[i], values[i + 1] / 1000.0) for i in range(1, len(values), 2)]
         return BudgetExchange(grants=grants, live=values[0])
 
