@@ -235,5 +235,6 @@ def test_a_killed_process_holding_budget_frees_it_within_a_second(
         f"\nSIGKILL: survivor's rate from 1 s after the kill: {rate:.1f}/s "
         f"({rate / ALLOWED_PER_APP:.0%} of {ALLOWED_PER_APP:.0f}/s); rate-limit replies: {survivor.rate_limited}"
     )
-    assert rate >= 0.9 * ALLOWED_PER_APP
+    # the shared budget's own rate is Lark's 50/s lowered by the 10% margin
+    assert rate >= 0.9 * ALLOWED_PER_APP / 1.1
     assert survivor.rate_limited == 0 and survivor.failed == 0
