@@ -216,8 +216,7 @@ class SharedBudgets:
                 if lease.prefetch and lease.held() < lease.batch:
                     self._mark(lease)  # top up before it runs dry
                 return True
-        assert self._loop is not None
-        fut: asyncio.Future[bool] = self._loop.create_future()
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         heapq.heappush(lease.waiters, (seq, fut))
         self._mark(lease)
         try:
@@ -254,18 +253,24 @@ class SharedBudgets:
     def _ensure_started(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._loop is None:
             self._loop = loop
-            self._wakeup = asyncio.Event()
+            self._wakeup = wakeup = asyncio.Event()
             if self._background:
-                self._task = loop.create_task(self._run(), name="lark-rate-limit-exchanger")
+                self._task = loop.create_task(self._run(wakeup), name="lark-rate-limit-exchanger")
 
-    async def _run(self) -> None:
-        assert self._wakeup is not None
+    async def _run(self, wakeup: asyncio.Event) -> None:
         while not self._closed:
-            self._wakeup.clear()
-            delay = await self.step()
+            wakeup.clear()
+            try:
+                delay = await self.step()
+            except Exception as exc:  # a bug here must not strand the waiting calls
+                log.exception("rate-limit exchanger failed")
+                self.stats.store_errors += 1
+                self._fall_back(type(exc).__name__)
+                self._next_heartbeat = self._clock() + self._probe_interval
+                delay = self._probe_interval
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
-                    await self._wakeup.wait()
+                    await wakeup.wait()
 
     async def step(self) -> float:
         """One exchange with the store if anything is due; seconds until the next is."""
@@ -415,6 +420,10 @@ class SharedBudgets:
                     await self.budget.exchange(self.process_id, returns, member_ttl=self.member_ttl)
             await self.budget.leave(self.process_id)
         self._release_waiters()
+
+    def waiting(self) -> int:
+        """Calls waiting for tokens from the store (a queue-depth gauge)."""
+        return sum(len(lease.waiters) for lease in self._leases.values())
 
     def shares(self) -> Mapping[str, int]:
         """Tokens held per budget (for tests and debugging)."""

@@ -14,7 +14,7 @@ import pytest
 from lark_service.adapters.memory.limiter_budget import InMemoryLimiterBudget
 from lark_service.application.rate_limit import RateLimiter
 from lark_service.application.rate_limit_shared import SharedBudgets
-from lark_service.domain.ports.limiter_budget import Bucket, BudgetRequest
+from lark_service.domain.ports.limiter_budget import Bucket, BudgetExchange, BudgetRequest
 from lark_service.testing.fake_lark.im_rules import RateLimits
 from lark_service.testing.fake_lark.models import FakeLarkError
 
@@ -291,3 +291,35 @@ async def test_memory_store_buckets_grant_wait_give_and_debt() -> None:
     clock.t += 10
     reply = await store.exchange("p", [], member_ttl=5)
     assert reply.live == 1  # q's heartbeat expired
+
+
+async def test_the_background_exchanger_serves_calls_without_being_driven() -> None:
+    clock = VirtualClock()
+    store = InMemoryLimiterBudget(clock)
+    limiter = RateLimiter(clock=clock, budget=store)
+    await asyncio.wait_for(
+        asyncio.gather(*(limiter.acquire("cli_a", FAMILY, f"ou_{i}") for i in range(20))), 5
+    )
+    assert limiter.stats.round_trips >= 1 and store.exchanges >= 1
+    await limiter.aclose()
+
+
+class BrokenBudget(InMemoryLimiterBudget):
+    async def exchange(self, *args: object, **kw: object) -> BudgetExchange:
+        raise RuntimeError("a bug, not an outage")
+
+
+async def test_a_failing_exchanger_sends_waiting_calls_to_the_local_share(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(clock=clock, budget=BrokenBudget(clock))
+    task = asyncio.get_running_loop().create_task(limiter.acquire("cli_a", FAMILY, "ou_1"))
+    await _settle()
+    assert limiter.shared is not None and limiter.shared.degraded
+    assert limiter.stats.store_errors == 1 and limiter.stats.fallbacks == 1
+    assert "exchanger failed" in caplog.text
+    assert limiter.shared.waiting() == 0  # no call left waiting for the store
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await limiter.aclose()
