@@ -8,6 +8,9 @@ heartbeating. Leased tokens are valid for ``lease_ttl`` seconds; the bucket's ca
 lowered by what one lease can hold back, so "taken from the store" and "sent" may differ by
 up to ``lease_ttl`` without exceeding Lark's bucket.
 
+A receiver's first message in a while needs no store at all: a fifth of each receiver's
+limit is split between the live processes as local credits (see `_local_credit`).
+
 Waiting calls queue per budget in order of arrival at the limiter (a heap on a sequence
 number), so within one app an early caller is served before later ones, and a call waiting
 for a busy receiver holds no app token. Budgets are independent: one busy app or chat does
@@ -46,6 +49,8 @@ log = logging.getLogger("lark_service.rate_limit")
 
 # How much later than the lease's end a token may still reach Lark (network, scheduling).
 SEND_SLACK = 0.1
+# The part of each receiver's limit spent as per-process credits, without the store.
+LOCAL_CREDIT = 0.2
 
 
 class _Lease:
@@ -60,10 +65,12 @@ class _Lease:
         "give",
         "key",
         "last_used",
+        "limit",
         "max_grant",
         "penalty",
         "prefetch",
         "retry_at",
+        "tokens",
         "waiters",
     )
 
@@ -75,6 +82,7 @@ class _Lease:
         self.buckets = buckets
         self.prefetch = prefetch
         self.chunks: deque[list[float]] = deque()  # [tokens, expires]
+        self.tokens = 0  # held: the sum over chunks
         self.waiters: list[tuple[int, asyncio.Future[bool]]] = []
         self.give = 0
         self.debt = 0
@@ -83,19 +91,36 @@ class _Lease:
         self.last_used = 0.0
         self.batch = 1
         self.max_grant = 1
+        self.limit = 0  # a receiver's per-second limit
 
     def held(self) -> int:
-        return int(sum(c[0] for c in self.chunks))
+        return self.tokens
+
+    def add(self, tokens: int, expires: float, *, first: bool = False) -> None:
+        if first:
+            self.chunks.appendleft([float(tokens), expires])
+        else:
+            self.chunks.append([float(tokens), expires])
+        self.tokens += tokens
+
+    def drop(self) -> int:
+        """Forget every held token; how many there were."""
+        held, self.tokens = self.tokens, 0
+        self.chunks.clear()
+        return held
 
     def expire(self, now: float) -> None:
         while self.chunks and self.chunks[0][1] <= now:
-            self.give += int(self.chunks.popleft()[0])
+            n = int(self.chunks.popleft()[0])
+            self.give += n
+            self.tokens -= n
 
     def take(self) -> bool:
-        if not self.chunks:
+        if not self.tokens:
             return False
         chunk = self.chunks[0]
         chunk[0] -= 1
+        self.tokens -= 1
         if chunk[0] <= 0:
             self.chunks.popleft()
         return True
@@ -134,6 +159,8 @@ class SharedBudgets:
         self._probe_interval = probe_interval
         self._background = background
         self._leases: dict[str, _Lease] = {}
+        self._credits: dict[str, float] = {}  # receiver -> when its next local credit is due
+        self._credits_prune_at = 10_000
         self._active: set[_Lease] = set()
         self._seq = itertools.count()
         self._wakeup: asyncio.Event | None = None
@@ -142,6 +169,7 @@ class SharedBudgets:
         self._next_heartbeat = 0.0
         self._closed = False
         self.live = 1
+        self._live_known = False  # no local credits before the store has told us ``live``
         self.degraded = False
 
     # -- budgets -------------------------------------------------------------------------
@@ -160,7 +188,37 @@ class SharedBudgets:
     def subject_buckets(self, per_second: int) -> tuple[Bucket, ...]:
         # No burst: a receiver's token is taken before the app's, so its send may come a
         # little later; a capacity of one keeps even bunched sends within Lark's limit.
-        return (Bucket(per_second / self._stretch, 1.0),)
+        # The store holds the receiver's limit but for the local credits (`_local_credit`).
+        share = 1 - LOCAL_CREDIT if self._credits_on(per_second) else 1.0
+        return (Bucket(per_second * share / self._stretch, 1.0),)
+
+    def _credits_on(self, per_second: int) -> bool:
+        return self._live_known and self.live <= per_second - 2
+
+    def _local_credit(self, family: str, subject: str, per_second: int) -> bool:
+        """Take this process's own credit for ``subject``, if it has one now.
+
+        Most receivers get one message now and then: asking the store for each would cost
+        a round trip per call. So ``LOCAL_CREDIT`` of each receiver's limit is split
+        between the live processes as credits of one message each (e.g. 5/s, 4 processes:
+        one message per 4.4 s per process), spent without the store; the store's bucket
+        holds the rest. Only while the processes' credits plus the store's one token leave
+        a token of Lark's burst unused (live <= limit - 2), so bunched sends stay within it.
+        """
+        if not self._credits_on(per_second):
+            return False
+        live = self.live
+        now = self._clock()
+        key = f"{family}:{subject}"
+        credits = self._credits
+        if credits.get(key, 0.0) > now:
+            return False
+        if len(credits) > self._credits_prune_at:
+            for k in [k for k, t in credits.items() if t <= now]:
+                del credits[k]
+            self._credits_prune_at = max(10_000, 2 * len(credits))
+        credits[key] = now + live * self._stretch / (per_second * LOCAL_CREDIT)
+        return True
 
     def _app_lease(self, app_id: str, family: str, per_second: int, per_minute: int) -> _Lease:
         key = f"a:{app_id}:{family}"
@@ -178,6 +236,7 @@ class SharedBudgets:
         if lease is None:
             buckets = self.subject_buckets(per_second)
             lease = self._leases[key] = _Lease(key, "", buckets, prefetch=False)
+            lease.limit = per_second
         return lease
 
     # -- the hot path --------------------------------------------------------------------
@@ -197,7 +256,11 @@ class SharedBudgets:
             return False
         self._ensure_started(loop)
         seq = next(self._seq)
-        if subject is not None and subject_limit:
+        if (
+            subject is not None
+            and subject_limit
+            and not self._local_credit(family, subject, subject_limit)
+        ):
             lease = self._subject_lease(family, subject, subject_limit)
             if not await self._take(lease, seq):
                 return False
@@ -223,7 +286,7 @@ class SharedBudgets:
             return await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled() and fut.result():
-                lease.chunks.appendleft([1.0, self._clock() + self.lease_ttl])
+                lease.add(1, self._clock() + self.lease_ttl, first=True)
             raise
 
     def _mark(self, lease: _Lease) -> None:
@@ -237,8 +300,7 @@ class SharedBudgets:
         if lease is None:
             return
         lease.penalty = max(lease.penalty, retry_after)
-        lease.give += lease.held()
-        lease.chunks.clear()
+        lease.give += lease.drop()
         self._mark(lease)
 
     def note_local_call(self, app_id: str, family: str) -> None:
@@ -325,23 +387,30 @@ class SharedBudgets:
             log.warning("rate-limit store reachable again; budgets are shared again")
         now = self._clock()
         self._next_heartbeat = now + self._heartbeat
-        self.live = max(1, reply.live)
+        live = max(1, reply.live)
+        self._live_known = True
+        if live != self.live:
+            self.live = live
+            for lease in self._leases.values():
+                self._size(lease)
+                if not lease.prefetch:  # a receiver: its store share depends on ``live``
+                    lease.buckets = self.subject_buckets(lease.limit)
         for lease, req, grant in zip(leases, requests, reply.grants, strict=True):
             self.stats.tokens_returned += req.give
             lease.give -= req.give
             lease.debt -= req.debt
             if req.penalty >= lease.penalty:
                 lease.penalty = 0.0
-            self._size(lease)
             if grant.granted:
                 self.stats.tokens_granted += grant.granted
-                lease.chunks.append([float(grant.granted), now + self.lease_ttl])
+                lease.add(grant.granted, now + self.lease_ttl)
                 self._dispense(lease)
             if grant.granted < req.want:
                 # short: ask again when about a batch has accumulated, so that a saturated
                 # budget costs a round trip per batch, not per token
                 batch_time = (lease.batch - 1) / min(b.rate for b in lease.buckets)
-                lease.retry_at = now + max(grant.wait, self._retry_interval, batch_time)
+                least = self._retry_interval if lease.prefetch else 0.005
+                lease.retry_at = now + max(grant.wait, least, batch_time)
         return self._next_wake(now)
 
     def _size(self, lease: _Lease) -> None:
@@ -392,7 +461,7 @@ class SharedBudgets:
     def _release_waiters(self) -> None:
         """Send every waiting call to the local share."""
         for lease in self._leases.values():
-            lease.chunks.clear()  # taken from the store already; not ours to spend now
+            lease.drop()  # taken from the store already; not ours to spend now
             lease.give = 0
             waiters, lease.waiters = lease.waiters, []
             for _, fut in waiters:

@@ -89,19 +89,24 @@ class Sim:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def test_four_processes_keep_lark_limits_per_app_and_receiver_at_full_rate() -> None:
+@pytest.mark.parametrize("processes", [4, 3, 1])
+async def test_processes_keep_lark_limits_per_app_and_receiver_at_full_rate(
+    processes: int,
+) -> None:
+    """4 processes: every receiver's tokens come from the store; 3 or fewer: a receiver's
+    first message in a while is sent on a local credit, without a round trip."""
     clock = VirtualClock()
     store = InMemoryLimiterBudget(clock)
-    sim = Sim([_limiter(store, clock, f"p{i}") for i in range(4)], clock)
+    sim = Sim([_limiter(store, clock, f"p{i}") for i in range(processes)], clock)
     apps = ["cli_a", "cli_b", "cli_c"]
     n = 0
 
     def offer(now: float) -> None:
-        # 10x the allowed 50/s per app over 4 processes: 125/s per process and app,
+        # 10x the allowed 50/s per app over the processes (20 per 40 ms and app),
         # one in ten to one shared chat, the rest to distinct users
         nonlocal n
-        for _ in range(5):
-            for p in range(4):
+        for _ in range(20 // processes):
+            for p in range(processes):
                 for app in apps:
                     n += 1
                     sim.offer(p, app, "oc_hot" if n % 10 == 0 else f"ou_{n}")
@@ -121,8 +126,11 @@ async def test_four_processes_keep_lark_limits_per_app_and_receiver_at_full_rate
     print(f"\nper app in 10 s: {dict(per_app)}; hot chat: {hot}; rejected: {sim.rejected}")
     assert sim.rejected == 0
     assert all(per_app[a] / 10.0 >= 0.9 * 50 for a in apps), per_app
-    assert 0.9 * 5 * 10 <= hot <= 5 * 10 + 5
-    print(f"round trips per process: {[lim.stats.round_trips for lim in sim.limiters]}")
+    assert 0.75 * 5 * 10 <= hot <= 5 * 10 + 5  # a receiver's 5/s, shared by the apps
+    trips = [lim.stats.round_trips for lim in sim.limiters]
+    print(f"round trips per process: {trips}")
+    if processes <= 3:  # users need no round trip; the app's batches and the hot chat do
+        assert max(trips) * 2 < len(sim.sent) / processes
 
 
 async def test_the_hot_path_is_local_tokens_come_in_batches() -> None:
@@ -189,7 +197,7 @@ async def test_store_unreachable_falls_back_to_a_local_share_and_logs_once(
     sim = Sim(limiters, clock)
     for p in range(4):
         sim.offer(p, "cli_a", f"ou_{p}")
-    await sim.run_until(clock.t + 0.1)
+    await sim.run_until(clock.t + 1.5)  # a heartbeat: every process knows the others
     assert len(sim.sent) == 4
     store.available = False
     caplog.set_level(logging.WARNING, "lark_service.rate_limit")

@@ -23,6 +23,8 @@ from lark_service.domain.ports.limiter_budget import (
 PENALTY_FACTOR = 0.8
 PENALTY_FLOOR = 0.5
 RECOVERY = 0.01
+# A level this close to a whole token is that token (refills accumulate rounding errors).
+EPSILON = 1e-6
 
 
 class _State:
@@ -75,7 +77,9 @@ class InMemoryLimiterBudget(LimiterBudget):
             state.scale = max(PENALTY_FLOOR, state.scale * PENALTY_FACTOR)
         granted = 0
         if req.want > 0:
-            granted = max(0, min(req.want, req.max_grant, *(math.floor(v) for v in levels)))
+            granted = max(
+                0, min(req.want, req.max_grant, *(math.floor(v + EPSILON) for v in levels))
+            )
             for i in range(len(levels)):
                 levels[i] -= granted
         wait = 0.0

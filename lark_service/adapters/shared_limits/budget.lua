@@ -38,7 +38,7 @@ for k = 2, #KEYS do
   end
   if want > 0 then
     granted = math.min(want, max_grant)
-    for i = 1, n do granted = math.min(granted, math.floor(levels[i])) end
+    for i = 1, n do granted = math.min(granted, math.floor(levels[i] + 1e-6)) end
     granted = math.max(0, granted)
     for i = 1, n do levels[i] = levels[i] - granted end
   end

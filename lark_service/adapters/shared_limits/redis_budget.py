@@ -96,8 +96,10 @@ def open_redis_budget(url: str, *, deadline: float = 0.25) -> RedisLimiterBudget
     query = parse_qsl(parts.query, keep_blank_values=True)
     prefix = next((v for k, v in query if k == "key_prefix"), None)
     rest = urlencode([(k, v) for k, v in query if k != "key_prefix"])
+    # one connection: the exchanger sends one exchange at a time, and a pool costs CPU
     client = redis.Redis.from_url(
         urlunsplit(parts._replace(query=rest)),
+        single_connection_client=True,
         socket_timeout=deadline,
         socket_connect_timeout=deadline,
     )
