@@ -1,19 +1,22 @@
 """The shared rate limiter's cost: CPU per call and sends/s, shared (Redis) vs local.
 
-1. ``acquire`` alone: CPU per call of the limiter, 20 apps, a new receiver per call (the
-   worst case: every call needs a receiver token from the store), limits scaled so that
-   nothing waits. Target: shared <= 1.2x local *per send* (part 2); the limiter alone is
-   printed to show where the cost is.
-2. Sends: one process, 20 apps, ``--sends`` send_text at concurrency 100 to distinct users
-   through the real client and transport, fake Lark in its own process on another core;
-   limits x10 (500/s per app) so they shape nothing but all of the machinery runs.
-   Reported: sends/s and client CPU per send, local vs shared, and their ratios.
+Three limiters: local (per process); shared, this process alone (a receiver's first message
+in a while goes on a local credit, no round trip); shared as one of 4 live processes (three
+pretend members heartbeated into Redis: no local credits, every receiver's token comes from
+the store — the costliest case). App limits are scaled up so they shape nothing; receivers
+keep their 5/s, and every call goes to a new receiver.
+
+1. ``acquire`` alone: CPU per call in this process and in Redis, and round trips.
+2. Sends: one process, 20 apps, ``--sends`` send_text at concurrency 100 through the real
+   client and transport, fake Lark in its own process on another core: sends/s and client
+   CPU per send, and the ratios to local. Target: CPU per send <= 1.2x local.
 3. Store round trip: one budget exchange on Redis (the Lua script) vs the cheapest
    PostgreSQL equivalent (one autocommit ``UPDATE ... RETURNING`` on a hot row), sequential
    latency and from 8 concurrent connections on the same row.
 
-Run: ``python bench/limiter.py [--sends 4000]`` (Redis at 127.0.0.1:6379, PostgreSQL at
-127.0.0.1:5432 as postgres; the PostgreSQL part is skipped if it cannot connect).
+Rounds are interleaved and medians reported: the machine may be shared.
+Run: ``python bench/limiter.py [--sends 4000] [--rounds 3]`` (Redis at 127.0.0.1:6379,
+PostgreSQL at 127.0.0.1:5432 as postgres; the PostgreSQL part is skipped if unreachable).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,8 +44,44 @@ PG_URL = os.environ.get(
 )
 
 
+MODES = {0: "local", 1: "shared, 1 process", 4: "shared, 1 of 4 processes"}
+
+
 def _prefix() -> str:
-    return f"{REDIS_URL}?key_prefix=bench-{uuid.uuid4().hex[:8]}"
+    return f"bench-{uuid.uuid4().hex[:8]}"
+
+
+def _budget(prefix: str) -> object:
+    from lark_service.adapters.shared_limits import open_redis_budget
+
+    return open_redis_budget(f"{REDIS_URL}?key_prefix={prefix}")
+
+
+def _limits(scale: int) -> dict[str, Any]:
+    """The app limits x ``scale`` (so that they shape nothing) but each receiver's own 5/s:
+    the receiver path (local credits or the store) is what costs."""
+    from lark_service.application.rate_limit import DEFAULT_LIMITS, Limit
+
+    return {
+        k: Limit(
+            per_second=v.per_second * scale,
+            per_minute=v.per_minute * scale,
+            per_subject_per_second=v.per_subject_per_second,
+        )
+        for k, v in DEFAULT_LIMITS.items()
+    }
+
+
+async def _other_replicas(prefix: str, n: int) -> None:
+    """Heartbeat ``n`` pretend processes (live for 5 s): with 4 live processes every
+    receiver's token comes from the store (no local credits), the costliest case."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    sec, usec = await client.time()
+    now = sec + usec / 1e6
+    await client.zadd(prefix + "{rl}:members", {f"pretend-{i}": now for i in range(n)})
+    await client.aclose()
 
 
 async def _redis_cpu() -> float:
@@ -64,18 +103,20 @@ async def _drive(n: int, call: Callable[[int], Awaitable[object]], concurrency: 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def bench_acquire(n: int, shared: bool) -> tuple[float, float, int]:
+async def bench_acquire(n: int, mode: int) -> tuple[float, float, int]:
     """(CPU s per call, Redis CPU s per call, round trips) for ``n`` acquires."""
-    from lark_service.adapters.shared_limits import open_redis_budget
     from lark_service.application.rate_limit import RateLimiter
 
-    budget = open_redis_budget(_prefix()) if shared else None
-    limiter = RateLimiter(scale=1000, budget=budget)
+    prefix = _prefix()
+    budget: Any = _budget(prefix) if mode else None
+    limiter = RateLimiter(_limits(1000), budget=budget)
     apps = [a for a, _ in APPS]
 
     async def call(i: int) -> None:
         await limiter.acquire(apps[i % 20], "im.message.send", f"ou_{i}")
 
+    if mode > 1:
+        await _other_replicas(prefix, mode - 1)
     await _drive(500, call, CONCURRENCY)
     redis_before = await _redis_cpu()
     trips = limiter.stats.round_trips
@@ -90,7 +131,7 @@ async def bench_acquire(n: int, shared: bool) -> tuple[float, float, int]:
     return cpu / n, redis_cpu / n, trips
 
 
-def run_sends(base_url: str, n: int, shared: bool) -> tuple[float, float, float, int]:
+def run_sends(base_url: str, n: int, mode: int) -> tuple[float, float, float, int]:
     """(wall s, client CPU s, Redis CPU s, round trips) for ``n`` sends."""
     from lark_service.application import MessagingClient
     from lark_service.application.rate_limit import RateLimiter
@@ -102,12 +143,11 @@ def run_sends(base_url: str, n: int, shared: bool) -> tuple[float, float, float,
 
     async def main() -> None:
         nonlocal result
-        budget = None
-        if shared:
-            from lark_service.adapters.shared_limits import open_redis_budget
-
-            budget = open_redis_budget(_prefix())
-        limiter = RateLimiter(scale=10, budget=budget)
+        prefix = _prefix()
+        budget: Any = _budget(prefix) if mode else None
+        limiter = RateLimiter(_limits(10), budget=budget)
+        if mode > 1:
+            await _other_replicas(prefix, mode - 1)
         async with open_pool(apps=apps, base_url=base_url, limiter=limiter) as pool:
             client = MessagingClient(pool)
 
@@ -117,6 +157,8 @@ def run_sends(base_url: str, n: int, shared: bool) -> tuple[float, float, float,
                 )
 
             await _drive(400, send("warm"), CONCURRENCY)
+            if mode > 1:
+                await _other_replicas(prefix, mode - 1)
             redis_before = await _redis_cpu()
             trips = limiter.stats.round_trips
             cpu, wall = time.process_time(), time.perf_counter()
@@ -141,7 +183,7 @@ async def bench_store_round_trip(n: int) -> list[tuple[str, str, str]]:
     from lark_service.domain.ports.limiter_budget import Bucket, BudgetRequest
 
     rows = []
-    store = open_redis_budget(_prefix())
+    store = open_redis_budget(f"{REDIS_URL}?key_prefix={_prefix()}")
     req = [
         BudgetRequest(
             key="a:cli:im", buckets=(Bucket(1e6, 1e6), Bucket(1e6, 1e6)), want=1, max_grant=1
@@ -152,7 +194,7 @@ async def bench_store_round_trip(n: int) -> list[tuple[str, str, str]]:
     for _ in range(n):
         await store.exchange("bench", req, member_ttl=5)
     seq = (time.perf_counter() - t) / n
-    stores = [open_redis_budget(_prefix()) for _ in range(8)]
+    stores = [open_redis_budget(f"{REDIS_URL}?key_prefix={_prefix()}") for _ in range(8)]
     t = time.perf_counter()
     await asyncio.gather(
         *(_loop(lambda s=s: s.exchange("bench", req, member_ttl=5), n // 8) for s in stores)
@@ -229,26 +271,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    # interleaved rounds, medians: this machine is shared, and noise hits both alike
-    acq: dict[bool, list[tuple[float, float, int]]] = {False: [], True: []}
+    # interleaved rounds, medians: this machine is shared, and noise hits all modes alike
+    acq: dict[int, list[tuple[float, float, int]]] = {m: [] for m in MODES}
     for _ in range(args.rounds):
-        for shared_run in (False, True):
-            acq[shared_run].append(asyncio.run(bench_acquire(args.acquires, shared=shared_run)))
-    local = _median(acq[False])
-    shared = _median(acq[True])
+        for mode in MODES:
+            acq[mode].append(asyncio.run(bench_acquire(args.acquires, mode)))
+    acquire = {m: _median(r) for m, r in acq.items()}
     print_table(
         f"acquire() alone: {args.acquires} calls, 20 apps, a new receiver per call "
         f"(median of {args.rounds})",
-        ["limiter", "client CPU/call", "Redis CPU/call", "round trips", "calls/round trip"],
+        ["limiter", "client CPU/call", "Redis CPU/call", "round trips"],
         [
-            ("local", f"{local[0] * 1e6:.1f} us", "-", 0, "-"),
-            (
-                "shared",
-                f"{shared[0] * 1e6:.1f} us",
-                f"{shared[1] * 1e6:.1f} us",
-                shared[2],
-                f"{args.acquires / max(1, shared[2]):.1f}",
-            ),
+            (MODES[m], f"{c * 1e6:.1f} us", f"{r * 1e6:.1f} us" if m else "-", t)
+            for m, (c, r, t) in acquire.items()
         ],
     )
 
@@ -260,35 +295,32 @@ def main() -> None:
         _wait_for(port)
         _pin(0)
         base_url = f"http://127.0.0.1:{port}"
-        sends: dict[bool, list[tuple[float, float, float, int]]] = {False: [], True: []}
+        runs: dict[int, list[tuple[float, float, float, int]]] = {m: [] for m in MODES}
         for _ in range(args.rounds):
-            for shared_run in (False, True):
-                sends[shared_run].append(run_sends(base_url, args.sends, shared_run))
+            for mode in MODES:
+                runs[mode].append(run_sends(base_url, args.sends, mode))
     finally:
         server.terminate()
         server.join()
-    lw, lc, _, _ = _median(sends[False])
-    sw, sc, src, st = _median(sends[True])
+    sends = {m: _median(r) for m, r in runs.items()}
+    lw, lc, _, _ = sends[0]
     print_table(
-        f"one process, 20 apps, {args.sends} sends to distinct users at concurrency {CONCURRENCY} "
-        f"(median of {args.rounds} by CPU)",
-        ["limiter", "sends/s", "client CPU/send", "Redis CPU/send", "round trips"],
+        f"one process, 20 apps, {args.sends} sends to distinct users at concurrency "
+        f"{CONCURRENCY} (median of {args.rounds} by CPU)",
+        ["limiter", "sends/s", "client CPU/send", "Redis CPU/send", "round trips", "vs local"],
         [
-            ("local", f"{args.sends / lw:,.0f}", f"{lc / args.sends * 1e6:.0f} us", "-", 0),
             (
-                "shared (Redis)",
-                f"{args.sends / sw:,.0f}",
-                f"{sc / args.sends * 1e6:.0f} us",
-                f"{src / args.sends * 1e6:.1f} us",
-                st,
-            ),
+                MODES[m],
+                f"{args.sends / w:,.0f}",
+                f"{c / args.sends * 1e6:.0f} us",
+                f"{r / args.sends * 1e6:.1f} us" if m else "-",
+                t,
+                f"CPU {c / lc:.2f}x, sends/s {lw / w:.2f}x" if m else "-",
+            )
+            for m, (w, c, r, t) in sends.items()
         ],
     )
-    print(
-        f"\nratios shared/local, same run: CPU per send {sc / lc:.2f}x (target <= 1.2x), "
-        f"sends/s {lw / sw:.2f}x; the limiter alone {shared[0] / local[0]:.1f}x CPU per call "
-        f"(+{(shared[0] - local[0]) * 1e6:.0f} us)"
-    )
+    print("\ntarget: CPU per send of the shared limiter <= 1.2x the local one")
     rows = asyncio.run(bench_store_round_trip(2000))
     print_table(
         "store round trip (one budget)",
