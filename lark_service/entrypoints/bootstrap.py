@@ -3,7 +3,9 @@
 Three containers by concern, joined by `Application`:
 
 * `Core`: the `Settings`, the clock, logging and metrics (`OtelMetrics` exported for
-  Prometheus when ``metrics_enabled``, else in-memory counters).
+  Prometheus when ``metrics_enabled``, else in-memory counters), and the rate limiter
+  (shared through Redis with ``rate_limit_url``, else per process); the transport reports
+  Lark's rate-limit replies to it through `RateLimitFeedback`.
 * `Gateways`: the Lark transport and token issuer, the SQL database and the credential
   stores on it (in memory without a database URL), later the broker. Async resources: they
   are opened on first use and closed by ``shutdown_resources`` in reverse order.
@@ -37,6 +39,7 @@ from lark_service.application.clients.messaging import MessagingClient
 from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.rate_limit import RateLimiter
+from lark_service.application.rate_limit_feedback import RateLimitFeedback
 from lark_service.domain.apps import AppConfig
 from lark_service.domain.ports.api_keys import ApiKeyStore
 from lark_service.domain.ports.clock import Clock
@@ -93,11 +96,31 @@ def serve_metrics(settings: Settings, metrics: Metrics) -> Iterator[int | None]:
         thread.join(timeout=5)
 
 
+async def open_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:
+    """Per-process limits, or limits shared through the Redis at ``rate_limit_url``."""
+    if settings.rate_limit_url is None:
+        yield RateLimiter()
+        return
+    from lark_service.adapters.shared_limits import open_redis_budget
+
+    budget = open_redis_budget(settings.rate_limit_url)
+    limiter = RateLimiter(budget=budget)
+    try:
+        yield limiter
+    finally:
+        await limiter.aclose()
+        await budget.aclose()
+
+
 class Core(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     clock: providers.Provider[Clock] = providers.Singleton(SystemClock)
     logging = providers.Resource(configure_logging, level=settings.provided.log_level)
     metrics: providers.Provider[Metrics] = providers.Resource(open_metrics, settings=settings)
+    limiter: providers.Provider[RateLimiter] = providers.Resource(open_limiter, settings=settings)
+    transport_metrics: providers.Provider[Metrics] = providers.Singleton(
+        RateLimitFeedback, inner=metrics, limiter=limiter
+    )
     metrics_endpoint = providers.Resource(serve_metrics, settings=settings, metrics=metrics)
 
 
@@ -199,7 +222,7 @@ class Gateways(containers.DeclarativeContainer):
     embedded_default = providers.Object(False)
     retry = providers.Singleton(RetryPolicy)
     transport: providers.Provider[LarkTransport] = providers.Resource(
-        open_transport, retry=retry, metrics=core.metrics
+        open_transport, retry=retry, metrics=core.transport_metrics
     )
     issuer: providers.Provider[TokenIssuer] = providers.Singleton(
         HttpTokenIssuer, transport=transport, clock=core.clock
@@ -263,7 +286,7 @@ class Services(containers.DeclarativeContainer):
     gateways = providers.DependenciesContainer()
     apps = providers.Object[Iterable[AppConfig]](())
     default_app_id = providers.Object[str | None](None)
-    limiter = providers.Singleton(RateLimiter)
+    limiter = core.limiter
     pool: providers.Provider[CredentialPool] = providers.Resource(
         open_credential_pool,
         stores=gateways.stores,

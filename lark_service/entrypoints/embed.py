@@ -36,6 +36,7 @@ async def open_pool(
     retry: RetryPolicy | None = None,
     refresh_ahead: float | None = None,
     limiter: RateLimiter | None = None,
+    rate_limit_url: str | None = None,
     settings: Settings | None = None,
 ) -> AsyncIterator[CredentialPool]:
     """Open a `CredentialPool` wired to the real Lark HTTP transport; closed on exit.
@@ -47,7 +48,9 @@ async def open_pool(
     ``database_url`` (SQLAlchemy URL) selects the SQL stores, migrated beforehand with
     ``lark-service db upgrade``; without one they are in memory. ``stores`` replaces them
     outright. ``transport`` replaces the HTTP transport (an in-process fake, say); the caller
-    keeps ownership of it. ``limiter`` replaces the client-side rate limiter.
+    keeps ownership of it. ``limiter`` replaces the client-side rate limiter;
+    ``rate_limit_url`` (``redis://HOST:6379/0``) shares its budgets with every process using
+    the same Redis (unset: ``LARK_SERVICE_RATE_LIMIT_URL``, else per process).
     ``default_app_id`` must name a given or stored app: else ``UnknownAppError`` here.
     """
     if database_url is not None:
@@ -59,6 +62,7 @@ async def open_pool(
         table_prefix=table_prefix,
         base_url=base_url,
         refresh_ahead=refresh_ahead,
+        rate_limit_url=rate_limit_url,
     )
     app_list = list(apps)
     if config.base_url is not None:
@@ -69,7 +73,7 @@ async def open_pool(
         services.apps.override(providers.Object(app_list))
         services.default_app_id.override(providers.Object(default_app_id))
         overrides = (
-            (services.limiter, limiter),
+            (core.limiter, limiter),
             (gateways.stores, stores),
             (gateways.transport, transport),
             (gateways.retry, retry),

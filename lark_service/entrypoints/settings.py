@@ -78,6 +78,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def __post_init__(self) -> None:
         if self.database_url is not None:
             check_database_url(self.database_url, "database_url")
+        if self.rate_limit_url is not None and not self.rate_limit_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError(
+                f"{ENV_PREFIX}RATE_LIMIT_URL: write redis://HOST:6379/0 (or rediss://); "
+                "unset for per-process limits"
+            )
         if not _PREFIX.fullmatch(self.table_prefix):
             raise ConfigError(
                 f"{ENV_PREFIX}TABLE_PREFIX: use letters, digits and '_' only "
