@@ -147,7 +147,9 @@ class BaseServiceClient:
                     token = await pool.get_token(app, token_kind, tenant_key)
                 if rate_family is not None and not attempt:
                     # after the token: a slot is booked as close to sending as possible
-                    await pool.limiter.acquire(app.app_id, rate_family, rate_subject)
+                    waited = await pool.limiter.acquire(app.app_id, rate_family, rate_subject)
+                    if waited > 0:
+                        metrics.limiter_wait(app_id=app.app_id, family=rate_family, seconds=waited)
                 request.token = token
                 try:
                     return await self._transport.call(request)
