@@ -25,8 +25,8 @@ def compose() -> dict[str, Any]:
     return data
 
 
-def workflow() -> dict[str, Any]:
-    data: dict[str, Any] = load_yaml(REPO / ".github" / "workflows" / "ci.yml")
+def workflow() -> dict[Any, Any]:
+    data: dict[Any, Any] = load_yaml(REPO / ".github" / "workflows" / "ci.yml")
     return data
 
 
