@@ -32,7 +32,6 @@ from lark_service.adapters.lark_http import RetryPolicy
 from lark_service.adapters.otel import (
     MetricsServer,
     OtelMetrics,
-    prometheus_meter_provider,
     serve_metrics,
 )
 from lark_service.application import ContactClient, CredentialPool, MessagingClient
@@ -198,9 +197,8 @@ async def traffic_pool(
     fake: tuple[FakeLark, str], registries: tuple[CollectorRegistry, CollectorRegistry]
 ) -> AsyncIterator[tuple[CredentialPool, OtelMetrics, OtelMetrics]]:
     server, base_url = fake
-    service_provider = prometheus_meter_provider(registries[0])
-    worker_provider = prometheus_meter_provider(registries[1], service_name="lark-service-worker")
-    service, worker = OtelMetrics(service_provider), OtelMetrics(worker_provider)
+    service = OtelMetrics.prometheus(registries[0])
+    worker = OtelMetrics.prometheus(registries[1], service_name="lark-service-worker")
     apps = []
     for app_id in ("cli_ok", "cli_slow", "cli_idle"):
         server.add_app(app_id, f"secret-{app_id}")
@@ -217,8 +215,8 @@ async def traffic_pool(
         retry=RetryPolicy(base_delay=0.01, max_delay=0.05),
     ) as pool:
         yield pool, service, worker
-    service_provider.shutdown()
-    worker_provider.shutdown()
+    service.shutdown()
+    worker.shutdown()
 
 
 async def drive(

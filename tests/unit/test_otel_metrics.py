@@ -38,11 +38,17 @@ def registry() -> Iterator[CollectorRegistry]:
     yield CollectorRegistry()
 
 
-@pytest.fixture
-def otel(registry: CollectorRegistry) -> Iterator[OtelMetrics]:
-    provider = prometheus_meter_provider(registry)
-    yield OtelMetrics(provider)
-    provider.shutdown()
+@pytest.fixture(params=["prometheus", "sdk"])
+def otel(request: pytest.FixtureRequest, registry: CollectorRegistry) -> Iterator[OtelMetrics]:
+    """Both forms: per-call families kept by CallStats (fast), or all through the OTel SDK."""
+    if request.param == "prometheus":
+        metrics = OtelMetrics.prometheus(registry)
+        yield metrics
+        metrics.shutdown()
+    else:
+        provider = prometheus_meter_provider(registry)
+        yield OtelMetrics(provider)
+        provider.shutdown()
 
 
 def scrape(registry: CollectorRegistry) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -283,3 +289,45 @@ async def test_metrics_asgi_app_mounts_in_starlette(
         reply = await client.get("/metrics/")
     assert reply.status_code == 200
     assert 'route="/healthz"' in reply.text
+
+
+def test_both_forms_render_the_same_series() -> None:
+    def render(fast: bool) -> list[str]:
+        registry = CollectorRegistry()
+        if fast:
+            metrics = OtelMetrics.prometheus(registry)
+        else:
+            metrics = OtelMetrics(prometheus_meter_provider(registry))
+        for seconds in (0.001, 0.005, 0.3, 2.5, 31.0):
+            metrics.api_call(app_id="cli_a", api="bot.info", outcome="ok", seconds=seconds)
+        metrics.api_call(app_id="cli_a", api="bot.info", outcome="AuthError", seconds=0.02)
+        text = generate_latest(registry).decode()
+        return sorted(
+            line
+            for line in text.splitlines()
+            if line.startswith("lark_api_call") and "_created" not in line
+        )
+
+    fast, sdk = render(fast=True), render(fast=False)
+    assert fast == sdk
+    assert (
+        'lark_api_call_duration_seconds_bucket{api="bot.info",app_id="cli_a",le="0.005"} 2.0'
+        in fast
+    )
+    assert (
+        'lark_api_call_duration_seconds_bucket{api="bot.info",app_id="cli_a",le="+Inf"} 6.0' in fast
+    )
+
+
+def test_prometheus_form_leaves_the_registry_on_shutdown() -> None:
+    registry = CollectorRegistry()
+    first = OtelMetrics.prometheus(registry)
+    with pytest.raises(ValueError, match="Duplicated"):
+        OtelMetrics.prometheus(registry)
+    first.api_call(app_id="cli_a", api="bot.info", outcome="ok", seconds=0.1)
+    first.shutdown()
+    assert "lark_api_calls_total" not in generate_latest(registry).decode()
+    second = OtelMetrics.prometheus(registry)
+    second.api_call(app_id="cli_b", api="bot.info", outcome="ok", seconds=0.1)
+    assert 'app_id="cli_b"' in generate_latest(registry).decode()
+    second.shutdown()

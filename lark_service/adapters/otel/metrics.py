@@ -17,11 +17,12 @@ import threading
 from collections.abc import Iterable, Sequence
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, Histogram, MeterProvider, Observation
 from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from lark_service.adapters.otel.call_stats import CallStats, CallStatsCollector
 from lark_service.domain.ports.metrics import (
     Metrics,
     SendJobOutcome,
@@ -87,20 +88,45 @@ class _Capped:
 
 
 class OtelMetrics(Metrics):
-    """Counters, histograms and gauges, created once; recording is a dict lookup and an add."""
+    """Counters, histograms and gauges, created once.
 
-    def __init__(self, meter_provider: MeterProvider, *, max_event_labels: int = 200) -> None:
+    With ``registry`` (the prometheus_client registry the provider's reader writes to), the
+    per-call families are kept by `CallStats` and collected straight into that registry — about
+    1 µs per call instead of the SDK's ~7 µs (bench/metrics_overhead.py). Without it, they go
+    through the SDK like every other family, so any provider (OTLP too) receives them.
+    `OtelMetrics.prometheus` builds the fast, Prometheus-exported form.
+    """
+
+    def __init__(
+        self,
+        meter_provider: MeterProvider,
+        *,
+        registry: CollectorRegistry | None = None,
+        max_event_labels: int = 200,
+    ) -> None:
         meter = meter_provider.get_meter("lark_service")
         counter, histogram = meter.create_counter, meter.create_histogram
-        self._calls = counter(
-            "lark_api_calls", unit="1", description="Calls to the Lark Open API by outcome"
-        )
-        self._duration = histogram(
-            "lark_api_call_duration",
-            unit="s",
-            description="Duration of Lark API calls",
-            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
-        )
+        self._owned_provider: SdkMeterProvider | None = None
+        self._registry = registry
+        self._call_stats = CallStats(LATENCY_BUCKETS)
+        self._collector: CallStatsCollector | None = None
+        self._duration: Histogram | None = None
+        if registry is not None:
+            self._collector = CallStatsCollector(self._call_stats)
+            registry.register(self._collector)
+        else:
+            meter.create_observable_counter(
+                "lark_api_calls",
+                callbacks=[self._observe_calls],
+                unit="1",
+                description="Calls to the Lark Open API by outcome",
+            )
+            self._duration = histogram(
+                "lark_api_call_duration",
+                unit="s",
+                description="Duration of Lark API calls",
+                explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
+            )
         self._retries = counter("lark_retries", unit="1", description="Retried attempts by reason")
         self._rate_limited = counter(
             "lark_rate_limited", unit="1", description="Replies with Lark's rate-limit code"
@@ -164,9 +190,50 @@ class OtelMetrics(Metrics):
         )
 
     # Lark calls
+    @classmethod
+    def prometheus(
+        cls,
+        registry: CollectorRegistry | None = None,
+        *,
+        service_name: str = "lark-service",
+        max_event_labels: int = 200,
+    ) -> OtelMetrics:
+        """Metrics exported to ``registry`` (default: prometheus_client's); `shutdown` ends them.
+
+        One instance per registry at a time: a second one raises ValueError (duplicate names).
+        """
+        target = registry or REGISTRY
+        provider = prometheus_meter_provider(target, service_name=service_name)
+        try:
+            metrics = cls(provider, registry=target, max_event_labels=max_event_labels)
+        except BaseException:
+            provider.shutdown()
+            raise
+        metrics._owned_provider = provider
+        return metrics
+
+    def shutdown(self) -> None:
+        """Take these metrics out of the registry (and stop a provider `prometheus` built)."""
+        if self._collector is not None and self._registry is not None:
+            self._registry.unregister(self._collector)
+            self._collector = None
+        if self._owned_provider is not None:
+            self._owned_provider.shutdown()
+            self._owned_provider = None
+
     def api_call(self, *, app_id: str, api: str, outcome: str, seconds: float) -> None:
-        self._calls.add(1, {"app_id": app_id, "api": api, "outcome": outcome})
-        self._duration.record(seconds, {"app_id": app_id, "api": api})
+        if self._duration is None:
+            self._call_stats.record(app_id, api, outcome, seconds)
+        else:
+            self._call_stats.record_outcome(app_id, api, outcome)
+            self._duration.record(seconds, {"app_id": app_id, "api": api})
+
+    def _observe_calls(self, options: CallbackOptions) -> Iterable[Observation]:
+        counts = self._call_stats.counts()
+        return [
+            Observation(n, {"app_id": app_id, "api": api, "outcome": outcome})
+            for (app_id, api, outcome), n in counts
+        ]
 
     def retry(self, *, app_id: str, api: str, reason: str) -> None:
         self._retries.add(1, {"app_id": app_id, "api": api, "reason": reason})

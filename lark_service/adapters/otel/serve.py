@@ -7,7 +7,7 @@ The service and the worker each serve their own registry on ``LARK_SERVICE_METRI
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, make_asgi_app, start_http_server
@@ -19,8 +19,9 @@ METRICS_PORT_VARIABLE = "LARK_SERVICE_METRICS_PORT"
 # Prometheus scrapes from another container; the metrics carry no secrets.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # nosec B104
 
+_Message = MutableMapping[str, Any]
 ASGIApp = Callable[
-    [dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    [_Message, Callable[[], Awaitable[_Message]], Callable[[_Message], Awaitable[None]]],
     Awaitable[None],
 ]
 
