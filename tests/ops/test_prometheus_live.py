@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -281,8 +282,10 @@ async def test_every_dashboard_and_alert_query_returns_data(
     fake: tuple[FakeLark, str],
     traffic_pool: tuple[CredentialPool, OtelMetrics, OtelMetrics],
     prometheus: Prometheus,
+    tmp_path: Path,
 ) -> None:
     pool, service, worker = traffic_pool
+    started = time.time()
     await drive(fake[0], pool, service, worker, prometheus, rounds=10)
     deadline = time.monotonic() + 20
     # the last round's samples are in, and the rules have been evaluated on them
@@ -336,3 +339,15 @@ async def test_every_dashboard_and_alert_query_returns_data(
         'histogram_quantile(0.95, sum by (le) (rate(lark_api_call_duration_seconds_bucket{app_id="cli_slow"}[5m])))'
     )
     assert float(p95["result"][0]["value"][1]) > 2
+
+    # the panels as PNG plots from range queries (bench/render_dashboard.py); set
+    # LARK_SERVICE_DASHBOARD_PNG_DIR to keep them
+    pytest.importorskip("matplotlib")
+    from bench.render_dashboard import render
+
+    out = Path(os.environ.get("LARK_SERVICE_DASHBOARD_PNG_DIR") or tmp_path / "png")
+    paths = render(
+        prometheus.url, out, start=started, end=time.time(), step=1.0, rate_interval="10s"
+    )
+    assert len(paths) == 1 + len({k.split(" / ")[0] for k in dashboard_exprs()})
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
