@@ -224,15 +224,18 @@ async def test_pool_records_limiter_waits_and_background_refreshes(
     # one call per second, and the clock moves 0.995 s between bookings: a 5 ms wait
     limiter = RateLimiter({"contact": Limit(per_second=1)}, margin=0.0, clock=_SteppingClock(0.995))
     async with open_pool(
-        apps=apps, base_url=base_url, metrics=metrics, limiter=limiter, retry=FAST_RETRY
+        apps=apps,
+        base_url=base_url,
+        metrics=metrics,
+        limiter=limiter,
+        retry=FAST_RETRY,
+        clock=_FakeLarkClock(fake),  # the pool and the fake agree on expiry
     ) as pool:
         user = add_user(fake, "cli_wait0", name="Ann")
         await _two_contact_calls(pool, user["open_id"])
         # into the refresh window (4 minutes left): the next call triggers a background refresh
-        key_app = pool.resolve("cli_wait0")
         fake.advance(7200 - 240)
-        pool.clock = _FakeLarkClock(fake)
-        await pool.get_token(key_app)
+        await pool.get_token(pool.resolve("cli_wait0"))
         with anyio.fail_after(5):
             while not metrics.token_refreshes:
                 await asyncio.sleep(0)
