@@ -144,23 +144,19 @@ class RateLimiter:
         state.last = start
         return start - now
 
-    async def acquire(self, app_id: str, family: str, subject: str | None = None) -> float:
+    async def acquire(self, app_id: str, family: str, subject: str | None = None) -> None:
         """Wait until a call of ``family`` for ``app_id`` (and ``subject``) may be sent.
 
         The subject's slot is taken first, so one busy receiver does not hold up the
-        app's calls to other receivers. Returns the seconds waited (for the metrics).
+        app's calls to other receivers.
         """
-        waited = 0.0
         if subject is not None:
             delay = self.reserve_subject(app_id, family, subject)
             if delay > 0:
                 await asyncio.sleep(delay)
-                waited += delay
         delay = self.reserve(app_id, family)
         if delay > 0:
             await asyncio.sleep(delay)
-            waited += delay
-        return waited
 
     @staticmethod
     def _prune(state: _Family, now: float) -> None:
