@@ -53,6 +53,8 @@ _under_deadline: contextvars.ContextVar[bool] = contextvars.ContextVar(
 send_uuid_var: contextvars.ContextVar[str] = contextvars.ContextVar(
     "lark_service_send_uuid", default=""
 )
+# A limiter slot granted at once takes microseconds; longer means the call was held back.
+LIMITER_WAIT_FLOOR = 0.001
 
 
 def decode_data(raw: msgspec.Raw | bytes, type_: type[T], *, api: str = "", app_id: str = "") -> T:
@@ -235,7 +237,12 @@ class BaseServiceClient:
                     token = await pool.get_token(app, token_kind, tenant_key)
                 if rate_family is not None and not attempt:
                     # after the token: a slot is booked as close to sending as possible
+                    # the loop's clock: the one the limiter's sleeps run on
+                    loop_time = asyncio.get_running_loop().time
+                    booked = loop_time()
                     await pool.limiter.acquire(app.app_id, rate_family, rate_subject)
+                    if (waited := loop_time() - booked) > LIMITER_WAIT_FLOOR:
+                        metrics.limiter_wait(app_id=app.app_id, family=rate_family, seconds=waited)
                 request.token = token
                 try:
                     return await self._transport.call(request)

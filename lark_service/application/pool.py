@@ -29,7 +29,7 @@ from lark_service.domain.errors import AuthError, ConfigError, StoreError, Unkno
 from lark_service.domain.ports.app_tickets import AppTicketStore
 from lark_service.domain.ports.apps import AppStore
 from lark_service.domain.ports.clock import Clock
-from lark_service.domain.ports.metrics import Metrics
+from lark_service.domain.ports.metrics import Metrics, TokenExpiry
 from lark_service.domain.ports.token_issuer import TokenIssuer
 from lark_service.domain.ports.tokens import TokenStore
 from lark_service.domain.ports.transport import LarkTransport
@@ -76,6 +76,7 @@ class CredentialPool(UserTokenMixin):
         self.transport = transport
         self.clock = clock
         self.metrics = metrics
+        metrics.watch_token_expiry(self.token_expiries)
         self.refresh_ahead = refresh_ahead
         self.min_remaining = min_remaining
         self.limiter = limiter if limiter is not None else RateLimiter()
@@ -203,13 +204,24 @@ class CredentialPool(UserTokenMixin):
 
     async def _background_refresh(self, key: _CacheKey, app: AppConfig) -> object:
         try:
-            return await self._flights.run(key, lambda: self._obtain(key, app, ahead=True))
+            token = await self._flights.run(key, lambda: self._obtain(key, app, ahead=True))
         except Exception as exc:
+            self.metrics.token_refresh(app_id=key[0], kind=key[1].value, outcome=type(exc).__name__)
             # The current token still serves; the next caller retries.
             log.warning(
                 "background refresh of %s token for %s failed: %s", key[1].value, key[0], exc
             )
             return None
+        self.metrics.token_refresh(app_id=key[0], kind=key[1].value, outcome="ok")
+        return token
+
+    def token_expiries(self) -> list[TokenExpiry]:
+        """Seconds until each cached tenant/app token expires (for the expiry gauge)."""
+        now = self.clock.now()
+        return [
+            TokenExpiry(app_id, kind.value, token.expires_at - now)
+            for (app_id, kind, _), token in list(self._tokens.items())
+        ]
 
     def _usable(self, token: AccessToken | None, *, ahead: bool) -> bool:
         if token is None or token.value in self._rejected:

@@ -1,5 +1,25 @@
-"""OpenTelemetry metrics, exported for Prometheus."""
+"""OpenTelemetry metrics, exported for Prometheus, and the ``/metrics`` endpoint."""
 
-from lark_service.adapters.otel.metrics import OtelMetrics, prometheus_meter_provider
+from lark_service.adapters.otel.metrics import (
+    PROMETHEUS_NAMES,
+    OtelMetrics,
+    prometheus_meter_provider,
+)
+from lark_service.adapters.otel.serve import (
+    DEFAULT_METRICS_PORT,
+    MetricsServer,
+    metrics_asgi_app,
+    metrics_port,
+    serve_metrics,
+)
 
-__all__ = ["OtelMetrics", "prometheus_meter_provider"]
+__all__ = [
+    "DEFAULT_METRICS_PORT",
+    "PROMETHEUS_NAMES",
+    "MetricsServer",
+    "OtelMetrics",
+    "metrics_asgi_app",
+    "metrics_port",
+    "prometheus_meter_provider",
+    "serve_metrics",
+]
