@@ -72,13 +72,13 @@ def open_metrics(settings: Settings) -> Iterator[Metrics]:
     if not settings.metrics_enabled:
         yield InMemoryMetrics()
         return
-    from lark_service.adapters.otel import OtelMetrics, prometheus_meter_provider
+    from lark_service.adapters.otel import OtelMetrics
 
-    provider = prometheus_meter_provider()
+    metrics = OtelMetrics.prometheus(service_name=settings.service_name)
     try:
-        yield OtelMetrics(provider)
+        yield metrics
     finally:
-        provider.shutdown()  # unregisters the reader from the Prometheus registry
+        metrics.shutdown()  # unregisters the families from the Prometheus registry
 
 
 def serve_metrics(settings: Settings, metrics: Metrics) -> Iterator[int | None]:
@@ -86,14 +86,13 @@ def serve_metrics(settings: Settings, metrics: Metrics) -> Iterator[int | None]:
     if not settings.metrics_enabled:
         yield None
         return
-    from prometheus_client import start_http_server
+    from lark_service.adapters.otel import serve_metrics as start
 
-    server, thread = start_http_server(settings.metrics_port, addr=settings.http_host)
+    server = start(settings.metrics_port, addr=settings.metrics_host)
     try:
-        yield settings.metrics_port
+        yield server.port
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
+        server.close()
 
 
 async def open_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:

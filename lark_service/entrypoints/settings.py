@@ -65,7 +65,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     base_url: str | None = None
     """Send every app's calls to this host instead of Lark (a fake Lark server, a proxy)."""
     metrics_enabled: bool = False
-    metrics_port: Port = 9464
+    metrics_port: Port = 9090
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus from another container
+    service_name: str = "lark-service"
+    """``service.name`` of the metrics (``lark-service-worker`` for the worker)."""
     rate_limit_url: str | None = None
     """Redis URL shared by replicas for Lark's rate limits; ``None``: per process."""
     amqp_url: str | None = None

@@ -13,6 +13,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from lark_service.adapters.memory.event_bus import InMemoryEventBus
+from lark_service.adapters.memory.metrics import InMemoryMetrics
 from lark_service.application import CredentialPool
 from lark_service.domain import AppConfig
 from lark_service.domain.apps import AppType
@@ -92,6 +93,10 @@ async def test_event_delivered_three_times_is_published_once(hooks: Hooks) -> No
         r = await hooks.push("cli_ev", body, signed(body, nonce=f"n{attempt}"))
         assert r.status_code == 200, r.text
     assert hooks.bus.published == [("cli_ev.im.message.receive_v1", plaintext)]
+    metrics = hooks.services.pool.metrics
+    assert isinstance(metrics, InMemoryMetrics)
+    assert metrics.events_received[("cli_ev", "im.message.receive_v1")] == 3
+    assert metrics.events_deduplicated[("cli_ev", "im.message.receive_v1")] == 2
 
 
 async def test_plain_event_with_token_only_is_published(hooks: Hooks) -> None:
@@ -128,6 +133,11 @@ async def test_forged_pushes_are_refused_and_nothing_published(hooks: Hooks) -> 
     assert r.status_code == 404
     assert hooks.bus.published == []
     assert TOKEN not in r.text and ENCRYPT_KEY not in r.text
+
+    metrics = hooks.services.pool.metrics
+    assert isinstance(metrics, InMemoryMetrics)
+    assert metrics.events_rejected[("cli_ev", "unknown", "BadSignatureError")] == 1
+    assert metrics.events_rejected[("cli_ev", "unknown", "EventDecodeError")] == 3
 
     # the genuine push still goes through afterwards: a refusal recorded nothing
     r = await hooks.push("cli_ev", good, headers)

@@ -12,16 +12,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lark_service.adapters.memory import InMemoryMetrics
 from lark_service.adapters.otel import (
-    DEFAULT_METRICS_PORT,
     PROMETHEUS_NAMES,
     OtelMetrics,
     metrics_asgi_app,
-    metrics_port,
     prometheus_meter_provider,
 )
 from lark_service.application import ContactClient, CredentialPool, MessagingClient
 from lark_service.application.rate_limit import Limit, RateLimiter
-from lark_service.domain import AppConfig, AuthError, ConfigError
+from lark_service.domain import AppConfig, AuthError
 from lark_service.domain.ports.metrics import Metrics, NullMetrics, TokenExpiry
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing import InProcessLarkTransport
@@ -204,14 +202,6 @@ async def test_calls_token_fetches_and_errors_reach_prometheus(
     assert 7000 < expiry <= 7200
     for secret in ("otel-secret-1", "wrong-secret-2", token):
         assert secret not in text
-
-
-def test_metrics_port_from_the_environment() -> None:
-    assert metrics_port({}) == DEFAULT_METRICS_PORT == 9090
-    assert metrics_port({"LARK_SERVICE_METRICS_PORT": "9100"}) == 9100
-    for bad in ("http", "70000", "-1"):
-        with pytest.raises(ConfigError, match="LARK_SERVICE_METRICS_PORT"):
-            metrics_port({"LARK_SERVICE_METRICS_PORT": bad})
 
 
 async def test_metrics_asgi_app_mounts_in_starlette(

@@ -16,7 +16,7 @@ def test_defaults_without_any_variable() -> None:
     s = load_settings({"XDG_DATA_HOME": "/srv/xdg"})
     assert s.database_url is None and s.secret_key is None and s.admin_key is None
     assert s.data_dir == "/srv/xdg/lark-service"
-    assert (s.metrics_enabled, s.metrics_port, s.http_port) == (False, 9464, 8080)
+    assert (s.metrics_enabled, s.metrics_port, s.http_port) == (False, 9090, 8080)
     assert (s.log_level, s.table_prefix, s.refresh_ahead) == ("WARNING", "lark_", 300.0)
 
 
@@ -49,7 +49,7 @@ def test_every_variable_is_read_and_typed() -> None:
 
 def test_an_empty_variable_means_not_set() -> None:
     s = load_settings({"LARK_SERVICE_DATABASE_URL": "", "LARK_SERVICE_METRICS_PORT": " "})
-    assert s.database_url is None and s.metrics_port == 9464
+    assert s.database_url is None and s.metrics_port == 9090
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from lark_service.adapters.otel.serve import (
     DEFAULT_METRICS_PORT,
     MetricsServer,
     metrics_asgi_app,
-    metrics_port,
     serve_metrics,
 )
 
@@ -19,7 +18,6 @@ __all__ = [
     "MetricsServer",
     "OtelMetrics",
     "metrics_asgi_app",
-    "metrics_port",
     "prometheus_meter_provider",
     "serve_metrics",
 ]

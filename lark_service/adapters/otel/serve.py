@@ -6,16 +6,12 @@ The service and the worker each serve their own registry on ``LARK_SERVICE_METRI
 
 from __future__ import annotations
 
-import os
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, make_asgi_app, start_http_server
 
-from lark_service.domain.errors import ConfigError
-
 DEFAULT_METRICS_PORT = 9090
-METRICS_PORT_VARIABLE = "LARK_SERVICE_METRICS_PORT"
 # Prometheus scrapes from another container; the metrics carry no secrets.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # nosec B104
 
@@ -24,20 +20,6 @@ ASGIApp = Callable[
     [_Message, Callable[[], Awaitable[_Message]], Callable[[_Message], Awaitable[None]]],
     Awaitable[None],
 ]
-
-
-def metrics_port(environ: Mapping[str, str] | None = None) -> int:
-    """``LARK_SERVICE_METRICS_PORT`` as a port number (default 9090); ConfigError if invalid."""
-    raw = (os.environ if environ is None else environ).get(METRICS_PORT_VARIABLE, "")
-    if not raw.strip():
-        return DEFAULT_METRICS_PORT
-    try:
-        port = int(raw)
-    except ValueError:
-        raise ConfigError(f"{METRICS_PORT_VARIABLE} must be a port number") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"{METRICS_PORT_VARIABLE} must be between 0 and 65535")
-    return port
 
 
 class MetricsServer:
@@ -61,14 +43,13 @@ class MetricsServer:
 
 
 def serve_metrics(
-    port: int | None = None,
+    port: int = DEFAULT_METRICS_PORT,
     *,
     addr: str = ALL_INTERFACES,
     registry: CollectorRegistry | None = None,
 ) -> MetricsServer:
     """Serve ``registry`` (default prometheus_client's) in a daemon thread; port 0 picks one."""
-    chosen = metrics_port() if port is None else port
-    return MetricsServer(chosen, addr, registry or REGISTRY)
+    return MetricsServer(port, addr, registry or REGISTRY)
 
 
 def metrics_asgi_app(registry: CollectorRegistry | None = None) -> ASGIApp:

@@ -27,6 +27,7 @@ from lark_service.domain.events import APP_TICKET, EventDecodeError, EventKind, 
 from lark_service.domain.ports.app_tickets import AppTicketStore
 from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.events import EventBus
+from lark_service.domain.ports.metrics import Metrics, NullMetrics
 from lark_service.domain.ports.processed_events import ProcessedEventStore
 
 __all__ = [
@@ -62,7 +63,9 @@ class EventIntake:
         clock: Clock,
         dedup_ttl: float = DEFAULT_DEDUP_TTL,
         card_deadline: float = DEFAULT_CARD_DEADLINE,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
         self.bus = bus
         self.processed = processed
         self.tickets = tickets
@@ -87,8 +90,11 @@ class EventIntake:
         """
         if event.kind is EventKind.URL_VERIFICATION:
             return {"challenge": event.challenge}
+        event_type = event.event_type or "unknown"
+        self.metrics.event_received(app_id=app_id, event_type=event_type)
         if event.event_id and not await self._first_delivery(app_id, event):
             log.info("dropped a redelivery of %s %s", event.event_type, event.event_id)
+            self.metrics.event_deduplicated(app_id=app_id, event_type=event_type)
             return {} if event.kind is EventKind.CARD_ACTION else SUCCESS
         try:
             if event.kind is EventKind.CARD_ACTION:

@@ -28,6 +28,7 @@ from lark_service.domain.jobs import JobOutcome, JobRecord, JobStatus, SendJob
 from lark_service.domain.models.messaging import Message
 from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.events import EventBus
+from lark_service.domain.ports.metrics import Metrics, NullMetrics
 from lark_service.domain.ports.send_queue import JobStore, SendQueue
 
 log = logging.getLogger("lark_service.sending")
@@ -64,8 +65,10 @@ class SendingService:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         new_job_id: Callable[[], str] = lambda: str(uuid_module.uuid4()),
         bus: EventBus | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.messaging = messaging
+        self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
         self.jobs = jobs
         self.queue = queue
         self.clock = clock
@@ -115,6 +118,7 @@ class SendingService:
         record = JobRecord(job_id=job_id, app_id=app.app_id, status="queued", updated_at=now)
         await self.jobs.save_job(record)  # first, so that a fast worker finds it
         await self.queue.publish(job)
+        self.metrics.send_job(app_id=app.app_id, outcome="published")
         return record
 
     async def get_job(self, job_id: str) -> JobRecord:
@@ -166,6 +170,12 @@ class SendingService:
 
         The record in the job store is the truth: a publish that fails is logged, and the job
         is not retried for it (that would send nothing new and could publish twice)."""
+        if record.status == "sent":
+            self.metrics.send_job(app_id=record.app_id, outcome="sent")
+        elif record.status == "failed":
+            self.metrics.send_job(app_id=record.app_id, outcome="failed")
+        else:
+            self.metrics.send_job(app_id=record.app_id, outcome="dead_lettered")
         if self.bus is None:
             return
         topic = f"{record.app_id}.message.{'sent' if record.status == 'sent' else 'failed'}"
@@ -188,6 +198,8 @@ class SendingService:
             updated_at=self.clock.now(),
         )
         await self.jobs.save_job(record)
+        if previous is None or previous.status != "dead":  # not counted by handle_job already
+            self.metrics.send_job(app_id=job.app_id, outcome="dead_lettered")
         return record
 
     async def replay_dead(self, job_id: str | None = None) -> int:

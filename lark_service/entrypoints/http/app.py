@@ -29,6 +29,7 @@ from lark_service.entrypoints.http import (
     routes_messages,
 )
 from lark_service.entrypoints.http.auth import require_scope
+from lark_service.entrypoints.http.metrics import metrics_middleware
 from lark_service.entrypoints.http.problems import (
     http_error_handler,
     internal_error_handler,
@@ -74,6 +75,7 @@ def create_app(services: Services, *, debug: bool = False) -> Litestar:
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         guards=[require_scope],
+        middleware=[metrics_middleware(services.pool.metrics)],
         exception_handlers=exception_handlers,
         openapi_config=openapi,
         state=State({"services": services}),

@@ -53,7 +53,14 @@ async def _receive(services: ServicesDep, app_id: str, request: Request[Any, Any
         nonce=request.headers.get("x-lark-request-nonce", ""),
         signature=request.headers.get("x-lark-signature", ""),
     )
-    event = open_push(app, await request.body(), headers, now=services.pool.clock.now())
+    try:
+        event = open_push(app, await request.body(), headers, now=services.pool.clock.now())
+    except EventRejectedError as exc:
+        # the app id is a known app's (looked up above); the type is unknown: nothing read
+        # from an unverified body becomes a label
+        reason = type(exc).__name__
+        services.events.metrics.event_rejected(app_id=app_id, event_type="unknown", reason=reason)
+        raise
     return await services.events.accept(app_id, event)
 
 

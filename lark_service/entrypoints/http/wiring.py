@@ -60,6 +60,7 @@ def build_services(
             clock=pool.clock,
             max_attempts=max_attempts,
             bus=bus,
+            metrics=pool.metrics,
         ),
         apps=AppsService(pool.apps),
         keys=ApiKeyService(api_keys, clock=pool.clock),
@@ -68,7 +69,11 @@ def build_services(
         docs=DocClient(pool),
         tables=WorkspaceTableClient(pool),
         events=EventIntake(
-            bus=bus, processed=processed_events, tickets=pool.ticket_store, clock=pool.clock
+            bus=bus,
+            processed=processed_events,
+            tickets=pool.ticket_store,
+            clock=pool.clock,
+            metrics=pool.metrics,
         ),
         bus=bus,
         readiness=readiness,
