@@ -168,9 +168,16 @@ async def open_send_queue(settings: Settings) -> AsyncIterator[SendQueue | None]
         yield None
         return
     # imported here: the embedded default needs no broker client
-    from lark_service.adapters.amqp import AmqpSendQueue
+    from lark_service.adapters.amqp import AmqpSendQueue, SendQueueOptions
+    from lark_service.adapters.amqp import RetryPolicy as QueueRetry
 
-    queue = await AmqpSendQueue.connect(settings.amqp_url)
+    options = SendQueueOptions(
+        prefix=settings.amqp_prefix,
+        retry=QueueRetry(
+            max_attempts=settings.send_max_attempts, delays=settings.send_retry_delays
+        ),
+    )
+    queue = await AmqpSendQueue.connect(settings.amqp_url, options)
     try:
         yield queue
     finally:
