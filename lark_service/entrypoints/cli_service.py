@@ -12,9 +12,11 @@ import argparse
 import asyncio
 import importlib.util
 import os
+import signal
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -258,15 +260,31 @@ async def _serve_http(
         access_log=log_level == "DEBUG",
     )
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    async with asyncio.timeout(_STARTUP_DEADLINE):
-        # uvicorn sets a flag, not an event, once it listens
-        while not server.started and not serving.done():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-    if server.started:
-        shown = f"[{host}]" if ":" in host else host
-        announce(f"http://{shown}:{port}")
-    await serving
+    with _sigterm_is_a_clean_exit():
+        serving = asyncio.create_task(server.serve())
+        async with asyncio.timeout(_STARTUP_DEADLINE):
+            # uvicorn sets a flag, not an event, once it listens
+            while not server.started and not serving.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        if server.started:
+            shown = f"[{host}]" if ":" in host else host
+            announce(f"http://{shown}:{port}")
+        await serving
+
+
+@contextmanager
+def _sigterm_is_a_clean_exit() -> Iterator[None]:
+    """After its graceful shutdown uvicorn raises the signal it caught again, for the handler
+    that was there before: make that one a no-op for SIGTERM, so ``serve`` exits 0 (as the
+    worker does) instead of dying by the signal."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def _serve(args: argparse.Namespace) -> int:
