@@ -36,7 +36,12 @@ from tests.e2e.support import (
 )
 from tests.integration.amqp_scratch import AMQP_URL, scratch_prefix
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.anyio]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.anyio,
+    pytest.mark.timeout(240),  # the run has its own deadline; this bounds set-up and teardown
+]
 
 JOBS = 2000
 POISONED = 20  # jobs to a chat whose every send fails: they must end dead-lettered
