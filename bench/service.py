@@ -38,6 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import aiohttp
 import httpx
 
 from bench._common import print_table
@@ -216,10 +217,14 @@ async def bench_serve(
     try:
         url = f"http://127.0.0.1:{port}"
         await asyncio.to_thread(wait_http, f"{url}/healthz", proc)
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        async with httpx.AsyncClient(
-            base_url=url, headers=headers, limits=limits, timeout=30
+        # aiohttp, not httpx: httpx's pool costs this (client) process more than the server
+        # spends per request, and the client would set the pace
+        async with aiohttp.ClientSession(
+            base_url=url,
+            headers=headers,
+            connector=aiohttp.TCPConnector(limit=concurrency),
+            timeout=aiohttp.ClientTimeout(total=30),
         ) as client:
 
             async def one(i: int, app_id: str | None = None, chat: str | None = None) -> None:
@@ -229,9 +234,11 @@ async def bench_serve(
                     "msg_type": "text",
                     "content": {"text": f"m{i}"},
                 }
-                response = await client.post("/v1/messages", json=body)
-                if response.status_code != 200:
-                    raise RuntimeError(f"POST /v1/messages: {response.status_code} {response.text}")
+                async with client.post("/v1/messages", json=body) as response:
+                    if response.status != 200:
+                        text = await response.text()
+                        raise RuntimeError(f"POST /v1/messages: {response.status} {text}")
+                    await response.read()
 
             await asyncio.gather(*(one(0, a, "oc_warm") for a in apps))
             cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
@@ -306,8 +313,10 @@ async def bench_worker(
             await queue.publish(job(i))
 
         await bounded(jobs, 64, publish)
+        published = time.perf_counter()
         await until(base + len(apps) + jobs)
         cpu1, t1 = cpu_seconds(proc.pid), time.perf_counter()
+        print(f"{loop}: {jobs / (published - t0):.0f} jobs/s published with confirms", flush=True)
     finally:
         stop(proc)
         await _delete_queues(queue)
