@@ -149,9 +149,10 @@ def credential_stores(database: SqlDatabase | None) -> CredentialStores:
 def job_store(database: SqlDatabase | None) -> JobStore:
     if database is None:
         return InMemoryJobStore()
-    from lark_service.adapters.postgres.jobs import SqlJobStore
+    # concurrent saves share a transaction: one per job status caps a worker (bench/service.py)
+    from lark_service.adapters.postgres.job_batches import GroupCommitJobStore
 
-    return SqlJobStore(database)
+    return GroupCommitJobStore(database)
 
 
 def api_key_store(database: SqlDatabase | None) -> ApiKeyStore:
