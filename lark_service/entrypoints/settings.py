@@ -66,7 +66,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Send every app's calls to this host instead of Lark (a fake Lark server, a proxy)."""
     metrics_enabled: bool = False
     metrics_port: Port = 9090
-    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus from another container
+    # scraped by Prometheus from another container (compose): every interface by default
+    metrics_host: str = "0.0.0.0"  # noqa: S104  # nosec B104
     service_name: str = "lark-service"
     """``service.name`` of the metrics (``lark-service-worker`` for the worker)."""
     rate_limit_url: str | None = None
