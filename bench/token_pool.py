@@ -133,7 +133,10 @@ async def burst_stall(fake: FakeLark, base_url: str) -> dict[str, float]:
             )
             requests = max(requests, fake.token_requests(send_app))
             tokens.append(
-                await _burst_block(lambda i: pool.get_token(token_app), pool.get_token(token_app))
+                await _burst_block(
+                    lambda i, a=token_app: pool.get_token(a),  # type: ignore[misc]
+                    pool.get_token(token_app),
+                )
             )
             floor.append(await _trivial_block())
     return {
