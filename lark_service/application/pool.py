@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 
 from lark_service.application.manager import ApplicationManager
@@ -252,7 +252,14 @@ class CredentialPool(UserTokenMixin):
         if self._usable(cached, ahead=True) and cached is not None:
             return cached
         store_key = TokenKey(app_id=key[0], kind=key[1], tenant_key=key[2])
-        token = await self._load_stored(store_key, ahead=ahead)
+        try:
+            token = await self._load_stored(store_key, ahead=ahead)
+        except StoreError as exc:
+            # A store that failed (or timed out) once is not waited on again for this
+            # token: fetch now, save in the background.
+            log.warning("store read failed for %s, fetching directly: %s", key[0], exc)
+            token = await self._fetch_backing_off(key, app)
+            self._in_background(self._save(store_key, token))
         if token is None:
             async with contextlib.AsyncExitStack() as stack:
                 try:
@@ -260,7 +267,8 @@ class CredentialPool(UserTokenMixin):
                 except StoreError as exc:
                     log.warning("store lock unavailable, fetching %s directly: %s", key[0], exc)
                 else:
-                    token = await self._load_stored(store_key, ahead=ahead)
+                    with contextlib.suppress(StoreError):
+                        token = await self._load_stored(store_key, ahead=ahead)
                 if token is None:
                     token = await self._fetch_backing_off(key, app)
                     await self._save(store_key, token)
@@ -268,18 +276,20 @@ class CredentialPool(UserTokenMixin):
         return token
 
     async def _load_stored(self, key: TokenKey, *, ahead: bool) -> AccessToken | None:
-        try:
-            token = await self.token_store.load_token(key)
-        except StoreError as exc:
-            log.warning("store read failed for %s, fetching directly: %s", key.app_id, exc)
-            return None
+        token = await self.token_store.load_token(key)
         return token if self._usable(token, ahead=ahead) else None
 
-    async def _save(self, key: TokenKey, token: AccessToken) -> None:
+    def _in_background(self, work: Coroutine[object, object, object]) -> None:
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _save(self, key: TokenKey, token: AccessToken) -> object:
         try:
             await self.token_store.save_token(key, token)
         except StoreError as exc:
             log.warning("could not store the new token of %s: %s", key.app_id, exc)
+        return None
 
     async def _fetch_backing_off(self, key: _CacheKey, app: AppConfig) -> AccessToken:
         try:
