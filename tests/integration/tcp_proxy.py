@@ -50,6 +50,9 @@ class TcpProxy:
             for writer in list(self._writers):
                 _reset(writer)
 
+    def current_mode(self) -> Mode:
+        return self.mode
+
     async def aclose(self) -> None:
         self._unblocked.set()
         if self._server is not None:
@@ -88,8 +91,8 @@ class TcpProxy:
                 if self.mode == "drop":
                     continue  # read and discarded: the peer waits forever
                 if self.mode == "block":
-                    await self._unblocked.wait()
-                    if self.mode == "drop":
+                    await self._unblocked.wait()  # the mode may change meanwhile
+                    if self.current_mode() == "drop":
                         continue
                 writer.write(data)
                 await writer.drain()
