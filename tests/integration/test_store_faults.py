@@ -120,10 +120,11 @@ async def test_slow_refreshes_overflowing_the_lock_slots_do_not_fail_calls(
     proxy: TcpProxy, pg_url: str, fake: FakeLark, base_url: str
 ) -> None:
     """Item 3: 100 cold apps, 0.5 s token latency: more than 4 refreshes overlap for longer
-    than the lock deadline; none may fail (before: 20/100 raised builtins.TimeoutError)."""
+    than the lock deadline (12.5 s of queueing for 4 lock connections, against 3 s here and
+    10 s by default); none may fail (before: 20/100 raised builtins.TimeoutError)."""
     apps = make_apps(fake, 100, prefix="cli_cold")
     db = await SqlDatabase.open(
-        via(proxy, pg_url), secret_key=generate_key(), deadlines=StoreDeadlines(lock=10.0)
+        via(proxy, pg_url), secret_key=generate_key(), deadlines=StoreDeadlines(lock=3.0)
     )
     fake.inject_fault("latency", path_prefix="/open-apis/auth/", latency=0.5, count=1000)
     try:

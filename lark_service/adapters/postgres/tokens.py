@@ -20,11 +20,8 @@ from lark_service.adapters.postgres.timestamps import utc_now
 from lark_service.domain.errors import ConfigError, StoreError
 from lark_service.domain.tokens import AccessToken, TokenKey
 
-__all__ = ["SLOT_WAIT", "SqlTokenStore"]
+__all__ = ["SqlTokenStore"]
 
-# Past this, a refresh waiting for a lock connection fetches without the cross-process
-# lock: a few token round trips of queueing is worth saving a duplicate fetch, more is not.
-SLOT_WAIT = 2.0
 _ACCESS_TOKEN = msgspec.json.Decoder(AccessToken)
 log = logging.getLogger("lark_service.store")
 
@@ -79,9 +76,9 @@ class SqlTokenStore:
     async def token_refresh_lock(self, key: TokenKey) -> AsyncIterator[None]:
         """Serialise refreshes of ``key``: in-process always, across hosts on PostgreSQL.
 
-        Waits at most ``db.deadlines.lock`` seconds in all, and at most ``SLOT_WAIT`` for
-        one of the lock connections, then raises ``StoreError`` (the pool then fetches
-        without the lock).
+        Waits at most ``db.deadlines.lock`` seconds in all (for the in-process lock, for one
+        of the ``LOCK_CONNECTIONS`` lock connections, then for the advisory lock), then
+        raises ``StoreError``: the pool then fetches without the lock.
         """
         db = self._db
         name = key.as_str()
@@ -92,14 +89,14 @@ class SqlTokenStore:
                 yield
                 return
             slots = db.lock_slots
-            left = min(max(deadline - anyio.current_time(), 0.0), SLOT_WAIT)
+            left = max(deadline - anyio.current_time(), 0.0)
             try:
                 with anyio.fail_after(left if left > 0 else 0.001):
                     await slots.acquire()
             except TimeoutError:
                 raise StoreError(
                     f"credential store: all {LOCK_CONNECTIONS} token lock "
-                    f"connections busy for {left:g} s"
+                    f"connections busy for {wait:g} s"
                 ) from None
             try:
                 left = max(deadline - anyio.current_time(), 0.0)
