@@ -12,8 +12,13 @@ import logging
 from typing import TYPE_CHECKING
 
 import msgspec
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
-from tenacity import wait_exponential_jitter as wait_jitter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from lark_service.application.single_flight import SingleFlight
 from lark_service.domain.apps import AppConfig
@@ -25,7 +30,7 @@ from lark_service.domain.tokens import UserToken
 
 log = logging.getLogger("lark_service.pool")
 
-# About 40 s of retries in all: 0.1, 0.2, 0.4 ... 10 s (each with up to 1 s of jitter).
+# About 25-30 s of retries in all: 0.1, 0.2, 0.4 ... 10 s apart (each plus up to 1 s of jitter).
 SAVE_ATTEMPTS = 9
 
 
@@ -163,7 +168,7 @@ class UserTokenMixin:
         key = (token.app_id, token.user_id)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(SAVE_ATTEMPTS),
-            wait=wait_jitter(initial=0.1, max=10.0, jitter=1.0),
+            wait=wait_exponential(multiplier=0.1, max=10.0) + wait_random(0, 1.0),
             retry=retry_if_exception_type(StoreError),
             reraise=True,
         )
