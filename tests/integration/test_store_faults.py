@@ -8,6 +8,7 @@ fire and the pool fetches from Lark directly.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -37,6 +38,7 @@ from lark_service.adapters.postgres.keyfile import (
 from lark_service.application import CredentialPool
 from lark_service.domain import AppConfig, ConfigError, TokenKey, TokenKind
 from lark_service.domain.tokens import AccessToken
+from lark_service.entrypoints import cli_db
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing.fake_lark import FakeLark
 from tests.conftest import FAST_RETRY, make_apps
@@ -215,3 +217,35 @@ async def test_stale_pending_key_is_removed_and_a_fresh_one_kept(tmp_path: Path)
     assert not pending.exists()
     with pytest.raises(ConfigError):  # a wrong key is still an error
         await SqlDatabase.open(url, secret_key=generate_key())
+
+
+async def test_rotate_again_after_an_interrupted_rotation_keeps_the_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 6, from the CLI: the next `secret-key rotate` first settles the pending key
+    (before, it read the old key file and overwrote the only copy of the live key)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    await upgrade_async(url)
+    db = await SqlDatabase.open(url, secret_key=None)
+    await sql_credential_stores(db).apps.save_app(AppConfig(app_id="cli_k", app_secret="s3"))
+    await db.aclose()
+    key_file = key_file_for(tmp_path / "store.db")
+    old, interrupted, final = read_key_file(key_file), generate_key(), generate_key()
+    assert old is not None
+    write_key_file(pending_key_file_for(tmp_path / "store.db"), interrupted)
+    await rotate_secret_key(url, old, interrupted)  # killed here, before the rename
+    parser = argparse.ArgumentParser(prog="lark-service")
+    cli_db.add_parsers(parser.add_subparsers(required=True))
+    monkeypatch.setenv("LARK_SERVICE_DATABASE_URL", url)
+    monkeypatch.delenv("LARK_SERVICE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("LARK_SERVICE_NEW_SECRET_KEY", final)
+    args = parser.parse_args(["secret-key", "rotate"])
+    assert await args.func(args) == 0
+    assert "re-encrypted" in capsys.readouterr().out
+    assert read_key_file(key_file) == final
+    reopened = await SqlDatabase.open(url, secret_key=None)
+    try:
+        app = await sql_credential_stores(reopened).apps.get_app("cli_k")
+        assert app is not None and app.app_secret == "s3"
+    finally:
+        await reopened.aclose()
