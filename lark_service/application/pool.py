@@ -267,8 +267,10 @@ class CredentialPool(UserTokenMixin):
                 except StoreError as exc:
                     log.warning("store lock unavailable, fetching %s directly: %s", key[0], exc)
                 else:
-                    with contextlib.suppress(StoreError):
+                    try:
                         token = await self._load_stored(store_key, ahead=ahead)
+                    except StoreError as exc:
+                        log.warning("store read failed for %s, fetching directly: %s", key[0], exc)
                 if token is None:
                     token = await self._fetch_backing_off(key, app)
                     await self._save(store_key, token)
