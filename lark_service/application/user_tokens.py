@@ -1,18 +1,37 @@
-"""User tokens in the pool: OAuth grants kept, refreshed and rotated (single-flight)."""
+"""User tokens in the pool: OAuth grants kept, refreshed and rotated (single-flight).
+
+A refresh token works once, so a refreshed grant that the store cannot take is not an
+error for the caller: the grant is kept in memory (and served from there while the store
+is down) and saved again in the background, a bounded number of times with backoff.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 import msgspec
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from lark_service.application.single_flight import SingleFlight
 from lark_service.domain.apps import AppConfig
-from lark_service.domain.errors import UserNotAuthorizedError
+from lark_service.domain.errors import StoreError, UserNotAuthorizedError
 from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.token_issuer import TokenIssuer
 from lark_service.domain.ports.user_grants import UserGrantStore
 from lark_service.domain.tokens import UserToken
+
+log = logging.getLogger("lark_service.pool")
+
+# About 25-30 s of retries in all: 0.1, 0.2, 0.4 ... 10 s apart (each plus up to 1 s of jitter).
+SAVE_ATTEMPTS = 9
 
 
 class UserTokenMixin:
@@ -29,6 +48,7 @@ class UserTokenMixin:
     _user_tokens: dict[tuple[str, str], UserToken]
     _user_flights: SingleFlight[UserToken]
     _rejected: set[str]
+    _background: set[asyncio.Task[object]]
 
     if TYPE_CHECKING:
 
@@ -37,9 +57,12 @@ class UserTokenMixin:
         ) -> AppConfig: ...
 
     async def save_user_token(self, token: UserToken) -> None:
-        """Keep a user's grant (from the OAuth flow); it is refreshed and rotated as needed."""
+        """Keep a user's grant (from the OAuth flow); it is refreshed and rotated as needed.
+
+        If the store fails, the grant is kept in memory and saved again in the background.
+        """
         self._user_tokens[(token.app_id, token.user_id)] = token
-        await self.grant_store.save_user_token(token)
+        await self._save_grant(token)
 
     async def authorize_user(
         self, app_id: str, user_id: str, code: str, redirect_uri: str = ""
@@ -87,7 +110,13 @@ class UserTokenMixin:
         now = self.clock.now()
         token = self._user_tokens.get((app.app_id, user_id))
         if not self._fresh_user(token, now):
-            stored = await self.grant_store.load_user_token(app.app_id, user_id)
+            try:
+                stored = await self.grant_store.load_user_token(app.app_id, user_id)
+            except StoreError as exc:
+                if token is None:
+                    raise
+                log.warning("grant store unavailable, using the grant in memory: %s", exc)
+                stored = None
             if (
                 stored is not None
                 and stored.access_token not in self._rejected
@@ -116,5 +145,46 @@ class UserTokenMixin:
         )
         self._user_tokens[(app.app_id, user_id)] = fresh
         # The old refresh token is now spent: the new one must be kept or the grant is lost.
-        await self.grant_store.save_user_token(fresh)
+        await self._save_grant(fresh)
         return fresh
+
+    async def _save_grant(self, token: UserToken) -> None:
+        try:
+            await self.grant_store.save_user_token(token)
+        except StoreError as exc:
+            log.warning(
+                "could not save the grant of user %s for %s, kept in memory and retrying: %s",
+                token.user_id,
+                token.app_id,
+                exc,
+            )
+            task: asyncio.Task[object] = asyncio.get_running_loop().create_task(
+                self._keep_saving(token)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _keep_saving(self, token: UserToken) -> object:
+        key = (token.app_id, token.user_id)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(SAVE_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.1, max=10.0) + wait_random(0, 1.0),
+            retry=retry_if_exception_type(StoreError),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if self._user_tokens.get(key) is not token:
+                        return None  # a newer grant replaced it (and is saved on its own)
+                    await self.grant_store.save_user_token(token)
+        except StoreError as exc:
+            log.error(
+                "gave up saving the grant of user %s for %s after %d tries; it lives in "
+                "memory only, so after a restart the user must authorize again: %s",
+                token.user_id,
+                token.app_id,
+                SAVE_ATTEMPTS,
+                exc,
+            )
+        return None
