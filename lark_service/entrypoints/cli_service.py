@@ -154,6 +154,8 @@ async def _services(args: argparse.Namespace) -> AsyncIterator[tuple[Settings, S
             queue=queue,
             readiness=readiness,
             admin_key=settings.admin_key,
+            grant_sessions=await app.gateways.grant_sessions(),
+            grant_secret=settings.secret_key,
         ) as services:
             yield settings, services
 
