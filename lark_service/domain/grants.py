@@ -11,7 +11,13 @@ import enum
 
 import msgspec
 
-__all__ = ["AuthorizationLink", "GrantSession", "GrantSessionStatus", "GrantStatus"]
+__all__ = [
+    "AuthorizationLink",
+    "GrantExpiry",
+    "GrantSession",
+    "GrantSessionStatus",
+    "GrantStatus",
+]
 
 
 class GrantSessionStatus(enum.StrEnum):
@@ -62,3 +68,11 @@ class GrantStatus(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: float = 0.0
     refresh_expires_at: float = 0.0
     scope: str = ""
+
+
+class GrantExpiry(msgspec.Struct, frozen=True, kw_only=True):
+    """When a user's refresh token lapses (``0``: it never was given one)."""
+
+    app_id: str
+    user_id: str
+    refresh_expires_at: float

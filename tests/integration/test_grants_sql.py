@@ -88,6 +88,10 @@ async def test_grant_encrypted_at_rest_and_refreshed_once_by_two_replicas(
     assert len(rows) == 1
     assert stored.access_token not in repr(rows) and stored.refresh_token not in repr(rows)
 
+    later = await first.pool.grant_store.expiring_user_grants(fake.now() + 31 * 86400)
+    assert [(g.app_id, g.user_id) for g in later] == [(APP, USER)]
+    assert await first.pool.grant_store.expiring_user_grants(fake.now() + 86400) == []
+
     fake.advance(7200)
     tokens = await asyncio.gather(
         *(r.grants.access_token(APP, USER) for r in replicas for _ in range(5))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from urllib.parse import urlencode, urlsplit
 
 import msgspec
@@ -34,6 +35,7 @@ from lark_service.domain.apps import AppConfig, Domain
 from lark_service.domain.errors import ConfigError, LarkServiceError
 from lark_service.domain.grants import (
     AuthorizationLink,
+    GrantExpiry,
     GrantSession,
     GrantSessionStatus,
     GrantStatus,
@@ -364,16 +366,21 @@ class GrantService:
         """The pool could not refresh this grant: prompt the user once (`GrantObserver`)."""
         await self._care(app_id, user_id, "lapsed", detail=reason)
 
-    async def check_grants(self, grants: list[tuple[str, str, float]]) -> int:
+    async def check_grants(self, grants: Sequence[GrantExpiry] | None = None) -> int:
         """Prompt users whose refresh token lapses within ``expiring_within`` seconds.
 
-        ``grants`` lists ``(app_id, user_id, refresh_expires_at)``; how many were prompted
-        (a user with a pending prompt is not prompted again).
+        ``grants`` defaults to the grant store's expiring ones. Returns how many users were
+        prompted: a user whose prompt is still pending is not prompted again.
         """
         now, count = self.pool.clock.now(), 0
-        for app_id, user_id, refresh_expires_at in grants:
-            if refresh_expires_at and refresh_expires_at - now <= self.expiring_within:
-                count += await self._care(app_id, user_id, "expiring", detail="refresh token")
+        if grants is None:
+            grants = await self.grants.expiring_user_grants(now + self.expiring_within)
+        for grant in grants:
+            left = grant.refresh_expires_at - now
+            if grant.refresh_expires_at and left <= self.expiring_within:
+                count += await self._care(
+                    grant.app_id, grant.user_id, "expiring", detail="refresh token"
+                )
         return count
 
     async def _care(self, app_id: str, user_id: str, kind: str, *, detail: str) -> int:
