@@ -161,3 +161,14 @@ async def test_bad_input_is_a_config_error_before_any_call(grants: Grants) -> No
             grants.pool, sessions=grants.sessions, messaging=grants.service.messaging, secret="k"
         )
     assert grants.fake.requests == []
+
+
+async def test_a_link_approved_by_another_user_stores_nothing(grants: Grants) -> None:
+    link, session = await grants.service.begin(APP, USER)
+    code, state = redirect_params(approve(grants.fake, link.url, "ou_mallory"))
+    with pytest.raises(UserNotAuthorizedError, match="another user"):
+        await grants.service.complete(code, state)
+    assert await grants.pool.grant_store.load_user_token(APP, USER) is None
+    assert await grants.pool.grant_store.load_user_token(APP, "ou_mallory") is None
+    failed = await grants.sessions.load_session(session.session_id)
+    assert failed is not None and failed.status == "failed"

@@ -30,9 +30,10 @@ from lark_service.application.clients.messaging import MessagingClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.single_flight import SingleFlight
 from lark_service.application.usecases.grant_cards import authorization_card
+from lark_service.application.usecases.grant_identity import signed_in_open_id
 from lark_service.application.usecases.grant_state import GrantStateSigner, code_challenge
 from lark_service.domain.apps import AppConfig, Domain
-from lark_service.domain.errors import ConfigError, LarkServiceError
+from lark_service.domain.errors import ConfigError, LarkServiceError, UserNotAuthorizedError
 from lark_service.domain.grants import (
     AuthorizationLink,
     GrantExpiry,
@@ -79,6 +80,8 @@ class GrantService:
     ``secret`` signs states and derives PKCE verifiers: every replica needs the same one.
     ``redirect_uri`` is the service's public callback URL (a call may name another).
     ``accounts_url`` replaces Lark's accounts host (a fake Lark server, a proxy).
+    ``verify_user``: after the exchange, ask Lark who signed in (``authen/v1/user_info``) and
+    keep the grant only if it is the user the link was made for.
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class GrantService:
         session_ttl: float = 600.0,
         expiring_within: float = 3 * 86400.0,
         bus: EventBus | None = None,
+        verify_user: bool = True,
     ) -> None:
         if session_ttl <= 0 or expiring_within <= 0:
             raise ConfigError("session_ttl and expiring_within must be positive")
@@ -104,6 +108,7 @@ class GrantService:
         self.session_ttl = session_ttl
         self.expiring_within = expiring_within
         self.bus = bus
+        self.verify_user = verify_user
         self._signer = GrantStateSigner(secret)
         self._requests: SingleFlight[GrantSession] = SingleFlight()
 
@@ -210,17 +215,27 @@ class GrantService:
         if self.pool.clock.now() >= claims.expires_at:
             await self._finish(session, GrantSessionStatus.EXPIRED)
             raise ConfigError("state: the authorization link has expired; ask for a new one")
+        app = self.pool.resolve(claims.app_id)
         try:
-            token = await self.pool.authorize_user(
-                claims.app_id,
-                claims.user_id,
-                code,
-                claims.redirect_uri,
+            token = await self.pool.issuer.user_access_token_from_code(
+                app,
+                user_id=claims.user_id,
+                code=code,
+                redirect_uri=claims.redirect_uri,
                 code_verifier=self._signer.code_verifier(claims.session_id),
             )
+            if self.verify_user:
+                who = await signed_in_open_id(self.pool.transport, app, token.access_token)
+                if who != claims.user_id:
+                    raise UserNotAuthorizedError(
+                        f"the link was for user {claims.user_id!r} but another user approved "
+                        "it; nothing was stored",
+                        app_id=app.app_id,
+                    )
         except LarkServiceError as exc:
             await self._finish(session, GrantSessionStatus.FAILED, reason=f"code {exc.code}")
             raise
+        await self.pool.save_user_token(token)
         await self._finish(session, GrantSessionStatus.COMPLETED)
         await self._publish(claims.app_id, "granted", claims.user_id)
         return GrantStatus(

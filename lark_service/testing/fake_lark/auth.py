@@ -39,9 +39,10 @@ The authorization page (``GET /open-apis/authen/v1/authorize``, on Lark's accoun
 played by `approve`: the user ``user_id`` approves (or denies) an authorization URL and gets
 the redirect URL with ``code`` and ``state`` (or ``error=access_denied``). The route answers
 the same 302 when the request names the signed-in user in the ``X-Fake-User`` header (chosen:
-the real page needs a browser session). A ``code_challenge`` (PKCE, ``S256`` or ``plain``)
-given there must be matched by the ``code_verifier`` of the exchange, else 20003
-``invalid_grant`` (chosen: Lark documents no separate code).
+the real page needs a browser session). ``GET /open-apis/authen/v1/user_info`` (user token
+only) answers ``{"open_id", "tenant_key"}`` of the token's user. A ``code_challenge`` (PKCE,
+``S256`` or ``plain``) given there must be matched by the ``code_verifier`` of the exchange,
+else 20003 ``invalid_grant`` (chosen: Lark documents no separate code).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ TENANT_STORE = "/open-apis/auth/v3/tenant_access_token"
 TICKET_RESEND = "/open-apis/auth/v3/app_ticket/resend"
 OAUTH_TOKEN = "/open-apis/authen/v2/oauth/token"  # noqa: S105  # nosec B105 - a path
 AUTHORIZE = "/open-apis/authen/v1/authorize"
+USER_INFO = "/open-apis/authen/v1/user_info"
 TOKEN_PATHS = (TENANT_INTERNAL, APP_INTERNAL, APP_STORE, TENANT_STORE, OAUTH_TOKEN)
 _PKCE = "oauth_pkce"  # fake.state key: code -> (code_challenge, method)
 
@@ -203,6 +205,12 @@ def register(fake: FakeLark) -> None:
             raise FakeLarkError(401, 20001, "no signed-in user (send X-Fake-User)")
         url = "?" + urlencode(dict(req.query))
         return RedirectResponse(approve(fake, url, user_id), status_code=302)
+
+    @fake.route("GET", USER_INFO)
+    async def user_info(req: FakeRequest) -> HandlerResult:
+        # chosen: the fake's user ids are open_ids; name and other ids are not modelled
+        info = fake.require_token(req, kinds=("user",))
+        return {"open_id": info.user_id, "tenant_key": info.tenant_key}
 
     @fake.route("POST", OAUTH_TOKEN)
     async def oauth_token(req: FakeRequest) -> HandlerResult:
