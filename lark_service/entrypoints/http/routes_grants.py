@@ -16,11 +16,12 @@ import msgspec
 from litestar import MediaType, Request, Response, Router, delete, get, post
 from litestar.exceptions import ServiceUnavailableException
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from lark_service.application.usecases.grants import DEFAULT_SCOPE, GrantService
-from lark_service.domain.errors import ConfigError, LarkServiceError
+from lark_service.domain.errors import ConfigError, LarkServiceError, UserNotAuthorizedError
 from lark_service.domain.grants import AuthorizationLink, GrantSession, GrantStatus
 from lark_service.entrypoints.http.auth import BEARER, scope
 from lark_service.entrypoints.http.problems import problem_responses, status_for
@@ -30,6 +31,19 @@ log = logging.getLogger("lark_service.http.grants")
 
 ERRORS = problem_responses(400, 401, 403, 404, 422, 502, 503)
 CALLBACK_PATH = "/v1/oauth/callback"
+# the callback answers a browser: an HTML page in every outcome
+CALLBACK_PAGES = {
+    status: ResponseSpec(str, description=text, media_type=MediaType.HTML, generate_examples=False)
+    for status, text in (
+        (400, "Declined, or a bad or expired link"),
+        (403, "Lark refused the code, or another user approved the link"),
+        (422, "Bad input"),
+        (429, "Lark rate-limited the exchange"),
+        (502, "Lark failed"),
+        (503, "Grants are not configured, or the store is unavailable"),
+        (504, "Lark did not answer in time"),
+    )
+}
 
 
 class GrantRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -69,14 +83,21 @@ def _page(status: int, title: str, text: str) -> Response[str]:
     )
 
 
-@get(CALLBACK_PATH, summary="Lark's OAuth redirect: exchange the code, keep the grant")
+@get(
+    CALLBACK_PATH,
+    media_type=MediaType.HTML,
+    responses=CALLBACK_PAGES,
+    summary="Lark's OAuth redirect: exchange the code, keep the grant",
+)
 async def oauth_callback(
     services: ServicesDep,
     oauth_state: Annotated[str, QueryParameter(name="state")] = "",
     code: FromQuery[str] = "",
     error: FromQuery[str] = "",
 ) -> Response[str]:
-    grants = _grants(services)
+    grants = services.grants
+    if grants is None:
+        return _page(503, "Authorization unavailable", "User grants are not configured.")
     try:
         if error:
             await grants.deny(oauth_state, error)
@@ -86,7 +107,11 @@ async def oauth_callback(
         return _page(400, "Authorization failed", exc.msg)
     except LarkServiceError as exc:
         log.info("an OAuth callback failed: %s (code %s)", type(exc).__name__, exc.code)
-        return _page(status_for(exc), "Authorization failed", "Lark refused the authorization.")
+        http_status = status_for(exc)
+        if http_status not in CALLBACK_PAGES:
+            http_status = 400 if http_status < 500 else 502
+        text = exc.msg if isinstance(exc, UserNotAuthorizedError) else "Lark failed; try again."
+        return _page(http_status, "Authorization failed", text)
     return _page(
         HTTP_200_OK,
         "Authorization done",
