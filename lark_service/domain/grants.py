@@ -17,6 +17,7 @@ __all__ = [
     "GrantSession",
     "GrantSessionStatus",
     "GrantStatus",
+    "GrantUpkeep",
 ]
 
 
@@ -76,3 +77,11 @@ class GrantExpiry(msgspec.Struct, frozen=True, kw_only=True):
     app_id: str
     user_id: str
     refresh_expires_at: float
+
+
+class GrantUpkeep(msgspec.Struct, frozen=True, kw_only=True):
+    """What one upkeep pass did: sessions expired and pruned, users prompted."""
+
+    expired: int
+    pruned: int
+    prompted: int

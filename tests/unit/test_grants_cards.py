@@ -122,3 +122,16 @@ async def test_expiring_grants_prompt_once(grants: Grants) -> None:
     assert len(cards_to(grants)) == 1
     topics = [t for t, _ in grants.bus.published]
     assert topics.count(f"{APP}.user_grant.expiring") == 1
+
+
+async def test_upkeep_expires_prunes_and_prompts_in_one_pass(grants: Grants) -> None:
+    await grants.authorize("ou_bob")
+    session = await grants.service.request_user_authorization(USER, app_id=APP)
+    grants.fake.advance(28 * 86400)
+    report = await grants.service.upkeep(keep_for=0)
+    # pruned: the expired session and bob's completed one; prompted: bob, 2 days left
+    assert (report.expired, report.pruned, report.prompted) == (1, 2, 1)
+    assert await grants.sessions.load_session(session.session_id) is None
+    assert [m["receive_id"] for m in grants.fake.messages] == [USER, "ou_bob"]
+    again = await grants.service.upkeep(keep_for=0)
+    assert (again.expired, again.pruned, again.prompted) == (0, 0, 0)

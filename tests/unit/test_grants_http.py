@@ -86,3 +86,13 @@ async def test_grant_routes_need_a_key_and_valid_input(api: Api) -> None:
     assert r.status_code == 422 and "redirect_uri" in r.text
     r = await api.client.post(GRANT + "/authorize-url", json={"nope": 1}, headers=api.send)
     assert r.status_code in (400, 422) and "nope" in r.text
+
+
+async def test_upkeep_expires_prunes_and_prompts(api: Api, fake: FakeLark) -> None:
+    r = await api.client.post(GRANT + "/authorize-url", json={}, headers=api.send)
+    assert r.status_code == 200
+    r = await api.client.post("/v1/grants/upkeep", headers=api.send)
+    assert r.status_code == 403  # admin only
+    r = await api.client.post("/v1/grants/upkeep", headers=api.admin)
+    assert r.status_code == 200
+    assert r.json() == {"expired": 0, "pruned": 0, "prompted": 0}

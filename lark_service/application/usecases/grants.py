@@ -40,6 +40,7 @@ from lark_service.domain.grants import (
     GrantSession,
     GrantSessionStatus,
     GrantStatus,
+    GrantUpkeep,
 )
 from lark_service.domain.ports.events import EventBus
 from lark_service.domain.ports.grant_sessions import GrantSessionStore
@@ -376,6 +377,16 @@ class GrantService:
         """Expire overdue sessions, then delete those ended more than ``keep_for`` s ago."""
         await self.expire_sessions()
         return await self.sessions.delete_sessions_before(self.pool.clock.now() - keep_for)
+
+    async def upkeep(self, *, keep_for: float = 86400.0) -> GrantUpkeep:
+        """One pass of the periodic work: expire, prune, prompt expiring grants.
+
+        Safe to run in several replicas at once (each step is idempotent) but meant for one.
+        """
+        expired = await self.expire_sessions()
+        pruned = await self.prune_sessions(keep_for=keep_for)
+        prompted = await self.check_grants()
+        return GrantUpkeep(expired=expired, pruned=pruned, prompted=prompted)
 
     async def grant_lapsed(self, app_id: str, user_id: str, reason: str) -> None:
         """The pool could not refresh this grant: prompt the user once (`GrantObserver`)."""

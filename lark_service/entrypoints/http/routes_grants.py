@@ -22,7 +22,12 @@ from litestar.status_codes import HTTP_200_OK
 
 from lark_service.application.usecases.grants import DEFAULT_SCOPE, GrantService
 from lark_service.domain.errors import ConfigError, LarkServiceError, UserNotAuthorizedError
-from lark_service.domain.grants import AuthorizationLink, GrantSession, GrantStatus
+from lark_service.domain.grants import (
+    AuthorizationLink,
+    GrantSession,
+    GrantStatus,
+    GrantUpkeep,
+)
 from lark_service.entrypoints.http.auth import BEARER, scope
 from lark_service.entrypoints.http.problems import problem_responses, status_for
 from lark_service.entrypoints.http.services import Services, ServicesDep
@@ -184,7 +189,21 @@ async def revoke_grant(
     await _grants(services).revoke(app_id, user_id)
 
 
+@post(
+    "/v1/grants/upkeep",
+    responses=ERRORS,
+    status_code=HTTP_200_OK,
+    summary="Expire and prune authorization sessions; prompt users whose grant lapses soon",
+    opt=scope("admin"),
+    security=[BEARER],
+    tags=["grants"],
+)
+async def grant_upkeep(services: ServicesDep) -> GrantUpkeep:
+    return await _grants(services).upkeep()
+
+
 ROUTES: list[HTTPRouteHandler | Router] = [
+    grant_upkeep,
     oauth_callback,
     Router(
         "/v1/users",
