@@ -45,6 +45,7 @@ from lark_service.domain.ports.api_keys import ApiKeyStore
 from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.credentials import CredentialStores
 from lark_service.domain.ports.events import EventBus
+from lark_service.domain.ports.grant_sessions import GrantSessionStore
 from lark_service.domain.ports.metrics import Metrics
 from lark_service.domain.ports.send_queue import JobStore, SendQueue
 from lark_service.domain.ports.token_issuer import TokenIssuer
@@ -186,6 +187,16 @@ def api_key_store(database: SqlDatabase | None) -> ApiKeyStore:
     return SqlApiKeyStore(database)
 
 
+def grant_session_store(database: SqlDatabase | None) -> GrantSessionStore:
+    if database is None:
+        from lark_service.adapters.memory.grant_sessions import InMemoryGrantSessionStore
+
+        return InMemoryGrantSessionStore()
+    from lark_service.adapters.postgres.grant_sessions import SqlGrantSessionStore
+
+    return SqlGrantSessionStore(database)
+
+
 async def open_send_queue(settings: Settings) -> AsyncIterator[SendQueue | None]:
     """RabbitMQ's ``lark.send`` when ``amqp_url`` is set; ``None``: the in-process queue."""
     if settings.amqp_url is None:
@@ -243,6 +254,9 @@ class Gateways(containers.DeclarativeContainer):
     jobs: providers.Provider[JobStore] = providers.Singleton(job_store, database=database)
     api_keys: providers.Provider[ApiKeyStore] = providers.Singleton(
         api_key_store, database=database
+    )
+    grant_sessions: providers.Provider[GrantSessionStore] = providers.Singleton(
+        grant_session_store, database=database
     )
     send_queue: providers.Provider[SendQueue | None] = providers.Resource(
         open_send_queue, settings=core.settings

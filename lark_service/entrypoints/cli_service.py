@@ -249,6 +249,8 @@ async def _services(
             retry_delay=settings.send_retry_delays[0],
             bus=await app.gateways.event_bus(),
             processed_events=(await app.gateways.stores()).processed_events,
+            grant_sessions=await app.gateways.grant_sessions(),
+            grant_secret=settings.secret_key,
         ) as services:
             yield settings, services
 

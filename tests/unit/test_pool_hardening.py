@@ -19,6 +19,7 @@ from lark_service.application.refresh_backoff import RefreshBackoff, backoff_del
 from lark_service.application.single_flight import SingleFlight
 from lark_service.domain import ServerError, StoreError, UserToken
 from lark_service.domain.errors import RateLimitedError
+from lark_service.domain.grants import GrantExpiry
 from lark_service.domain.ports.user_grants import UserGrantStore
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing import InProcessLarkTransport
@@ -142,6 +143,9 @@ class FlakyGrantStore:
 
     async def delete_user_token(self, app_id: str, user_id: str) -> None:
         await self.inner.delete_user_token(app_id, user_id)
+
+    async def expiring_user_grants(self, before: float) -> list[GrantExpiry]:
+        return await self.inner.expiring_user_grants(before)
 
 
 async def test_refreshed_user_token_is_kept_and_saved_once_the_store_is_back(

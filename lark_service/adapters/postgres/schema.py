@@ -27,6 +27,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from lark_service.adapters.postgres.schema_grants import grant_sessions_table
+
 __all__ = ["DEFAULT_PREFIX", "Tables", "build_tables"]
 
 DEFAULT_PREFIX = "lark_"
@@ -44,6 +46,7 @@ class Tables:
     processed_events: Table
     jobs: Table
     api_keys: Table
+    grant_sessions: Table
 
     def per_app(self) -> tuple[Table, ...]:
         """Tables holding rows that belong to one app (deleted with it)."""
@@ -134,7 +137,17 @@ def build_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
     )
     jobs, api_keys = _service_tables(md, p)
     return Tables(
-        prefix, md, meta, apps, tokens, app_tickets, user_tokens, processed_events, jobs, api_keys
+        prefix,
+        md,
+        meta,
+        apps,
+        tokens,
+        app_tickets,
+        user_tokens,
+        processed_events,
+        jobs,
+        api_keys,
+        grant_sessions_table(md, p),
     )
 
 
