@@ -233,6 +233,13 @@ async def test_a_lark_error_answered_at_once_is_in_the_request_trace(
     assert call.attributes is not None and call.attributes["lark.code"] == 230001
 
 
+async def test_health_probes_are_not_traced(api: Api, spans: InMemorySpanExporter) -> None:
+    assert (await api.client.get("/healthz")).status_code == 200
+    assert (await api.client.get("/readyz")).status_code == 200
+    assert (await api.client.get("/v1/jobs/nope", headers=api.read)).status_code == 404
+    assert [s.name for s in spans.get_finished_spans()] == ["GET /v1/jobs/{job_id}"]
+
+
 # -- Lark calls ---------------------------------------------------------------------------------
 
 

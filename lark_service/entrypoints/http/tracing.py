@@ -3,8 +3,8 @@
 The span is named ``"<method> <route template>"`` (``POST /v1/messages``): the template, never
 the path, so ids stay out of span names. An incoming W3C ``traceparent`` header makes the
 request's span a child of the caller's. The response status is the ``http.response.status_code``
-attribute; a 5xx marks the span failed. With tracing off (`NullTracer`) the middleware is not
-installed at all.
+attribute; a 5xx marks the span failed. The health probes (``/healthz``, ``/readyz``) are not
+traced. With tracing off (`NullTracer`) the middleware is not installed at all.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from lark_service.domain.ports.tracing import Tracer
 
 TRACEPARENT = b"traceparent"
+# probes hit these every few seconds: a one-span trace each would bury the real ones
+UNTRACED_ROUTES = frozenset({"/healthz", "/readyz"})
 
 
 def tracing_middleware(tracer: Tracer) -> Callable[..., ASGIApp]:
@@ -27,11 +29,11 @@ def tracing_middleware(tracer: Tracer) -> Callable[..., ASGIApp]:
             return app
 
         async def trace(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
+            route = str(scope.get("path_template", "unmatched"))
+            if scope["type"] != ScopeType.HTTP or route in UNTRACED_ROUTES:
                 await app(scope, receive, send)
                 return
             method = str(scope.get("method", ""))
-            route = str(scope.get("path_template", "unmatched"))
             attributes = {"http.request.method": method, "http.route": route}
             status = 500  # what the client sees if the app fails before answering
             with tracer.span(
