@@ -189,9 +189,10 @@ def credential_stores(database: SqlDatabase | None) -> CredentialStores:
 def job_store(database: SqlDatabase | None) -> JobStore:
     if database is None:
         return InMemoryJobStore()
-    from lark_service.adapters.postgres.jobs import SqlJobStore
+    # concurrent saves share a transaction: one per job status caps a worker (bench/service.py)
+    from lark_service.adapters.postgres.job_batches import GroupCommitJobStore
 
-    return SqlJobStore(database)
+    return GroupCommitJobStore(database)
 
 
 def api_key_store(database: SqlDatabase | None) -> ApiKeyStore:
@@ -208,9 +209,16 @@ async def open_send_queue(settings: Settings) -> AsyncIterator[SendQueue | None]
         yield None
         return
     # imported here: the embedded default needs no broker client
-    from lark_service.adapters.amqp import AmqpSendQueue
+    from lark_service.adapters.amqp import AmqpSendQueue, SendQueueOptions
+    from lark_service.adapters.amqp import RetryPolicy as QueueRetry
 
-    queue = await AmqpSendQueue.connect(settings.amqp_url)
+    options = SendQueueOptions(
+        prefix=settings.amqp_prefix,
+        retry=QueueRetry(
+            max_attempts=settings.send_max_attempts, delays=settings.send_retry_delays
+        ),
+    )
+    queue = await AmqpSendQueue.connect(settings.amqp_url, options)
     try:
         yield queue
     finally:
