@@ -1,6 +1,7 @@
 """`BaseServiceClient`: the one call path every client shares.
 
-resolve app → get token → call the Lark transport → map errors → record metrics.
+resolve app → get token → call the Lark transport → map errors → record metrics, all in
+one ``client`` span of the pool's tracer (app id, API name, Lark's code and log id).
 A rejected token (Lark's token-invalid codes) is dropped from the pool and the call is
 made once more with a fresh token.
 
@@ -36,6 +37,7 @@ from lark_service.domain.errors import (
     TokenInvalidError,
 )
 from lark_service.domain.models.ids import check_path, check_text
+from lark_service.domain.ports.tracing import Span
 from lark_service.domain.ports.transport import LarkTransport
 from lark_service.domain.tokens import TokenKind
 from lark_service.domain.wire import FormField, LarkReply, LarkRequest
@@ -229,41 +231,52 @@ class BaseServiceClient:
         metrics = pool.metrics
         started = time.perf_counter()
         outcome = "ok"
-        try:
-            for attempt in (0, 1):
-                if user_id is not None:
-                    token = await pool.user_access_token(app, user_id)
-                else:
-                    token = await pool.get_token(app, token_kind, tenant_key)
-                if rate_family is not None and not attempt:
-                    # after the token: a slot is booked as close to sending as possible
-                    # the loop's clock: the one the limiter's sleeps run on
-                    loop_time = asyncio.get_running_loop().time
-                    booked = loop_time()
-                    await pool.limiter.acquire(app.app_id, rate_family, rate_subject)
-                    if (waited := loop_time() - booked) > LIMITER_WAIT_FLOOR:
-                        metrics.limiter_wait(app_id=app.app_id, family=rate_family, seconds=waited)
-                request.token = token
-                try:
-                    return await self._transport.call(request)
-                except TokenInvalidError:
-                    if attempt:
-                        raise
-                    metrics.retry(app_id=app.app_id, api=api, reason="token_invalid")
+        attributes = {"lark.app_id": app.app_id, "lark.api": api, "http.request.method": method}
+        with pool.tracer.span(api, attributes, kind="client") as span:
+            try:
+                for attempt in (0, 1):
                     if user_id is not None:
-                        pool.invalidate_user(app.app_id, user_id, token)
+                        token = await pool.user_access_token(app, user_id)
                     else:
-                        pool.invalidate(app.app_id, token_kind, tenant_key, token)
-            raise AssertionError("unreachable")  # pragma: no cover
-        except LarkServiceError as exc:
-            exc.app_id = exc.app_id or app.app_id
-            exc.api = exc.api or api
-            outcome = type(exc).__name__
-            raise
-        finally:
-            metrics.api_call(
-                app_id=app.app_id, api=api, outcome=outcome, seconds=time.perf_counter() - started
-            )
+                        token = await pool.get_token(app, token_kind, tenant_key)
+                    if rate_family is not None and not attempt:
+                        # after the token: a slot is booked as close to sending as possible
+                        # the loop's clock: the one the limiter's sleeps run on
+                        loop_time = asyncio.get_running_loop().time
+                        booked = loop_time()
+                        await pool.limiter.acquire(app.app_id, rate_family, rate_subject)
+                        if (waited := loop_time() - booked) > LIMITER_WAIT_FLOOR:
+                            metrics.limiter_wait(
+                                app_id=app.app_id, family=rate_family, seconds=waited
+                            )
+                    request.token = token
+                    try:
+                        reply = await self._transport.call(request)
+                    except TokenInvalidError:
+                        if attempt:
+                            raise
+                        metrics.retry(app_id=app.app_id, api=api, reason="token_invalid")
+                        if user_id is not None:
+                            pool.invalidate_user(app.app_id, user_id, token)
+                        else:
+                            pool.invalidate(app.app_id, token_kind, tenant_key, token)
+                    else:
+                        _note_reply(span, reply.code, reply.log_id)
+                        return reply
+                raise AssertionError("unreachable")  # pragma: no cover
+            except LarkServiceError as exc:
+                exc.app_id = exc.app_id or app.app_id
+                exc.api = exc.api or api
+                outcome = type(exc).__name__
+                _note_reply(span, exc.code, exc.log_id)
+                raise
+            finally:
+                metrics.api_call(
+                    app_id=app.app_id,
+                    api=api,
+                    outcome=outcome,
+                    seconds=time.perf_counter() - started,
+                )
 
     async def _call_data(self, type_: type[T], method: str, path: str, **kw: Any) -> T:
         """Make a call and decode its ``data`` into ``type_``."""
@@ -272,6 +285,12 @@ class BaseServiceClient:
 
 
 def _app_id_only(self: object, app_id: str) -> None: ...
+
+
+def _note_reply(span: Span, code: int, log_id: str) -> None:
+    span.set_attribute("lark.code", code)
+    if log_id:  # Lark's request id, what its support asks for
+        span.set_attribute("lark.log_id", log_id)
 
 
 def _checked_call(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Any]:

@@ -44,6 +44,7 @@ from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.metrics import Metrics, TokenExpiry
 from lark_service.domain.ports.token_issuer import TokenIssuer
 from lark_service.domain.ports.tokens import TokenStore
+from lark_service.domain.ports.tracing import NullTracer, Tracer
 from lark_service.domain.ports.transport import LarkTransport
 from lark_service.domain.ports.user_grants import UserGrantStore
 from lark_service.domain.tokens import AccessToken, TokenKey, TokenKind, UserToken
@@ -78,6 +79,7 @@ class CredentialPool(UserTokenMixin):
         limiter: RateLimiter | None = None,
         call_timeout: float | None = None,
         jitter: Callable[[], float] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         """``jitter`` returns a number in [0, 1) that spreads refresh retries (default:
         ``random.random``; tests pass a constant)."""
@@ -92,6 +94,8 @@ class CredentialPool(UserTokenMixin):
         self.clock = clock
         self.metrics = metrics
         metrics.watch_token_expiry(self.token_expiries)
+        # spans of the Lark calls made through this pool (BaseServiceClient) and of send jobs
+        self.tracer: Tracer = tracer if tracer is not None else NullTracer()
         self.refresh_ahead = refresh_ahead
         self.min_remaining = min_remaining
         self.limiter = limiter if limiter is not None else RateLimiter()

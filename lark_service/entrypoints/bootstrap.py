@@ -3,7 +3,8 @@
 Three containers by concern, joined by `Application`:
 
 * `Core`: the `Settings`, the clock, logging and metrics (`OtelMetrics` exported for
-  Prometheus when ``metrics_enabled``, else in-memory counters), and the rate limiter
+  Prometheus when ``metrics_enabled``, else in-memory counters), the tracer (`OtelTracer`
+  exporting over OTLP when ``otlp_endpoint`` is set, else `NullTracer`), and the rate limiter
   (shared through Redis with ``rate_limit_url``, else per process); the transport reports
   Lark's rate-limit replies to it through `RateLimitFeedback`.
 * `Gateways`: the Lark transport and token issuer, the SQL database and the credential
@@ -49,6 +50,7 @@ from lark_service.domain.ports.grant_sessions import GrantSessionStore
 from lark_service.domain.ports.metrics import Metrics
 from lark_service.domain.ports.send_queue import JobStore, SendQueue
 from lark_service.domain.ports.token_issuer import TokenIssuer
+from lark_service.domain.ports.tracing import NullTracer, Tracer
 from lark_service.domain.ports.transport import LarkTransport
 from lark_service.entrypoints.settings import Settings
 
@@ -96,6 +98,20 @@ def serve_metrics(settings: Settings, metrics: Metrics) -> Iterator[int | None]:
         server.close()
 
 
+def open_tracer(settings: Settings) -> Iterator[Tracer]:
+    """`OtelTracer` exporting to ``otlp_endpoint`` over OTLP/HTTP when set, else no tracing."""
+    if settings.otlp_endpoint is None:
+        yield NullTracer()
+        return
+    from lark_service.adapters.otel.tracing import OtelTracer
+
+    tracer = OtelTracer.otlp(settings.otlp_endpoint, service_name=settings.service_name)
+    try:
+        yield tracer
+    finally:
+        tracer.shutdown()  # exports the spans still batched
+
+
 async def open_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:
     """Per-process limits, or limits shared through the Redis at ``rate_limit_url``."""
     if settings.rate_limit_url is None:
@@ -117,6 +133,7 @@ class Core(containers.DeclarativeContainer):
     clock: providers.Provider[Clock] = providers.Singleton(SystemClock)
     logging = providers.Resource(configure_logging, level=settings.provided.log_level)
     metrics: providers.Provider[Metrics] = providers.Resource(open_metrics, settings=settings)
+    tracer: providers.Provider[Tracer] = providers.Resource(open_tracer, settings=settings)
     limiter: providers.Provider[RateLimiter] = providers.Resource(open_limiter, settings=settings)
     transport_metrics: providers.Provider[Metrics] = providers.Singleton(
         RateLimitFeedback, inner=metrics, limiter=limiter
@@ -280,6 +297,7 @@ async def open_credential_pool(
     default_app_id: str | None,
     refresh_ahead: float,
     limiter: RateLimiter,
+    tracer: Tracer | None = None,
 ) -> AsyncIterator[CredentialPool]:
     pool = CredentialPool(
         app_store=stores.apps,
@@ -294,6 +312,7 @@ async def open_credential_pool(
         default_app_id=default_app_id,
         refresh_ahead=refresh_ahead,
         limiter=limiter,
+        tracer=tracer,
     )
     try:
         await pool.start()
@@ -319,6 +338,7 @@ class Services(containers.DeclarativeContainer):
         default_app_id=default_app_id,
         refresh_ahead=core.settings.provided.refresh_ahead,
         limiter=limiter,
+        tracer=core.tracer,
     )
     # Clients are cheap views over the pool: a new one per call of the provider.
     messaging = providers.Factory(MessagingClient, pool)

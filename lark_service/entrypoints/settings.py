@@ -37,7 +37,9 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 # Fields whose whole value is secret, and URL fields that may carry a password.
 SECRET_FIELDS = frozenset({"secret_key", "new_secret_key", "admin_key"})
-URL_FIELDS = frozenset({"database_url", "amqp_url", "rate_limit_url"})
+URL_FIELDS = frozenset({"database_url", "amqp_url", "rate_limit_url", "otlp_endpoint"})
+# Fields read from a standard variable instead of LARK_SERVICE_<FIELD>.
+STANDARD_ENV = {"otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT"}
 
 _PREFIX = re.compile(r"[A-Za-z0-9_]{0,32}")
 _TRUE = {"1", "true", "yes", "on"}
@@ -69,7 +71,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # scraped by Prometheus from another container (compose): every interface by default
     metrics_host: str = "0.0.0.0"  # noqa: S104  # nosec B104
     service_name: str = "lark-service"
-    """``service.name`` of the metrics (``lark-service-worker`` for the worker)."""
+    """``service.name`` of the metrics and traces (``lark-service-worker`` for the worker)."""
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP collector base URL (``OTEL_EXPORTER_OTLP_ENDPOINT``, e.g.
+    ``http://collector:4318``): spans are exported to its ``/v1/traces``; ``None``: no traces."""
     rate_limit_url: str | None = None
     """Redis URL shared by replicas for Lark's rate limits; ``None``: per process."""
     amqp_url: str | None = None
@@ -96,6 +101,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ConfigError(
                 f"{ENV_PREFIX}RATE_LIMIT_URL: write redis://HOST:6379/0 (or rediss://); "
                 "unset for per-process limits"
+            )
+        if self.otlp_endpoint is not None and not self.otlp_endpoint.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(
+                f"{STANDARD_ENV['otlp_endpoint']}: write http://HOST:4318 (OTLP over HTTP); "
+                "unset for no traces"
             )
         if not _PREFIX.fullmatch(self.table_prefix):
             raise ConfigError(
@@ -176,7 +188,7 @@ def default_data_dir(environ: Mapping[str, str]) -> str:
 
 
 def _env_name(field: str) -> str:
-    return f"{ENV_PREFIX}{field.upper()}"
+    return STANDARD_ENV.get(field) or f"{ENV_PREFIX}{field.upper()}"
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -4,6 +4,10 @@ A job's id is also the ``uuid`` Lark deduplicates sends by (for about an hour), 
 delivered twice (redelivered after a crash between the send and the acknowledgement) is one
 message. `handle_job` sorts failures: Lark's transient ones (5xx, rate limits, the network)
 are retried by the queue; every other typed error is permanent and recorded as ``failed``.
+
+Tracing: `enqueue` runs in a ``producer`` span whose W3C ``traceparent`` travels with the job,
+and `handle_job` continues it in a ``consumer`` span, so the request that queued a job, the
+worker's handling and the Lark call are one trace.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.events import EventBus
 from lark_service.domain.ports.metrics import Metrics, NullMetrics
 from lark_service.domain.ports.send_queue import JobStore, SendQueue
+from lark_service.domain.ports.tracing import AttributeValue, NullTracer, Span, Tracer
 
 log = logging.getLogger("lark_service.sending")
 
@@ -39,6 +44,9 @@ TRANSIENT_ERRORS: tuple[type[LarkServiceError], ...] = (
     RateLimitedError,
 )
 DEFAULT_MAX_ATTEMPTS = 5
+# span names: OpenTelemetry's messaging convention ("<operation> <destination>")
+SEND_QUEUE_SPAN_PUBLISH = "publish lark.send"
+SEND_QUEUE_SPAN_PROCESS = "process lark.send"
 
 
 class SendCommand(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,9 +74,11 @@ class SendingService:
         new_job_id: Callable[[], str] = lambda: str(uuid_module.uuid4()),
         bus: EventBus | None = None,
         metrics: Metrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.messaging = messaging
         self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
+        self.tracer: Tracer = tracer if tracer is not None else NullTracer()
         self.jobs = jobs
         self.queue = queue
         self.clock = clock
@@ -107,26 +117,30 @@ class SendingService:
         else:
             job_id = self._new_job_id()
         now = self.clock.now()
-        job = SendJob(
-            job_id=job_id,
-            app_id=app.app_id,
-            receive_id=cmd.receive_id,
-            receive_id_type=cmd.receive_id_type,
-            msg_type=cmd.msg_type,
-            content=content,
-            enqueued_at=now,
-        )
-        record = JobRecord(job_id=job_id, app_id=app.app_id, status="queued", updated_at=now)
-        await self.jobs.save_job(record)  # first, so that a fast worker finds it
-        try:
-            await self.queue.publish(job)
-        except BaseException as exc:
-            # not left "queued" for ever: the caller's retry with the same uuid queues it
-            failed = msgspec.structs.replace(
-                record, status="failed", error_msg=f"{NOT_QUEUED}: {type(exc).__name__}"
+        with self.tracer.span(
+            SEND_QUEUE_SPAN_PUBLISH, _job_attributes(app.app_id, job_id), kind="producer"
+        ):
+            job = SendJob(
+                job_id=job_id,
+                app_id=app.app_id,
+                receive_id=cmd.receive_id,
+                receive_id_type=cmd.receive_id_type,
+                msg_type=cmd.msg_type,
+                content=content,
+                enqueued_at=now,
+                traceparent=self.tracer.inject(),
             )
-            await self.jobs.save_job(failed)
-            raise
+            record = JobRecord(job_id=job_id, app_id=app.app_id, status="queued", updated_at=now)
+            await self.jobs.save_job(record)  # first, so that a fast worker finds it
+            try:
+                await self.queue.publish(job)
+            except BaseException as exc:
+                # not left "queued" for ever: the caller's retry with the same uuid queues it
+                failed = msgspec.structs.replace(
+                    record, status="failed", error_msg=f"{NOT_QUEUED}: {type(exc).__name__}"
+                )
+                await self.jobs.save_job(failed)
+                raise
         self.metrics.send_job(app_id=app.app_id, outcome="published")
         return record
 
@@ -142,7 +156,17 @@ class SendingService:
 
         DONE when sent or failed for good; RETRY on a transient failure; on the last attempt
         a transient failure is recorded as ``dead`` and the job is dead-lettered (DEAD).
+        The span continues the trace of the request that queued the job.
         """
+        attributes = {**_job_attributes(job.app_id, job.job_id), "lark.attempt": job.attempt + 1}
+        with self.tracer.span(
+            SEND_QUEUE_SPAN_PROCESS, attributes, kind="consumer", parent=job.traceparent
+        ) as span:
+            outcome = await self._send_job(job, span)
+            span.set_attribute("lark.job.outcome", outcome.value)
+            return outcome
+
+    async def _send_job(self, job: SendJob, span: Span) -> JobOutcome:
         attempts = job.attempt + 1
         try:
             message = await self.messaging.send_message(
@@ -154,12 +178,14 @@ class SendingService:
                 uuid=job.job_id,
             )
         except TRANSIENT_ERRORS as exc:
+            span.record_error(exc)
             last = attempts >= self.max_attempts
             record = await self._record_error(job, exc, "dead" if last else "queued", attempts)
             if last:
                 await self._publish_result(record)
             return JobOutcome.DEAD if last else JobOutcome.RETRY
         except LarkServiceError as exc:
+            span.record_error(exc)
             await self._publish_result(await self._record_error(job, exc, "failed", attempts))
             return JobOutcome.DONE
         record = JobRecord(
@@ -251,3 +277,8 @@ def _never_queued(record: JobRecord) -> bool:
         and record.attempts == 0
         and (record.error_msg or "").startswith(NOT_QUEUED)
     )
+
+
+def _job_attributes(app_id: str, job_id: str) -> dict[str, AttributeValue]:
+    # the job id is a random uuid of ours (no user data); it finds the job's record
+    return {"lark.app_id": app_id, "messaging.message.id": job_id}

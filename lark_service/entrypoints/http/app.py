@@ -37,6 +37,7 @@ from lark_service.entrypoints.http.problems import (
     lark_error_handler,
 )
 from lark_service.entrypoints.http.services import Services
+from lark_service.entrypoints.http.tracing import tracing_middleware
 
 API_VERSION = "1"
 
@@ -77,7 +78,10 @@ def create_app(services: Services, *, debug: bool = False) -> Litestar:
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         guards=[require_scope],
-        middleware=[metrics_middleware(services.pool.metrics)],
+        middleware=[
+            tracing_middleware(services.pool.tracer),
+            metrics_middleware(services.pool.metrics),
+        ],
         exception_handlers=exception_handlers,
         openapi_config=openapi,
         state=State({"services": services}),

@@ -81,6 +81,7 @@ def build_services(
             max_attempts=max_attempts,
             bus=bus,
             metrics=pool.metrics,
+            tracer=pool.tracer,
         ),
         apps=AppsService(pool.apps),
         keys=ApiKeyService(api_keys, clock=pool.clock),
