@@ -17,7 +17,7 @@ import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import Cookie, ResponseHeader
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -445,8 +445,10 @@ def to_login(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
 
 def refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     engine = request.app.template_engine
-    assert engine is not None  # the console's template config is registered with it
-    body = engine.get_template("console/refused.html").render(reason=str(exc))
+    if engine is None:  # pragma: no cover - create_app registers the console's templates
+        return Response("refused", status_code=403, media_type="text/plain")
+    detail = exc.detail if isinstance(exc, HTTPException) else "refused"
+    body = engine.get_template("console/refused.html").render(reason=detail)
     return Response(body, status_code=403, media_type="text/html")
 
 
