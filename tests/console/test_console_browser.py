@@ -198,6 +198,10 @@ def test_operator_console_end_to_end(stack: Stack, browser: Any) -> None:
         # an event that fails verification is counted as rejected, with the reason
         api.post("/v1/events/cli_app0", content=b"not json")
     stack.fake.clear_faults()
+    page.goto(f"{stack.url}/console/apps")
+    last_error = page.get_by_test_id("error-cli_app0").inner_text()
+    assert "ServerError" in last_error and "log id" in last_error
+    snap(page, stack, "apps-errors")
     page.goto(f"{stack.url}/console/jobs")
     assert page.get_by_test_id("depth-dead").inner_text() == "1"
     assert page.get_by_test_id(f"status-{job_id}").inner_text() == "dead"
@@ -261,5 +265,5 @@ def test_operator_console_end_to_end(stack: Stack, browser: Any) -> None:
     assert page.url.endswith("/console/login")
 
     if os.environ.get("LARK_SERVICE_CONSOLE_README_SHOT"):
-        shutil.copy(stack.shots / "apps.png", os.environ["LARK_SERVICE_CONSOLE_README_SHOT"])
+        shutil.copy(stack.shots / "apps-errors.png", os.environ["LARK_SERVICE_CONSOLE_README_SHOT"])
     context.close()

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from lark_service.adapters.memory.clock import ManualClock
 from lark_service.application import CredentialPool
 from lark_service.entrypoints.http import Services, create_app
+from lark_service.entrypoints.http.console.sessions import ConsoleSessions, tokens_match
 from lark_service.entrypoints.http.wiring import open_services
 from lark_service.testing.fake_lark import FakeLark
 
@@ -229,3 +231,32 @@ async def test_events_page_counts_received_and_rejected(console: Console) -> Non
     await console.sign_in()
     page = await console.client.get("/console/events")
     assert "im.message.receive_v1" in page.text and "bad_signature" in page.text
+
+
+def test_sessions_expire_when_idle_or_too_old() -> None:
+    clock = ManualClock()
+    sessions = ConsoleSessions(now=clock.now, lifetime=100.0, idle=30.0)
+    first = sessions.create(key_id="k1", key_name="op")
+    second = sessions.create(key_id="k1", key_name="op")
+    assert first.session_id != second.session_id and first.csrf_token != second.csrf_token
+    clock.advance(20)
+    assert sessions.get(first.session_id) is first  # seen: its idle timer restarts
+    clock.advance(20)
+    assert sessions.get(first.session_id) is first
+    assert sessions.get(second.session_id) is None  # idle for 40 s
+    for _ in range(4):
+        clock.advance(25)
+        sessions.get(first.session_id)
+    assert sessions.get(first.session_id) is None  # older than its lifetime
+    assert len(sessions) == 0
+
+
+def test_revoking_a_key_ends_its_sessions_and_csrf_tokens_must_match() -> None:
+    sessions = ConsoleSessions(now=ManualClock().now)
+    mine = sessions.create(key_id="k1", key_name="")
+    other = sessions.create(key_id="k2", key_name="")
+    sessions.drop_key("k1")
+    assert sessions.get(mine.session_id) is None and sessions.get(other.session_id) is other
+    assert other.csrf_ok(other.csrf_token)
+    assert not other.csrf_ok(None) and not other.csrf_ok("") and not other.csrf_ok(mine.csrf_token)
+    assert not tokens_match("", "")
