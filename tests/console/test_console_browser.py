@@ -258,6 +258,16 @@ def test_operator_console_end_to_end(stack: Stack, browser: Any) -> None:
         snap(small, stack, f"phone-{name}")
     phone.close()
 
+    # reading needs no JavaScript: sign in and read the pages with it turned off
+    plain = browser.new_context(viewport=LAPTOP, java_script_enabled=False)
+    reader = plain.new_page()
+    sign_in(reader, stack, stack.admin_key)
+    assert reader.url.endswith("/console/apps")
+    assert reader.get_by_test_id("enabled-cli_console").inner_text() == "disabled"
+    reader.goto(f"{stack.url}/console/jobs")
+    assert reader.get_by_test_id(f"status-{job_id}").inner_text() == "sent"
+    plain.close()
+
     # signing out ends the session
     page.get_by_role("button", name="Sign out").click()
     assert page.url.endswith("/console/login")

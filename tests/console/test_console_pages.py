@@ -260,3 +260,14 @@ def test_revoking_a_key_ends_its_sessions_and_csrf_tokens_must_match() -> None:
     assert other.csrf_ok(other.csrf_token)
     assert not other.csrf_ok(None) and not other.csrf_ok("") and not other.csrf_ok(mine.csrf_token)
     assert not tokens_match("", "")
+
+
+async def test_unknown_app_page_is_404_and_make_default_moves_the_default(
+    console: Console,
+) -> None:
+    await console.sign_in()
+    r = await console.client.get("/console/apps/cli_nope")
+    assert r.status_code == 404 and "No app &#39;cli_nope&#39;" in r.text
+    await console.post("/console/apps/cli_app1/default")
+    assert console.services.apps.get("cli_app1").is_default
+    assert not console.services.apps.get("cli_app0").is_default
