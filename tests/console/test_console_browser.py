@@ -28,6 +28,7 @@ from lark_service.testing import FakeLark, serve_in_thread
 from tests.integration.service_thread import service_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
+# axe-core 4.14.1 (MPL-2.0), vendored unmodified from its npm package (`npm pack axe-core`)
 AXE = Path(__file__).with_name("axe.min.js")
 CHROMIUM_ARGS = [
     "--headless",
