@@ -30,6 +30,7 @@ from lark_service.entrypoints.http import (
     routes_messages,
 )
 from lark_service.entrypoints.http.auth import require_scope
+from lark_service.entrypoints.http.console import console_router, template_config
 from lark_service.entrypoints.http.metrics import metrics_middleware
 from lark_service.entrypoints.http.problems import (
     http_error_handler,
@@ -75,6 +76,7 @@ def create_app(services: Services, *, debug: bool = False) -> Litestar:
             *routes_apps.ROUTES,
             *routes_events.ROUTES,
             *routes_grants.ROUTES,
+            console_router(services),
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         guards=[require_scope],
@@ -84,6 +86,7 @@ def create_app(services: Services, *, debug: bool = False) -> Litestar:
         ],
         exception_handlers=exception_handlers,
         openapi_config=openapi,
+        template_config=template_config(),
         state=State({"services": services}),
         request_max_body_size=services.max_body_size,
         debug=debug,
