@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lark_service.adapters.postgres.database import SqlDatabase
-from lark_service.adapters.postgres.jobs import SqlJobStore
+from lark_service.adapters.postgres.jobs import SqlJobStore, job_row
 from lark_service.domain.jobs import JobRecord, JobStatus
 from lark_service.domain.ports.send_queue import JobStore
 
@@ -44,7 +44,7 @@ class GroupCommitJobStore(JobStore):
 
     async def save_job(self, record: JobRecord) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((_values(record), done))
+        self._pending.append((job_row(record), done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_pending())
         await done
@@ -86,17 +86,3 @@ class GroupCommitJobStore(JobStore):
         stmt = dialect.insert(table).values(rows)
         changed = {k: stmt.excluded[k] for k in rows[0] if k != "job_id"}
         return stmt.on_conflict_do_update(index_elements=["job_id"], set_=changed)
-
-
-def _values(record: JobRecord) -> dict[str, Any]:
-    return {
-        "job_id": record.job_id,
-        "app_id": record.app_id,
-        "status": record.status,
-        "attempts": record.attempts,
-        "message_id": record.message_id,
-        "error_code": record.error_code,
-        "error_msg": record.error_msg,
-        "log_id": record.log_id,
-        "updated_at": record.updated_at,
-    }

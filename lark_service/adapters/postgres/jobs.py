@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy import RowMapping, select
 
 from lark_service.adapters.postgres.database import SqlDatabase
@@ -24,18 +25,7 @@ class SqlJobStore(JobStore):
         return f"{type(self).__name__}({self._db!r})"
 
     async def save_job(self, record: JobRecord) -> None:
-        values: dict[str, Any] = {
-            "job_id": record.job_id,
-            "app_id": record.app_id,
-            "status": record.status,
-            "attempts": record.attempts,
-            "message_id": record.message_id,
-            "error_code": record.error_code,
-            "error_msg": record.error_msg,
-            "log_id": record.log_id,
-            "updated_at": record.updated_at,
-        }
-        await self._db.write("saving a job", self._db.upsert(self._t.jobs, values))
+        await self._db.write("saving a job", self._db.upsert(self._t.jobs, job_row(record)))
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         t = self._t.jobs
@@ -64,3 +54,8 @@ def _record(r: RowMapping) -> JobRecord:
         log_id=r["log_id"],
         updated_at=r["updated_at"],
     )
+
+
+def job_row(record: JobRecord) -> dict[str, Any]:
+    """The row of ``record``: the table's columns are the record's fields."""
+    return msgspec.structs.asdict(record)
