@@ -193,7 +193,7 @@ class LongConnection:
             self._base_url,
             self.app_id,
             self._app_secret,
-            timeout=self.options.discovery_timeout,
+            deadline=self.options.discovery_timeout,
             defaults=self.config,
         )
         self.config = endpoint.config
@@ -250,6 +250,9 @@ class LongConnection:
         stop = asyncio.create_task(self._stopping.wait())
         try:
             await asyncio.wait({reader, heart, stop}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            ws.transport.abort()  # cancelled (like a crash): no closing handshake
+            raise
         finally:
             self._connected.clear()
             for task in (reader, heart, stop):
@@ -276,7 +279,9 @@ class LongConnection:
         for task in pending:
             task.cancel()
 
-    async def _heartbeat(self, ws: ClientConnection, service_id: int, last_pong: list[float]) -> bool:
+    async def _heartbeat(
+        self, ws: ClientConnection, service_id: int, last_pong: list[float]
+    ) -> bool:
         """Ping every interval; returns True when the pongs stopped (the socket is dead)."""
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -74,16 +74,16 @@ async def discover_endpoint(
     app_id: str,
     app_secret: str,
     *,
-    timeout: float = 10.0,
+    deadline: float = 10.0,
     defaults: ClientConfig | None = None,
 ) -> Endpoint:
-    """Ask Lark where to dial for ``app_id``; raises `ServerError` (retry), `AuthError` (do
-    not) or `TransportError` (network, retry)."""
+    """Ask Lark where to dial for ``app_id`` (within ``deadline`` seconds); raises
+    `ServerError` (retry), `AuthError` (do not) or `TransportError` (network, retry)."""
     body = msgspec.json.encode({"AppID": app_id, "AppSecret": app_secret})
     headers = {"locale": "zh", "Content-Type": "application/json; charset=utf-8"}
     try:
         async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=deadline)) as session,
             session.post(base_url + ENDPOINT_PATH, data=body, headers=headers) as resp,
         ):
             status, raw = resp.status, await resp.read()

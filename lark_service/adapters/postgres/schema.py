@@ -44,6 +44,7 @@ class Tables:
     processed_events: Table
     jobs: Table
     api_keys: Table
+    leases: Table
 
     def per_app(self) -> tuple[Table, ...]:
         """Tables holding rows that belong to one app (deleted with it)."""
@@ -91,6 +92,8 @@ def build_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         Column("verification_token", Text, nullable=True),
         Column("is_default", Boolean, nullable=False),
         Column("enabled", Boolean, nullable=False),
+        # webhook | websocket (migration 0004)
+        Column("event_mode", String(16), nullable=False, server_default="webhook"),
         _ts("created_at"),
         _ts("updated_at"),
     )
@@ -133,8 +136,26 @@ def build_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         Index(f"ix_{p}processed_events_expires_at", "expires_at"),
     )
     jobs, api_keys = _service_tables(md, p)
+    # who holds a duty across replicas (an app's long connection), until expires_at
+    leases = Table(
+        f"{p}leases",
+        md,
+        Column("name", String(255), primary_key=True),
+        Column("holder", String(255), nullable=False),
+        Column("expires_at", Double, nullable=False),
+    )
     return Tables(
-        prefix, md, meta, apps, tokens, app_tickets, user_tokens, processed_events, jobs, api_keys
+        prefix,
+        md,
+        meta,
+        apps,
+        tokens,
+        app_tickets,
+        user_tokens,
+        processed_events,
+        jobs,
+        api_keys,
+        leases,
     )
 
 

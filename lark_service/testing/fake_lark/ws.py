@@ -142,7 +142,12 @@ class FakeLongConnections:
             self.config.update(config)
 
     def push_event(
-        self, app_id: str, event: bytes | str | dict[str, Any], *, parts: int = 1, type: str = "event"
+        self,
+        app_id: str,
+        event: bytes | str | dict[str, Any],
+        *,
+        parts: int = 1,
+        type: str = "event",
     ) -> str:
         """Push a push's JSON to the app's newest connection (or keep it for the next one);
         returns the frame's ``message_id``."""
