@@ -168,7 +168,7 @@ class LongConnection:
         count = self.config.reconnect_count
         retrying = tenacity.AsyncRetrying(
             wait=tenacity.wait_exponential_jitter(
-                initial=self.options.min_backoff,
+                multiplier=self.options.min_backoff,
                 max=max(self.options.min_backoff, self.config.reconnect_interval),
                 jitter=self.options.min_backoff,
             ),

@@ -12,9 +12,9 @@ HTTP only):
 Behaviour: a ping (control frame ``type=ping``) is answered with a pong carrying the
 ClientConfig; a pushed event goes to the app's newest connection as a data frame
 ``type=event`` (or ``card``), split into ``parts`` frames with ``sum``/``seq`` when asked;
-it stays *unacked* until the client answers a frame with its ``message_id``, and every
-unacked push is sent again to each new connection of the app (Lark re-delivers what was not
-answered). Answers are recorded (`FakeLongConnections.acks`). Connections are counted
+it stays *unacked* until the client answers a frame with its ``message_id`` and code 200,
+and every unacked push is sent again to each new connection of the app (Lark re-delivers
+what was not answered, or answered with an error; `redeliver` does it on demand). Answers are recorded (`FakeLongConnections.acks`). Connections are counted
 (current, most at once, total) per app.
 
 Choices where Lark is silent: a wrong AppSecret answers code 10014 ``app secret invalid``
@@ -204,6 +204,17 @@ class FakeLongConnections:
             for conn in conns:
                 conn.post(_CLOSE)
 
+    def redeliver(self, app_id: str) -> int:
+        """Send the app's unacked pushes again now (Lark's retry of a push answered with
+        an error); returns how many."""
+        with self._lock:
+            unacked = list(self._pending.get(app_id, {}).values())
+            conns = [c for c in self._conns.get(app_id, ()) if not c.half_open]
+        if conns:
+            for frames in unacked:
+                conns[-1].post(frames)
+        return len(unacked) if conns else 0
+
     def acks(self, app_id: str | None = None) -> list[WsAck]:
         with self._lock:
             return [a for a in self._acks if app_id in (None, a.app_id)]
@@ -289,8 +300,9 @@ class FakeLongConnections:
         if found is None or found[1] <= self._fake.now() or not service.isdigit():
             await websocket.close(code=1008)  # before accept: the handshake answers 403
             return
-        await websocket.accept()
         conn = _Conn(found[0], int(service), asyncio.get_running_loop())
+        # registered before the handshake completes: a test that saw the client connect
+        # can count and fault the connection at once
         with self._lock:
             self._conns.setdefault(conn.app_id, []).append(conn)
             stat = self._stat(conn.app_id)
@@ -300,11 +312,14 @@ class FakeLongConnections:
             unacked = list(self._pending.get(conn.app_id, {}).values())
         for frames in unacked:  # Lark sends again what was never answered
             conn.outbox.put_nowait(frames)
-        sender = asyncio.create_task(self._send(websocket, conn))
+        sender: asyncio.Task[None] | None = None
         try:
+            await websocket.accept()
+            sender = asyncio.create_task(self._send(websocket, conn))
             await self._receive(websocket, conn)
         finally:
-            sender.cancel()
+            if sender is not None:
+                sender.cancel()
             with self._lock:
                 self._conns[conn.app_id].remove(conn)
                 self._stat(conn.app_id).connections -= 1
@@ -357,18 +372,23 @@ class FakeLongConnections:
                 self._drop_on_ack[conn.app_id] -= 1
                 conn.post(_CLOSE)  # the answer is lost with the socket
                 return
-            if self._pending.get(conn.app_id, {}).pop(message_id, None) is None:
+            pending = self._pending.get(conn.app_id, {})
+            if message_id not in pending:
                 return  # an answer to a push answered before: Lark ignores it
             try:
                 answer = msgspec.json.decode(frame.payload)
             except msgspec.DecodeError:
                 answer = {}
             answer = answer if isinstance(answer, dict) else {}
+            code = answer.get("code", 0)
+            code = code if isinstance(code, int) else 0
+            if code == 200:
+                del pending[message_id]  # anything else: Lark delivers it again later
             self._acks.append(
                 WsAck(
                     conn.app_id,
                     message_id,
-                    int(answer.get("code", 0) or 0),
+                    code,
                     _decode_data(answer.get("data")),
                     frame.headers.get("biz_rt", ""),
                 )
