@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from lark_service.adapters.lark_ws import LongConnection
+from lark_service.adapters.memory import InMemoryEventBus
 from lark_service.domain.errors import AuthError
 from lark_service.domain.events import LarkEvent
 from tests.unit.events_support import event_v2
@@ -42,6 +43,20 @@ async def running(h: Harness) -> AsyncIterator[LongConnection]:
     yield conn
     await conn.stop()
     await asyncio.wait_for(task, 5)
+
+
+class FailOnceBus(InMemoryEventBus):
+    """A bus whose first publish fails (the broker was briefly down)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("bus down")
+        await super().publish(topic, payload)
 
 
 def push(h: Harness, event_id: str, *, parts: int = 1) -> str:
@@ -84,7 +99,7 @@ async def test_a_multi_part_push_is_reassembled(h: Harness, running: LongConnect
 async def test_a_card_callback_is_answered_with_the_handlers_reply(
     h: Harness, running: LongConnection
 ) -> None:
-    reply = {"toast": {"type": "success", "content": "done"}}
+    reply: dict[str, object] = {"toast": {"type": "success", "content": "done"}}
     seen: list[LarkEvent] = []
 
     async def on_card(event: LarkEvent) -> dict[str, object]:
@@ -117,16 +132,8 @@ async def test_a_push_that_is_not_lark_json_is_answered_400(
 async def test_a_failed_delivery_is_answered_500_and_sent_again(
     h: Harness, running: LongConnection
 ) -> None:
-    fail = [True]
-    original = h.intake.bus.publish
-
-    async def flaky(subject: str, body: bytes) -> None:
-        if fail[0]:
-            fail[0] = False
-            raise ConnectionError("bus down")
-        await original(subject, body)
-
-    h.intake.bus.publish = flaky  # type: ignore[method-assign]
+    bus = FailOnceBus()
+    h.bus = h.intake.bus = bus
     push(h, "ev-flaky")
     await eventually(lambda: bool(h.fake.long_connections.acks(APP_ID)), within=3, what="ack")
     assert [a.code for a in h.fake.long_connections.acks(APP_ID)] == [500]
@@ -201,7 +208,13 @@ async def test_stop_answers_pushes_in_flight_then_closes(h: Harness) -> None:
         await asyncio.sleep(0.3)
         return {"msg": "success"}
 
-    conn = LongConnection(app_id=APP_ID, app_secret=h.connection()._app_secret, base_url=h.base_url, deliver=slow, options=h.connection().options)
+    conn = LongConnection(
+        app_id=APP_ID,
+        app_secret=h.connection()._app_secret,
+        base_url=h.base_url,
+        deliver=slow,
+        options=h.connection().options,
+    )
     task = asyncio.create_task(conn.run())
     await asyncio.wait_for(conn.connected.wait(), 5)
     push(h, "ev-slow")
@@ -250,4 +263,7 @@ async def test_a_wrong_secret_ends_run_with_auth_error(h: Harness) -> None:
 async def test_discovery_sends_lark_s_body_and_headers(h: Harness, running: LongConnection) -> None:
     (request,) = [r for r in h.fake.requests if r.path == "/callback/ws/endpoint"]
     assert request.headers["locale"] == "zh"
-    assert msgspec.json.decode(request.body) == {"AppID": APP_ID, "AppSecret": "ws-secret-0123456789"}
+    assert msgspec.json.decode(request.body) == {
+        "AppID": APP_ID,
+        "AppSecret": "ws-secret-0123456789",
+    }

@@ -117,9 +117,10 @@ class LongConnection:
         self.config = self.options.config
         self.connects = 0  # successful dials, the first included
         self.handled = 0  # pushes answered 200
-        self._stopping: asyncio.Event | None = None
+        # one run per instance: stop() before run() makes run() return at once
+        self._stopping = asyncio.Event()
         self._running = False
-        self._done: asyncio.Event | None = None
+        self._done = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._connected = asyncio.Event()
 
@@ -137,7 +138,6 @@ class LongConnection:
         if self._running:
             raise RuntimeError(f"{self!r} is already running")
         self._running = True
-        self._stopping, self._done = asyncio.Event(), asyncio.Event()
         try:
             first = True
             while not self._stopping.is_set():
@@ -155,9 +155,9 @@ class LongConnection:
 
     async def stop(self) -> None:
         """Stop reading, answer the pushes being handled, close; returns once `run` ended."""
-        if self._stopping is None or self._done is None:
-            return
         self._stopping.set()
+        if not self._running:
+            return
         limit = self.options.drain_timeout + self.options.close_timeout + 1.0
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit):
@@ -187,7 +187,7 @@ class LongConnection:
         raise AssertionError("unreachable")  # pragma: no cover - tenacity returns or raises
 
     async def _dial_once(self) -> tuple[ClientConnection, Endpoint]:
-        if self._stopping is None or self._stopping.is_set():
+        if self._stopping.is_set():
             raise _Stopped
         endpoint = await discover_endpoint(
             self._base_url,
@@ -234,14 +234,12 @@ class LongConnection:
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, unless stop() is called first."""
-        assert self._stopping is not None
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._stopping.wait()
 
     # serving one socket ----------------------------------------------------------------
     async def _serve(self, ws: ClientConnection, endpoint: Endpoint) -> None:
-        assert self._stopping is not None
         self._connected.set()
         loop = asyncio.get_running_loop()
         last_pong = [loop.time()]

@@ -64,8 +64,10 @@ class LeasedConnection:
         self._ttl = ttl
         self._renew_every = renew_every if renew_every is not None else ttl / 3
         self._name = lease_name(app_id)
-        self._stopping: asyncio.Event | None = None
-        self._done: asyncio.Event | None = None
+        # one run per instance: stop() before run() makes run() return at once
+        self._stopping = asyncio.Event()
+        self._running = False
+        self._done = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"LeasedConnection(app_id={self.app_id!r}, holder={self.holder!r})"
@@ -76,7 +78,9 @@ class LeasedConnection:
 
     async def run(self) -> None:
         """Take the lease when free and serve; until `stop` (or Lark refuses the app)."""
-        self._stopping, self._done = asyncio.Event(), asyncio.Event()
+        if self._running:
+            raise RuntimeError(f"{self!r} is already running")
+        self._running = True
         loop = asyncio.get_running_loop()
         try:
             while not self._stopping.is_set():
@@ -86,14 +90,14 @@ class LeasedConnection:
                 else:
                     await self._pause(self._renew_every)
         finally:
+            self._running = False
             self._done.set()
 
     async def stop(self) -> None:
         """Close the connection gracefully, release the lease; returns once `run` ended."""
-        if self._stopping is None or self._done is None:
-            return
         self._stopping.set()
-        await self._done.wait()
+        if self._running:
+            await self._done.wait()
 
     async def _acquire(self) -> bool:
         try:
@@ -103,13 +107,11 @@ class LeasedConnection:
             return False
 
     async def _pause(self, seconds: float) -> None:
-        assert self._stopping is not None
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._stopping.wait()
 
     async def _hold(self, *, valid_until: float) -> None:
-        assert self._stopping is not None
         loop = asyncio.get_running_loop()
         conn = self.connection = self._factory()
         self.tenures += 1

@@ -14,8 +14,9 @@ ClientConfig; a pushed event goes to the app's newest connection as a data frame
 ``type=event`` (or ``card``), split into ``parts`` frames with ``sum``/``seq`` when asked;
 it stays *unacked* until the client answers a frame with its ``message_id`` and code 200,
 and every unacked push is sent again to each new connection of the app (Lark re-delivers
-what was not answered, or answered with an error; `redeliver` does it on demand). Answers are recorded (`FakeLongConnections.acks`). Connections are counted
-(current, most at once, total) per app.
+what was not answered, or answered with an error; `redeliver` does it on demand). Answers
+are recorded (`FakeLongConnections.acks`). Connections are counted (current, most at once,
+total) per app.
 
 Choices where Lark is silent: a wrong AppSecret answers code 10014 ``app secret invalid``
 and an unknown AppID 10003 (as the token endpoints do); a bad ticket is refused before the
