@@ -122,6 +122,8 @@ class LongConnection:
         self._running = False
         self._done = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
+        self._grace: float | None = None  # stop(grace=...): the bound on draining + closing
+        self._socket: ClientConnection | None = None
         self._connected = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -153,15 +155,32 @@ class LongConnection:
             self._running = False
             self._done.set()
 
-    async def stop(self) -> None:
-        """Stop reading, answer the pushes being handled, close; returns once `run` ended."""
+    async def stop(self, *, grace: float | None = None) -> None:
+        """Stop reading, answer the pushes being handled, close; returns once `run` ended.
+
+        ``grace`` bounds the draining and closing (``drain_timeout`` + ``close_timeout`` by
+        default); past it, pushes still being handled are cancelled (unanswered: Lark sends
+        them again) and the socket is dropped. A replica losing its lease passes what is
+        left of it, so the next holder never overlaps.
+        """
+        limit = self.options.drain_timeout + self.options.close_timeout
+        if grace is not None:
+            self._grace = limit = max(0.0, min(limit, grace))
         self._stopping.set()
         if not self._running:
             return
-        limit = self.options.drain_timeout + self.options.close_timeout + 1.0
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit):
                 await self._done.wait()
+        if not self._done.is_set():
+            # the bound passed while closing (the handshake is dropped too), or a dial is
+            # under way (it ends within its own timeouts and then sees the stop)
+            self._abort()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(
+                    self.options.discovery_timeout + self.options.open_timeout
+                ):
+                    await self._done.wait()
 
     # connecting ------------------------------------------------------------------------
     async def _dial(self) -> tuple[ClientConnection, Endpoint] | None:
@@ -240,6 +259,7 @@ class LongConnection:
 
     # serving one socket ----------------------------------------------------------------
     async def _serve(self, ws: ClientConnection, endpoint: Endpoint) -> None:
+        self._socket = ws
         self._connected.set()
         loop = asyncio.get_running_loop()
         last_pong = [loop.time()]
@@ -255,12 +275,12 @@ class LongConnection:
             self._connected.clear()
             for task in (reader, heart, stop):
                 task.cancel()
-            await asyncio.gather(reader, heart, stop, return_exceptions=True)
+            outcomes = await asyncio.gather(reader, heart, stop, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):  # a bug, not the network: keep it visible
+                log.error("long connection of %s failed", self.app_id, exc_info=outcome)
         if self._stopping.is_set():
-            await self._drain()
-            with contextlib.suppress(ConnectionClosed, OSError):
-                await ws.close(1000, "client stopped")
-            log.info("long connection of %s closed (stopped)", self.app_id)
+            await self._close_gracefully(ws)
             return
         if heart.done() and not heart.cancelled() and heart.result():
             log.warning("long connection of %s: no pong; dropping the socket", self.app_id)
@@ -270,12 +290,29 @@ class LongConnection:
             with contextlib.suppress(ConnectionClosed, OSError):
                 await ws.close()
 
-    async def _drain(self) -> None:
-        if not self._inflight:
-            return
-        _, pending = await asyncio.wait(set(self._inflight), timeout=self.options.drain_timeout)
-        for task in pending:
-            task.cancel()
+    async def _close_gracefully(self, ws: ClientConnection) -> None:
+        grace = self.options.drain_timeout + self.options.close_timeout
+        if self._grace is not None:
+            grace = self._grace
+        deadline = asyncio.get_running_loop().time() + grace
+        if self._inflight:
+            drain = min(self.options.drain_timeout, grace)
+            _, pending = await asyncio.wait(set(self._inflight), timeout=drain)
+            for task in pending:
+                task.cancel()
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(max(0.0, remaining)):
+                await ws.close(1000, "client stopped")
+        except TimeoutError:
+            ws.transport.abort()
+        except (ConnectionClosed, OSError):
+            pass
+        log.info("long connection of %s closed (stopped)", self.app_id)
+
+    def _abort(self) -> None:
+        if self._socket is not None:
+            self._socket.transport.abort()
 
     async def _heartbeat(
         self, ws: ClientConnection, service_id: int, last_pong: list[float]

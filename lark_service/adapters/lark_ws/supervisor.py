@@ -134,7 +134,8 @@ class LeasedConnection:
                     log.warning("long connection of %s: lease lost; closing", self.app_id)
                     release = False
                     break
-            await conn.stop()
+            # the lease outlives the closing: the next holder cannot overlap this socket
+            await conn.stop(grace=max(0.0, valid_until - loop.time() - 0.05 * self._ttl))
             await task  # raises what ended the connection (AuthError: Lark refuses the app)
         except asyncio.CancelledError:
             release = False  # like a crash: the lease expires on its own

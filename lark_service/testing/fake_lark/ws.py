@@ -326,15 +326,18 @@ class FakeLongConnections:
                 self._stat(conn.app_id).connections -= 1
 
     async def _send(self, websocket: WebSocket, conn: _Conn) -> None:
-        while True:
-            item = await conn.outbox.get()
-            if item is _CLOSE:
-                await websocket.close(code=1011)
-                return
-            if conn.half_open:
-                continue  # lost in a dead socket; still unacked, so sent again later
-            for frame in item:
-                await websocket.send_bytes(encode_frame(frame))
+        try:
+            while True:
+                item = await conn.outbox.get()
+                if item is _CLOSE:
+                    await websocket.close(code=1011)
+                    return
+                if conn.half_open:
+                    continue  # lost in a dead socket; still unacked, so sent again later
+                for frame in item:
+                    await websocket.send_bytes(encode_frame(frame))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return  # the client went away: what was unanswered is sent again later
 
     async def _receive(self, websocket: WebSocket, conn: _Conn) -> None:
         while True:
