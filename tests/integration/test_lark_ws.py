@@ -19,7 +19,9 @@ from tests.unit.events_support import event_v2
 
 from .lark_ws_support import (
     APP_ID,
+    OPTIONS,
     RECONNECT_BOUND,
+    SECRET,
     WATCHDOG_BOUND,
     Harness,
     eventually,
@@ -210,10 +212,10 @@ async def test_stop_answers_pushes_in_flight_then_closes(h: Harness) -> None:
 
     conn = LongConnection(
         app_id=APP_ID,
-        app_secret=h.connection()._app_secret,
+        app_secret=SECRET,
         base_url=h.base_url,
         deliver=slow,
-        options=h.connection().options,
+        options=OPTIONS,
     )
     task = asyncio.create_task(conn.run())
     await asyncio.wait_for(conn.connected.wait(), 5)
