@@ -269,3 +269,28 @@ async def test_discovery_sends_lark_s_body_and_headers(h: Harness, running: Long
         "AppID": APP_ID,
         "AppSecret": "ws-secret-0123456789",
     }
+
+
+async def test_stop_with_no_grace_drops_pushes_in_flight_unanswered(h: Harness) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def stuck(app_id: str, event: LarkEvent) -> dict[str, object]:
+        entered.set()
+        await release.wait()
+        return {"msg": "success"}
+
+    conn = LongConnection(
+        app_id=APP_ID, app_secret=SECRET, base_url=h.base_url, deliver=stuck, options=OPTIONS
+    )
+    task = asyncio.create_task(conn.run())
+    await asyncio.wait_for(conn.connected.wait(), 5)
+    push(h, "ev-stuck")
+    await asyncio.wait_for(entered.wait(), 3)
+    stopping = time.monotonic()
+    await conn.stop(grace=0.0)  # as when the lease is lost: no overlap with the next holder
+    assert time.monotonic() - stopping < 0.5 and task.done()
+    await eventually(
+        lambda: h.fake.long_connections.connections(APP_ID) == 0, within=2, what="closed"
+    )
+    assert h.fake.long_connections.acks(APP_ID) == []
+    assert h.fake.long_connections.unacked(APP_ID) == 1  # Lark sends it to the next holder
