@@ -37,7 +37,7 @@ OPTIONS = LongConnectionOptions(
     open_timeout=3.0,
 )
 # reconnect bound after a drop: the nonce, two backoff steps, discovery and dial
-RECONNECT_BOUND = NONCE + 0.5
+RECONNECT_BOUND = NONCE + 1.0
 # the watchdog sees a dead socket after ``missed_pongs`` quiet ping intervals, at a tick
 WATCHDOG_BOUND = PING * (OPTIONS.missed_pongs + 2)
 
