@@ -9,6 +9,10 @@ The store sits behind the cache: a miss first reads the store (a restarted repli
 stored tokens), and a fetch takes the store's refresh lock so replicas fetch once between
 them. If the store fails, the pool logs a warning and fetches directly: serving calls
 matters more than sharing tokens.
+
+A failed fetch is logged once and backs off per token key (exponential, with jitter; see
+``refresh_backoff``): meanwhile a cached token serves until it actually expires, and
+callers without one get the last typed error at once instead of another request.
 """
 
 from __future__ import annotations
@@ -16,16 +20,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+import random
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 
 from lark_service.application.manager import ApplicationManager
 from lark_service.application.rate_limit import RateLimiter
+from lark_service.application.refresh_backoff import RefreshBackoff
 from lark_service.application.resolution import AppResolver
 from lark_service.application.single_flight import SingleFlight
 from lark_service.application.user_tokens import UserTokenMixin
 from lark_service.domain.apps import AppConfig
-from lark_service.domain.errors import AuthError, ConfigError, StoreError, UnknownAppError
+from lark_service.domain.errors import (
+    AuthError,
+    ConfigError,
+    LarkServiceError,
+    StoreError,
+    UnknownAppError,
+)
 from lark_service.domain.ports.app_tickets import AppTicketStore
 from lark_service.domain.ports.apps import AppStore
 from lark_service.domain.ports.clock import Clock
@@ -65,7 +77,10 @@ class CredentialPool(UserTokenMixin):
         min_remaining: float = 30.0,
         limiter: RateLimiter | None = None,
         call_timeout: float | None = None,
+        jitter: Callable[[], float] | None = None,
     ) -> None:
+        """``jitter`` returns a number in [0, 1) that spreads refresh retries (default:
+        ``random.random``; tests pass a constant)."""
         if refresh_ahead <= min_remaining:
             raise ConfigError("refresh_ahead must be larger than min_remaining")
         self.app_store = app_store
@@ -88,6 +103,9 @@ class CredentialPool(UserTokenMixin):
         self._tokens: dict[_CacheKey, AccessToken] = {}
         self._user_tokens: dict[tuple[str, str], UserToken] = {}
         self._rejected: set[str] = set()
+        self._backoff: dict[_CacheKey, RefreshBackoff] = {}
+        # Not for security: only spreads retries in time.
+        self._jitter = jitter if jitter is not None else random.random  # nosec B311
         self._flights: SingleFlight[AccessToken] = SingleFlight()
         self._user_flights: SingleFlight[UserToken] = SingleFlight()
         self._background: set[asyncio.Task[object]] = set()
@@ -149,6 +167,7 @@ class CredentialPool(UserTokenMixin):
         """Drop every cached token of ``app_id`` (after a secret rotation, say)."""
         for key in [k for k in self._tokens if k[0] == app_id]:
             self._tokens.pop(key, None)
+        self._forget_backoff(app_id)
         for ukey in [k for k in self._user_tokens if k[0] == app_id]:
             self._user_tokens.pop(ukey, None)
 
@@ -171,7 +190,21 @@ class CredentialPool(UserTokenMixin):
             if remaining > self.min_remaining:
                 self._refresh_in_background(key, app)
                 return token.value
-        return (await self._flights.run(key, lambda: self._obtain(key, app))).value
+        return await self._refresh(key, app, token)
+
+    async def _refresh(self, key: _CacheKey, app: AppConfig, token: AccessToken | None) -> str:
+        """A fresh token, or (while Lark fails) the cached one until it really expires."""
+        backoff = self._backoff.get(key)
+        if backoff is not None and backoff.error is not None and backoff.waiting(self.clock.now()):
+            if token is not None and token.expires_at > self.clock.now():
+                return token.value
+            raise backoff.error
+        try:
+            return (await self._flights.run(key, lambda: self._obtain(key, app))).value
+        except LarkServiceError:
+            if token is not None and token.expires_at > self.clock.now():
+                return token.value
+            raise
 
     async def tenant_access_token(self, app_id: str | None = None, tenant_key: str = "") -> str:
         """The tenant_access_token of the resolved app (``tenant_key`` for marketplace apps)."""
@@ -196,6 +229,9 @@ class CredentialPool(UserTokenMixin):
     def _refresh_in_background(self, key: _CacheKey, app: AppConfig) -> None:
         if self._flights.busy(key):
             return
+        backoff = self._backoff.get(key)
+        if backoff is not None and backoff.waiting(self.clock.now()):
+            return
         task: asyncio.Task[object] = asyncio.get_running_loop().create_task(
             self._background_refresh(key, app)
         )
@@ -207,10 +243,8 @@ class CredentialPool(UserTokenMixin):
             token = await self._flights.run(key, lambda: self._obtain(key, app, ahead=True))
         except Exception as exc:
             self.metrics.token_refresh(app_id=key[0], kind=key[1].value, outcome=type(exc).__name__)
-            # The current token still serves; the next caller retries.
-            log.warning(
-                "background refresh of %s token for %s failed: %s", key[1].value, key[0], exc
-            )
+            # The current token still serves; the failure was logged once where it happened.
+            log.debug("background refresh of %s token for %s failed: %r", key[1].value, key[0], exc)
             return None
         self.metrics.token_refresh(app_id=key[0], kind=key[1].value, outcome="ok")
         return token
@@ -234,7 +268,14 @@ class CredentialPool(UserTokenMixin):
         if self._usable(cached, ahead=True) and cached is not None:
             return cached
         store_key = TokenKey(app_id=key[0], kind=key[1], tenant_key=key[2])
-        token = await self._load_stored(store_key, ahead=ahead)
+        try:
+            token = await self._load_stored(store_key, ahead=ahead)
+        except StoreError as exc:
+            # A store that failed (or timed out) once is not waited on again for this
+            # token: fetch now, save in the background.
+            log.warning("store read failed for %s, fetching directly: %s", key[0], exc)
+            token = await self._fetch_backing_off(key, app)
+            self._in_background(self._save(store_key, token))
         if token is None:
             async with contextlib.AsyncExitStack() as stack:
                 try:
@@ -242,26 +283,51 @@ class CredentialPool(UserTokenMixin):
                 except StoreError as exc:
                     log.warning("store lock unavailable, fetching %s directly: %s", key[0], exc)
                 else:
-                    token = await self._load_stored(store_key, ahead=ahead)
+                    try:
+                        token = await self._load_stored(store_key, ahead=ahead)
+                    except StoreError as exc:
+                        log.warning("store read failed for %s, fetching directly: %s", key[0], exc)
                 if token is None:
-                    token = await self.fetch_token(app, key[1], key[2])
+                    token = await self._fetch_backing_off(key, app)
                     await self._save(store_key, token)
         self._tokens[key] = token
         return token
 
     async def _load_stored(self, key: TokenKey, *, ahead: bool) -> AccessToken | None:
-        try:
-            token = await self.token_store.load_token(key)
-        except StoreError as exc:
-            log.warning("store read failed for %s, fetching directly: %s", key.app_id, exc)
-            return None
+        token = await self.token_store.load_token(key)
         return token if self._usable(token, ahead=ahead) else None
 
-    async def _save(self, key: TokenKey, token: AccessToken) -> None:
+    def _in_background(self, work: Coroutine[object, object, object]) -> None:
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _save(self, key: TokenKey, token: AccessToken) -> object:
         try:
             await self.token_store.save_token(key, token)
         except StoreError as exc:
             log.warning("could not store the new token of %s: %s", key.app_id, exc)
+        return None
+
+    async def _fetch_backing_off(self, key: _CacheKey, app: AppConfig) -> AccessToken:
+        try:
+            token = await self.fetch_token(app, key[1], key[2])
+        except ConfigError:
+            raise  # bad input, not an outage: nothing to back off from
+        except LarkServiceError as exc:
+            backoff = self._backoff.setdefault(key, RefreshBackoff())
+            delay = backoff.failed(exc, self.clock.now(), self._jitter())
+            log.warning(
+                "fetching the %s token of %s failed (%d in a row), next try in %.1f s: %s",
+                key[1].value,
+                key[0],
+                backoff.failures,
+                delay,
+                exc,
+            )
+            raise
+        self._backoff.pop(key, None)
+        return token
 
     async def fetch_token(self, app: AppConfig, kind: TokenKind, tenant_key: str) -> AccessToken:
         """A fresh token from Lark, bypassing the cache and the store (counted in metrics)."""
@@ -309,3 +375,8 @@ class CredentialPool(UserTokenMixin):
         await self.ticket_store.save_app_ticket(
             app_id, ticket, expires_at=self.clock.now() + 12 * 3600
         )
+        self._forget_backoff(app_id)  # a new ticket is worth trying at once
+
+    def _forget_backoff(self, app_id: str) -> None:
+        for key in [k for k in self._backoff if k[0] == app_id]:
+            self._backoff.pop(key, None)

@@ -16,6 +16,7 @@
         ├── RateLimitedError          99991400 / HTTP 429; carries ``retry_after``
         ├── PermissionDeniedError     missing scope, 403, bot not in chat
         │   └── UserNotAuthorizedError  the user has not (or no longer) authorized the app
+        │       └── UserAuthorizationRequired  no usable grant: the user must authorize again
         ├── NotFoundError
         ├── BadRequestError
         └── ServerError               5xx or Lark internal error
@@ -136,6 +137,19 @@ class PermissionDeniedError(LarkAPIError):
 
 class UserNotAuthorizedError(PermissionDeniedError):
     """No valid user_access_token: the user has not authorized the app (or revoked it)."""
+
+
+class UserAuthorizationRequired(UserNotAuthorizedError):
+    """The grant of ``user_id`` for ``app_id`` is missing, revoked or expired.
+
+    Raised at once (never retried): only the user can fix it, by authorizing the app again.
+    ``reason`` is ``missing``, ``expired`` or ``refused`` (Lark rejected the refresh token).
+    """
+
+    def __init__(self, msg: str, *, user_id: str, reason: str, **kw: Any) -> None:
+        super().__init__(msg, **kw)
+        self.user_id = user_id
+        self.reason = reason
 
 
 class NotFoundError(LarkAPIError):

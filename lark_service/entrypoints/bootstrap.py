@@ -45,6 +45,7 @@ from lark_service.domain.ports.api_keys import ApiKeyStore
 from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.credentials import CredentialStores
 from lark_service.domain.ports.events import EventBus
+from lark_service.domain.ports.grant_sessions import GrantSessionStore
 from lark_service.domain.ports.metrics import Metrics
 from lark_service.domain.ports.send_queue import JobStore, SendQueue
 from lark_service.domain.ports.token_issuer import TokenIssuer
@@ -172,9 +173,10 @@ def credential_stores(database: SqlDatabase | None) -> CredentialStores:
 def job_store(database: SqlDatabase | None) -> JobStore:
     if database is None:
         return InMemoryJobStore()
-    from lark_service.adapters.postgres.jobs import SqlJobStore
+    # concurrent saves share a transaction: one per job status caps a worker (bench/service.py)
+    from lark_service.adapters.postgres.job_batches import GroupCommitJobStore
 
-    return SqlJobStore(database)
+    return GroupCommitJobStore(database)
 
 
 def api_key_store(database: SqlDatabase | None) -> ApiKeyStore:
@@ -185,15 +187,32 @@ def api_key_store(database: SqlDatabase | None) -> ApiKeyStore:
     return SqlApiKeyStore(database)
 
 
+def grant_session_store(database: SqlDatabase | None) -> GrantSessionStore:
+    if database is None:
+        from lark_service.adapters.memory.grant_sessions import InMemoryGrantSessionStore
+
+        return InMemoryGrantSessionStore()
+    from lark_service.adapters.postgres.grant_sessions import SqlGrantSessionStore
+
+    return SqlGrantSessionStore(database)
+
+
 async def open_send_queue(settings: Settings) -> AsyncIterator[SendQueue | None]:
     """RabbitMQ's ``lark.send`` when ``amqp_url`` is set; ``None``: the in-process queue."""
     if settings.amqp_url is None:
         yield None
         return
     # imported here: the embedded default needs no broker client
-    from lark_service.adapters.amqp import AmqpSendQueue
+    from lark_service.adapters.amqp import AmqpSendQueue, SendQueueOptions
+    from lark_service.adapters.amqp import RetryPolicy as QueueRetry
 
-    queue = await AmqpSendQueue.connect(settings.amqp_url)
+    options = SendQueueOptions(
+        prefix=settings.amqp_prefix,
+        retry=QueueRetry(
+            max_attempts=settings.send_max_attempts, delays=settings.send_retry_delays
+        ),
+    )
+    queue = await AmqpSendQueue.connect(settings.amqp_url, options)
     try:
         yield queue
     finally:
@@ -235,6 +254,9 @@ class Gateways(containers.DeclarativeContainer):
     jobs: providers.Provider[JobStore] = providers.Singleton(job_store, database=database)
     api_keys: providers.Provider[ApiKeyStore] = providers.Singleton(
         api_key_store, database=database
+    )
+    grant_sessions: providers.Provider[GrantSessionStore] = providers.Singleton(
+        grant_session_store, database=database
     )
     send_queue: providers.Provider[SendQueue | None] = providers.Resource(
         open_send_queue, settings=core.settings

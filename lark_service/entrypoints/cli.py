@@ -111,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     core.logging.init()
     handler: Handler = args.func
     try:
-        return asyncio.run(handler(args))
+        # serve and worker pick their loop (uvloop when installed): ``--loop``
+        with asyncio.Runner(loop_factory=getattr(args, "loop_factory", None)) as runner:
+            return runner.run(handler(args))
     except (ConfigError, AppResolutionError) as exc:
         _error(exc)
         return ExitCode.USAGE

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lark_service.adapters.postgres import (
+    SqlDatabase,
     current_async,
     downgrade_async,
     embedded_database_url,
@@ -128,6 +129,9 @@ async def _key_rotate(args: argparse.Namespace) -> int:
     old = (settings.secret_key or "").strip()
     if not old and db_file is not None:
         key_file = key_file_for(db_file)
+        # Opening settles a rotation that stopped after its commit (its key is still only
+        # in the pending file, which this rotation would overwrite).
+        await (await SqlDatabase.open(url, secret_key=None, table_prefix=prefix)).aclose()
         old = read_key_file(key_file) or ""
     if not old:
         raise ConfigError(f"no current key: set {SECRET_KEY_ENV}")

@@ -66,12 +66,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Send every app's calls to this host instead of Lark (a fake Lark server, a proxy)."""
     metrics_enabled: bool = False
     metrics_port: Port = 9090
-    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus from another container
+    # scraped by Prometheus from another container (compose): every interface by default
+    metrics_host: str = "0.0.0.0"  # noqa: S104  # nosec B104
     service_name: str = "lark-service"
     """``service.name`` of the metrics (``lark-service-worker`` for the worker)."""
     rate_limit_url: str | None = None
     """Redis URL shared by replicas for Lark's rate limits; ``None``: per process."""
     amqp_url: str | None = None
+    amqp_prefix: str = ""
+    """Put before every RabbitMQ queue name, to keep deployments (or test runs) on one vhost
+    apart."""
+    send_max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
+    """Deliveries of a queued send before it goes to the dead-letter queue."""
+    send_retry_delays: tuple[Seconds, ...] = (1.0, 5.0, 30.0, 120.0)
+    """Seconds before the 1st, 2nd, ... retry of a queued send (the last one repeats);
+    ``LARK_SERVICE_SEND_RETRY_DELAYS=1,5,30``."""
     apps_file: str | None = None
     """A TOML file of apps (``[[apps]]``) that ``serve`` and ``worker`` load at start."""
     http_host: str = "127.0.0.1"
@@ -186,6 +195,8 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             raw[field] = low in _TRUE
         elif field == "log_level":
             raw[field] = value.upper()
+        elif field == "send_retry_delays":
+            raw[field] = [part.strip() for part in value.split(",")]
         else:
             raw[field] = value
     return raw

@@ -376,3 +376,29 @@ async def test_a_job_that_kills_every_worker_ends_dead(prefix: str) -> None:
     finally:
         release.set()
         await admin.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_job_the_queue_dead_letters_itself_is_reported_to_on_dead(prefix: str) -> None:
+    # e.g. a worker that crashed on the last attempt: no handler said DEAD, the queue did
+    policy = RetryPolicy(max_attempts=2, delays=FAST_RETRY.delays)
+    queue = await AmqpSendQueue.connect(AMQP_URL, SendQueueOptions(prefix=prefix, retry=policy))
+    told: list[tuple[str, int, str]] = []
+
+    async def on_dead(job: SendJob, error: str) -> None:
+        told.append((job.job_id, job.attempt, error))
+
+    queue.on_dead = on_dead
+    try:
+
+        async def handler(j: SendJob) -> JobOutcome:
+            raise ValueError("still broken")
+
+        await queue.consume(handler)
+        job = make_job(9)
+        await queue.publish(job)
+        await eventually(lambda: bool(told))
+        assert told == [(job.job_id, 2, "ValueError: still broken")]
+        assert (await queue.depth()).dead == 1
+    finally:
+        await queue.aclose()

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from lark_service.adapters.postgres import (
+    SqlDatabase,
     current_async,
     downgrade_async,
     embedded_database_url,
@@ -24,7 +25,7 @@ from lark_service.adapters.postgres import (
     rotate_secret_key,
     upgrade_async,
 )
-from lark_service.adapters.postgres import tokens as tokens_module
+from lark_service.adapters.postgres.deadlines import StoreDeadlines
 from lark_service.adapters.postgres.locks import advisory_lock_id
 from lark_service.adapters.postgres.migrations import head_revision, version_table
 from lark_service.adapters.postgres.schema import build_tables
@@ -255,10 +256,11 @@ async def test_refresh_lock_serialises_holders_of_one_key(open_store: OpenStore)
 
 
 async def test_refresh_lock_wait_is_bounded(
-    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+    open_store: OpenStore, database_url: str, secret_key: str
 ) -> None:
-    monkeypatch.setattr(tokens_module, "LOCK_TIMEOUT", 0.3)
-    first, second = await open_store(), await open_store()
+    first = await open_store()
+    short = StoreDeadlines(lock=0.3)
+    second = SqlStores(await SqlDatabase.open(database_url, secret_key=secret_key, deadlines=short))
     released = anyio.Event()
 
     async def hold() -> None:
@@ -274,6 +276,7 @@ async def test_refresh_lock_wait_is_bounded(
         released.set()
     async with second.tokens.token_refresh_lock(TENANT):
         pass
+    await second.aclose()
 
 
 async def test_advisory_lock_is_held_in_postgres(

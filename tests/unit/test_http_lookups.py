@@ -109,6 +109,6 @@ async def test_apaas_query(api: Api, fake: FakeLark, pool: CredentialPool) -> No
     assert r.status_code == 200, r.text
     assert r.json()["items"] == [{"name": "Ann"}]
     r = await api.client.get(f"{path}?user_id=ou_bob", headers=api.read)
-    assert r.status_code == 403 and r.json()["error"] == "UserNotAuthorizedError"
+    assert r.status_code == 403 and r.json()["error"] == "UserAuthorizationRequired"
     r = await api.client.get(path, headers=api.read)
     assert r.status_code in (400, 422)  # user_id is required

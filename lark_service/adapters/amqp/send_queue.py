@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import msgspec
 from aio_pika.abc import (
@@ -94,6 +94,9 @@ class AmqpSendQueue(SendQueue):
         self._consumers: list[tuple[AbstractRobustChannel, AbstractQueue, str]] = []
         self._in_flight: set[asyncio.Task[object]] = set()
         self._closing = False
+        # told about each job this queue dead-letters on its own (attempts used up), so the
+        # job's record says "dead" too (`SendingService.mark_dead`); None: nobody to tell
+        self.on_dead: Callable[[SendJob, str], Awaitable[object]] | None = None
 
     @classmethod
     async def connect(
@@ -271,9 +274,19 @@ class AmqpSendQueue(SendQueue):
         if failed.attempt >= self._retry.max_attempts:
             log.warning("send job %s dead after %d attempts", job.job_id, failed.attempt)
             await self._put(self._topology.dead_queue, failed, error)
+            await self._tell_dead(failed, error)
         else:
             delay = self._retry.delay_after(failed.attempt)
             await self._put(self._topology.retry_queue(delay), failed)
+
+    async def _tell_dead(self, job: SendJob, error: str) -> None:
+        if self.on_dead is None:
+            return
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                await self.on_dead(job, error)
+        except Exception as exc:  # the job is safely dead-lettered; only its record lags
+            log.warning("recording dead job %s failed: %s", job.job_id, type(exc).__name__)
 
     async def _dead_raw(self, message: AbstractIncomingMessage, error: str) -> None:
         channel = self._channel()

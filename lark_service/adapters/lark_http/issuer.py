@@ -157,7 +157,13 @@ class HttpTokenIssuer(TokenIssuer):
         )
 
     async def user_access_token_from_code(
-        self, app: AppConfig, *, user_id: str, code: str, redirect_uri: str = ""
+        self,
+        app: AppConfig,
+        *,
+        user_id: str,
+        code: str,
+        redirect_uri: str = "",
+        code_verifier: str = "",
     ) -> UserToken:
         body = {
             "grant_type": "authorization_code",
@@ -167,4 +173,6 @@ class HttpTokenIssuer(TokenIssuer):
         }
         if redirect_uri:
             body["redirect_uri"] = redirect_uri
+        if code_verifier:
+            body["code_verifier"] = code_verifier
         return await self._oauth(app, user_id, body)

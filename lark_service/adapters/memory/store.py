@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from lark_service.domain.apps import AppConfig
+from lark_service.domain.grants import GrantExpiry
 from lark_service.domain.ports.credentials import CredentialStores
 from lark_service.domain.tokens import AccessToken, TokenKey, UserToken
 
@@ -108,6 +109,13 @@ class InMemoryUserGrantStore:
 
     async def delete_user_token(self, app_id: str, user_id: str) -> None:
         self.state.user_tokens.pop((app_id, user_id), None)
+
+    async def expiring_user_grants(self, before: float) -> list[GrantExpiry]:
+        return [
+            GrantExpiry(app_id=t.app_id, user_id=t.user_id, refresh_expires_at=t.refresh_expires_at)
+            for t in self.state.user_tokens.values()
+            if 0 < t.refresh_expires_at < before
+        ]
 
 
 class InMemoryProcessedEventStore:

@@ -19,6 +19,7 @@ from lark_service.adapters.postgres.apps import SqlAppStore
 from lark_service.adapters.postgres.credential_stores import sql_credential_stores
 from lark_service.adapters.postgres.crypto import SecretCipher, generate_key
 from lark_service.adapters.postgres.database import SqlDatabase
+from lark_service.adapters.postgres.deadlines import DEFAULT_DEADLINES, StoreDeadlines
 from lark_service.adapters.postgres.migrations import (
     current,
     current_async,
@@ -33,6 +34,7 @@ from lark_service.adapters.postgres.tokens import SqlTokenStore
 from lark_service.adapters.postgres.user_grants import SqlUserGrantStore
 
 __all__ = [
+    "DEFAULT_DEADLINES",
     "SecretCipher",
     "SqlAppStore",
     "SqlAppTicketStore",
@@ -40,6 +42,7 @@ __all__ = [
     "SqlProcessedEventStore",
     "SqlTokenStore",
     "SqlUserGrantStore",
+    "StoreDeadlines",
     "current",
     "current_async",
     "downgrade",

@@ -7,12 +7,15 @@ service adds) are thin views over it, so they share connections and one migratio
 Every driver failure surfaces as ``StoreError`` naming only the kind of failure (never the
 DSN, SQL or parameters). A call that fails on a dropped or refused connection is retried
 ``ATTEMPTS`` times with a short backoff; connections are pinged before use, so a restarted
-server is reconnected to. After the last attempt ``StoreError`` is raised.
+server is reconnected to. After the last attempt ``StoreError`` is raised. Every call is
+bounded by ``StoreDeadlines`` (connect, statement, the whole operation): a server that
+silently drops packets costs a caller seconds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import anyio
@@ -22,8 +25,22 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lark_service.adapters.postgres.crypto import SecretCipher
-from lark_service.adapters.postgres.engine import create_engine, is_transient, safe_url, store_error
-from lark_service.adapters.postgres.keyfile import resolve_cipher, sqlite_file, write_key_file
+from lark_service.adapters.postgres.deadlines import DEFAULT_DEADLINES, StoreDeadlines
+from lark_service.adapters.postgres.engine import (
+    create_engine,
+    is_transient,
+    safe_url,
+    store_error,
+    where,
+)
+from lark_service.adapters.postgres.keyfile import (
+    pending_key_file_for,
+    read_key_file,
+    resolve_cipher,
+    settle_pending_key,
+    sqlite_file,
+    write_key_file,
+)
 from lark_service.adapters.postgres.migrations import current_heads, head_revision
 from lark_service.adapters.postgres.schema import DEFAULT_PREFIX, build_tables
 from lark_service.domain.errors import ConfigError, StoreError
@@ -49,15 +66,23 @@ class SqlDatabase:
     """
 
     def __init__(
-        self, database_url: str, *, cipher: SecretCipher, table_prefix: str = DEFAULT_PREFIX
+        self,
+        database_url: str,
+        *,
+        cipher: SecretCipher,
+        table_prefix: str = DEFAULT_PREFIX,
+        deadlines: StoreDeadlines = DEFAULT_DEADLINES,
     ) -> None:
         self._url = safe_url(database_url)
-        self._engine = create_engine(database_url)
+        self.deadlines = deadlines
+        self._engine = create_engine(database_url, deadlines=deadlines)
         # Token locks hold a connection while the token is fetched; they get their own pool
         # so that many apps refreshing at once cannot starve the reads they wait on.
         # Each held lock is a connection: at most LOCK_CONNECTIONS at once per store, so
         # replicas x apps cannot exhaust PostgreSQL's max_connections.
-        self.lock_engine = create_engine(database_url, pool_size=LOCK_CONNECTIONS, max_overflow=0)
+        self.lock_engine = create_engine(
+            database_url, pool_size=LOCK_CONNECTIONS, max_overflow=0, deadlines=deadlines
+        )
         self._lock_slots: anyio.Semaphore | None = None
         self.is_postgres = self._engine.dialect.name == "postgresql"
         self.tables = build_tables(table_prefix)
@@ -73,18 +98,30 @@ class SqlDatabase:
 
     @classmethod
     async def open(
-        cls, database_url: str, *, secret_key: str | None, table_prefix: str = DEFAULT_PREFIX
+        cls,
+        database_url: str,
+        *,
+        secret_key: str | None,
+        table_prefix: str = DEFAULT_PREFIX,
+        deadlines: StoreDeadlines = DEFAULT_DEADLINES,
     ) -> Self:
         """Open, check that the schema is migrated and that the key decrypts the secrets.
 
         ``secret_key`` is ``LARK_SERVICE_SECRET_KEY``'s value (``"new,old"`` while rotating).
         Without one, an SQLite file uses (or creates) the key file next to it; PostgreSQL
         requires a key. A key that does not decrypt the stored canary → ``ConfigError``.
+
+        A key file's pending successor (``<db>.key.new``, left by a ``secret-key rotate``
+        that stopped after its commit) is used when it, and not the old key, opens the
+        canary; see `keyfile.settle_pending_key`.
         """
         cipher, new_key_file = resolve_cipher(database_url, secret_key)
-        db = cls(database_url, cipher=cipher, table_prefix=table_prefix)
+        db = cls(database_url, cipher=cipher, table_prefix=table_prefix, deadlines=deadlines)
         try:
             await db.check_migrated()
+            db_file = sqlite_file(database_url)
+            if not secret_key and new_key_file is None and db_file is not None:
+                await db._settle_pending_key(db_file)
             if new_key_file is not None:
                 path, key = new_key_file
                 if await db.canary() is not None:
@@ -98,6 +135,27 @@ class SqlDatabase:
             await db.aclose()
             raise
         return db
+
+    async def _settle_pending_key(self, db_file: Path) -> None:
+        pending = pending_key_file_for(db_file)
+        pending_key = read_key_file(pending)
+        if pending_key is None:
+            return
+        t = self.tables.meta
+        row = await self.canary()
+        opens_with_pending = False
+        if row is not None:
+            try:
+                self.unseal(t, row, "value")
+            except ConfigError:
+                candidate = SecretCipher.from_text(pending_key)
+                try:
+                    candidate.decrypt(row["value"], aad=self.tables.aad(t, "value", row))
+                except ConfigError:
+                    return  # neither key opens it: verify_secret_key reports the wrong key
+                self._cipher = candidate
+                opens_with_pending = True
+        settle_pending_key(db_file, pending_key, promote=opens_with_pending)
 
     @property
     def lock_slots(self) -> anyio.Semaphore:
@@ -126,6 +184,18 @@ class SqlDatabase:
         A failure while committing is retried only when ``idempotent``: the commit may
         have happened.
         """
+        limit = self.deadlines.operation
+        try:
+            with anyio.fail_after(limit):
+                return await self._attempts(action, fn, idempotent=idempotent)
+        except TimeoutError:
+            raise StoreError(
+                f"credential store: {action} timed out after {limit:g} s on {where(self._url)}"
+            ) from None
+
+    async def _attempts(
+        self, action: str, fn: Callable[[AsyncConnection], Awaitable[T]], *, idempotent: bool
+    ) -> T:
         for attempt in range(1, ATTEMPTS + 1):
             committing = False
             try:
@@ -135,6 +205,7 @@ class SqlDatabase:
                     await conn.commit()
                     return result
             except (SQLAlchemyError, OSError) as exc:
+                # asyncpg's own timeouts are TimeoutError (an OSError): transient too.
                 retry = idempotent or not committing
                 if attempt < ATTEMPTS and retry and is_transient(exc):
                     await anyio.sleep(_BACKOFF * attempt)

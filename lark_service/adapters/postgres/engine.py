@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from lark_service.adapters.postgres.deadlines import DEFAULT_DEADLINES, StoreDeadlines
 from lark_service.domain.errors import StoreError
 
 __all__ = ["create_engine", "is_transient", "safe_url", "store_error", "where"]
@@ -33,9 +34,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def create_engine(
-    database_url: str, *, pooled: bool = True, pool_size: int = 10, max_overflow: int = 20
+    database_url: str,
+    *,
+    pooled: bool = True,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    deadlines: StoreDeadlines = DEFAULT_DEADLINES,
 ) -> AsyncEngine:
-    """An async engine that pings connections before use (so it survives server restarts)."""
+    """An async engine that pings connections before use (so it survives server restarts).
+
+    On PostgreSQL, connecting and each statement are bounded by ``deadlines``.
+    """
     try:
         url = make_url(database_url)
     except SQLAlchemyError:
@@ -47,7 +56,12 @@ def create_engine(
     if not pooled:
         kw["poolclass"] = NullPool
     elif backend == "postgresql":
-        kw.update(pool_size=pool_size, max_overflow=max_overflow)
+        kw.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=deadlines.connect)
+    if backend == "postgresql":
+        kw["connect_args"] = {
+            "timeout": deadlines.connect,
+            "command_timeout": deadlines.statement,
+        }
     engine = create_async_engine(url, **kw)
     if backend == "sqlite" and url.database not in (None, "", ":memory:"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

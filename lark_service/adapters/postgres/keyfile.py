@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -18,9 +20,12 @@ from lark_service.adapters.postgres.crypto import SecretCipher, generate_key
 from lark_service.domain.errors import ConfigError
 
 __all__ = [
+    "STALE_PENDING_AGE",
     "key_file_for",
+    "pending_key_file_for",
     "read_key_file",
     "resolve_cipher",
+    "settle_pending_key",
     "sqlite_file",
     "write_key_file",
 ]
@@ -39,6 +44,40 @@ def sqlite_file(database_url: str) -> Path | None:
 
 def key_file_for(db_file: Path) -> Path:
     return db_file.with_name(db_file.name + ".key")
+
+
+log = logging.getLogger("lark_service.store")
+
+# A pending key younger than this may belong to a rotation still running: it is kept.
+STALE_PENDING_AGE = 3600.0
+
+
+def pending_key_file_for(db_file: Path) -> Path:
+    """Where ``secret-key rotate`` keeps the new key until the database has switched."""
+    return db_file.with_name(db_file.name + ".key.new")
+
+
+def settle_pending_key(db_file: Path, pending_key: str, *, promote: bool) -> None:
+    """Finish or clean up a key rotation that stopped between its steps.
+
+    ``promote``: the pending key (and not the key file's) opens the database, so the
+    rotation committed and only the file switch is missing; it is done now. The pending
+    file itself stays for the rotation that may still be about to rename it; once it
+    holds the same key as the key file it is removed (by this or a later open). A pending
+    key that does not open the database is stale once it is ``STALE_PENDING_AGE`` old.
+    """
+    key_file, pending = key_file_for(db_file), pending_key_file_for(db_file)
+    if promote:
+        write_key_file(key_file, pending_key)
+        log.warning("finished an interrupted key rotation: %s now holds the new key", key_file)
+        return
+    try:
+        same = read_key_file(key_file) == pending_key
+        age = time.time() - pending.stat().st_mtime
+    except (OSError, ConfigError):
+        return
+    if same or age > STALE_PENDING_AGE:
+        pending.unlink(missing_ok=True)
 
 
 def read_key_file(path: Path) -> str | None:

@@ -27,6 +27,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from lark_service.adapters.postgres.schema_grants import grant_sessions_table
+
 __all__ = ["DEFAULT_PREFIX", "Tables", "build_tables"]
 
 DEFAULT_PREFIX = "lark_"
@@ -44,6 +46,7 @@ class Tables:
     processed_events: Table
     jobs: Table
     api_keys: Table
+    grant_sessions: Table
     leases: Table
 
     def per_app(self) -> tuple[Table, ...]:
@@ -155,6 +158,7 @@ def build_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         processed_events,
         jobs,
         api_keys,
+        grant_sessions_table(md, p),
         leases,
     )
 

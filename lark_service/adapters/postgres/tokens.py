@@ -1,8 +1,13 @@
-"""`TokenStore` on `SqlDatabase`, with the refresh lock (advisory lock on PostgreSQL)."""
+"""`TokenStore` on `SqlDatabase`, with the refresh lock (advisory lock on PostgreSQL).
+
+A token row is a cache: one that this process's keys cannot open (a replica still on the
+old key during a rolling key rotation) reads as absent, so the pool fetches from Lark.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import anyio
@@ -10,14 +15,15 @@ import msgspec
 from sqlalchemy import ColumnElement, and_, delete, select
 
 from lark_service.adapters.postgres import locks
-from lark_service.adapters.postgres.database import SqlDatabase
+from lark_service.adapters.postgres.database import LOCK_CONNECTIONS, SqlDatabase
 from lark_service.adapters.postgres.timestamps import utc_now
+from lark_service.domain.errors import ConfigError, StoreError
 from lark_service.domain.tokens import AccessToken, TokenKey
 
-__all__ = ["LOCK_TIMEOUT", "SqlTokenStore"]
+__all__ = ["SqlTokenStore"]
 
-LOCK_TIMEOUT = 10.0
 _ACCESS_TOKEN = msgspec.json.Decoder(AccessToken)
+log = logging.getLogger("lark_service.store")
 
 
 class SqlTokenStore:
@@ -25,6 +31,7 @@ class SqlTokenStore:
 
     def __init__(self, db: SqlDatabase) -> None:
         self._db = db
+        self._warned_unreadable = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._db!r})"
@@ -41,7 +48,18 @@ class SqlTokenStore:
     async def load_token(self, key: TokenKey) -> AccessToken | None:
         t = self._db.tables.tokens
         rows = await self._db.rows("reading a token", select(t).where(self._key_where(key)))
-        return _ACCESS_TOKEN.decode(self._db.unseal(t, rows[0], "token")) if rows else None
+        if not rows:
+            return None
+        try:
+            return _ACCESS_TOKEN.decode(self._db.unseal(t, rows[0], "token"))
+        except (ConfigError, msgspec.DecodeError):
+            if not self._warned_unreadable:
+                self._warned_unreadable = True
+                log.warning(
+                    "a stored token does not decrypt with this process's secret key (is a "
+                    "key rotation rolling out?): such tokens are fetched from Lark instead"
+                )
+            return None
 
     async def save_token(self, key: TokenKey, token: AccessToken) -> None:
         t = self._db.tables.tokens
@@ -58,19 +76,28 @@ class SqlTokenStore:
     async def token_refresh_lock(self, key: TokenKey) -> AsyncIterator[None]:
         """Serialise refreshes of ``key``: in-process always, across hosts on PostgreSQL.
 
-        Waits at most ``LOCK_TIMEOUT`` seconds in all, then raises ``StoreError``.
+        Waits at most ``db.deadlines.lock`` seconds in all (for the in-process lock, for one
+        of the ``LOCK_CONNECTIONS`` lock connections, then for the advisory lock), then
+        raises ``StoreError``: the pool then fetches without the lock.
         """
         db = self._db
         name = key.as_str()
-        deadline = anyio.current_time() + LOCK_TIMEOUT
-        async with locks.local_lock(f"{db.lock_scope}|{name}", wait=LOCK_TIMEOUT):
+        wait = db.deadlines.lock
+        deadline = anyio.current_time() + wait
+        async with locks.local_lock(f"{db.lock_scope}|{name}", wait=wait):
             if not db.is_postgres:
                 yield
                 return
             slots = db.lock_slots
             left = max(deadline - anyio.current_time(), 0.0)
-            with anyio.fail_after(left if left > 0 else 0.001):
-                await slots.acquire()
+            try:
+                with anyio.fail_after(left if left > 0 else 0.001):
+                    await slots.acquire()
+            except TimeoutError:
+                raise StoreError(
+                    f"credential store: all {LOCK_CONNECTIONS} token lock "
+                    f"connections busy for {wait:g} s"
+                ) from None
             try:
                 left = max(deadline - anyio.current_time(), 0.0)
                 async with locks.advisory_lock(

@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, and_, delete, select
 
 from lark_service.adapters.postgres.database import SqlDatabase
 from lark_service.adapters.postgres.timestamps import utc_now
+from lark_service.domain.grants import GrantExpiry
 from lark_service.domain.tokens import UserToken
 
 __all__ = ["SqlUserGrantStore"]
@@ -48,3 +49,16 @@ class SqlUserGrantStore:
     async def delete_user_token(self, app_id: str, user_id: str) -> None:
         stmt = delete(self._db.tables.user_tokens).where(self._where(app_id, user_id))
         await self._db.write("deleting a user token", stmt)
+
+    async def expiring_user_grants(self, before: float) -> list[GrantExpiry]:
+        c = self._db.tables.user_tokens.c
+        stmt = select(c.app_id, c.user_id, c.refresh_expires_at).where(
+            c.refresh_expires_at > 0, c.refresh_expires_at < before
+        )
+        rows = await self._db.rows("listing expiring user grants", stmt)
+        return [
+            GrantExpiry(
+                app_id=r["app_id"], user_id=r["user_id"], refresh_expires_at=r["refresh_expires_at"]
+            )
+            for r in rows
+        ]

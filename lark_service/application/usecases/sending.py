@@ -101,7 +101,8 @@ class SendingService:
         if cmd.uuid is not None:
             job_id = check_uuid(cmd.uuid)
             existing = await self.jobs.get_job(job_id)
-            if existing is not None:
+            # a job whose publish failed was never queued: enqueuing it again queues it
+            if existing is not None and not _never_queued(existing):
                 return existing
         else:
             job_id = self._new_job_id()
@@ -117,7 +118,15 @@ class SendingService:
         )
         record = JobRecord(job_id=job_id, app_id=app.app_id, status="queued", updated_at=now)
         await self.jobs.save_job(record)  # first, so that a fast worker finds it
-        await self.queue.publish(job)
+        try:
+            await self.queue.publish(job)
+        except BaseException as exc:
+            # not left "queued" for ever: the caller's retry with the same uuid queues it
+            failed = msgspec.structs.replace(
+                record, status="failed", error_msg=f"{NOT_QUEUED}: {type(exc).__name__}"
+            )
+            await self.jobs.save_job(failed)
+            raise
         self.metrics.send_job(app_id=app.app_id, outcome="published")
         return record
 
@@ -230,3 +239,15 @@ class SendingService:
         )
         await self.jobs.save_job(record)
         return record
+
+
+NOT_QUEUED = "not queued"
+
+
+def _never_queued(record: JobRecord) -> bool:
+    """A record whose publish failed: no attempt made, nothing at Lark or in the queue."""
+    return (
+        record.status == "failed"
+        and record.attempts == 0
+        and (record.error_msg or "").startswith(NOT_QUEUED)
+    )

@@ -38,7 +38,14 @@ class TokenIssuer(Protocol):
         ...
 
     async def user_access_token_from_code(
-        self, app: AppConfig, *, user_id: str, code: str, redirect_uri: str = ""
+        self,
+        app: AppConfig,
+        *,
+        user_id: str,
+        code: str,
+        redirect_uri: str = "",
+        code_verifier: str = "",
     ) -> UserToken:
-        """OAuth v2 authorization_code grant."""
+        """OAuth v2 authorization_code grant (``code_verifier``: PKCE, when a challenge was
+        sent with the authorization URL)."""
         ...

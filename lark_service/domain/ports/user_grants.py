@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from lark_service.domain.grants import GrantExpiry
 from lark_service.domain.tokens import UserToken
 
 
@@ -15,3 +16,7 @@ class UserGrantStore(Protocol):
         ...
 
     async def delete_user_token(self, app_id: str, user_id: str) -> None: ...
+
+    async def expiring_user_grants(self, before: float) -> list[GrantExpiry]:
+        """Grants whose refresh token lapses before ``before`` (token care); no tokens."""
+        ...

@@ -26,6 +26,7 @@ from lark_service.entrypoints.http import (
     routes_directory,
     routes_docs,
     routes_events,
+    routes_grants,
     routes_messages,
 )
 from lark_service.entrypoints.http.auth import require_scope
@@ -72,6 +73,7 @@ def create_app(services: Services, *, debug: bool = False) -> Litestar:
             *routes_docs.ROUTES,
             *routes_apps.ROUTES,
             *routes_events.ROUTES,
+            *routes_grants.ROUTES,
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         guards=[require_scope],

@@ -14,6 +14,7 @@ from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.usecases.apps import AppsService
 from lark_service.application.usecases.events import EventIntake
+from lark_service.application.usecases.grants import GrantService
 from lark_service.application.usecases.keys import ApiKeyService
 from lark_service.application.usecases.sending import SendingService
 from lark_service.domain.ports.events import EventBus
@@ -39,6 +40,7 @@ class Services:
     events: EventIntake
     bus: EventBus
     readiness: Sequence[tuple[str, ReadinessCheck]] = ()
+    grants: GrantService | None = None  # None: the /v1/users/*/grant routes answer 503
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     readiness_timeout: float = 2.0
 

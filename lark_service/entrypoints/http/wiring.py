@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from lark_service.adapters.memory.api_keys import InMemoryApiKeyStore
 from lark_service.adapters.memory.event_bus import InMemoryEventBus
+from lark_service.adapters.memory.grant_sessions import InMemoryGrantSessionStore
 from lark_service.adapters.memory.jobs import InMemoryJobStore
 from lark_service.adapters.memory.send_queue import InMemorySendQueue, Sleep
 from lark_service.adapters.memory.store import InMemoryProcessedEventStore
@@ -25,11 +27,13 @@ from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.usecases.apps import AppsService
 from lark_service.application.usecases.events import EventIntake
+from lark_service.application.usecases.grants import GrantService
 from lark_service.application.usecases.keys import ADMIN_KEY_ENV, ApiKeyService
 from lark_service.application.usecases.sending import DEFAULT_MAX_ATTEMPTS, SendingService
 from lark_service.domain.jobs import SendJob
 from lark_service.domain.ports.api_keys import ApiKeyStore
 from lark_service.domain.ports.events import EventBus
+from lark_service.domain.ports.grant_sessions import GrantSessionStore
 from lark_service.domain.ports.processed_events import ProcessedEventStore
 from lark_service.domain.ports.send_queue import JobStore, SendQueue
 from lark_service.entrypoints.http.services import DEFAULT_MAX_BODY_SIZE, ReadinessCheck, Services
@@ -48,9 +52,25 @@ def build_services(
     readiness: Sequence[tuple[str, ReadinessCheck]] = (),
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    grant_sessions: GrantSessionStore | None = None,
+    grant_secret: str | None = None,
+    oauth_redirect_uri: str = "",
 ) -> Services:
-    """The use cases and clients over ``pool`` and the given stores, queue and bus."""
+    """The use cases and clients over ``pool`` and the given stores, queue and bus.
+
+    ``grant_secret`` signs OAuth states: replicas behind one callback URL need the same one
+    (a random one serves a single process).
+    """
     messaging = MessagingClient(pool)
+    grants = GrantService(
+        pool,
+        sessions=InMemoryGrantSessionStore() if grant_sessions is None else grant_sessions,
+        messaging=messaging,
+        secret=grant_secret or secrets.token_urlsafe(32),
+        redirect_uri=oauth_redirect_uri,
+        bus=bus,
+    )
+    grants.watch_pool()
     return Services(
         pool=pool,
         sending=SendingService(
@@ -77,6 +97,7 @@ def build_services(
         ),
         bus=bus,
         readiness=readiness,
+        grants=grants,
         max_body_size=max_body_size,
     )
 
@@ -95,6 +116,9 @@ async def open_services(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     retry_delay: float = 1.0,
     sleep: Sleep = asyncio.sleep,
+    grant_sessions: GrantSessionStore | None = None,
+    grant_secret: str | None = None,
+    oauth_redirect_uri: str = "",
 ) -> AsyncIterator[Services]:
     """Services with their stores and a send queue.
 
@@ -145,6 +169,9 @@ async def open_services(
             processed_events=processed_events,
             readiness=[("store", store_ready), *readiness],
             max_attempts=max_attempts,
+            grant_sessions=grant_sessions,
+            grant_secret=grant_secret,
+            oauth_redirect_uri=oauth_redirect_uri,
         )
         if admin_key and await services.keys.ensure(admin_key, ("admin",), name=ADMIN_KEY_ENV):
             log.warning("created the admin API key given in %s", ADMIN_KEY_ENV)

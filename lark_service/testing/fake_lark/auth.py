@@ -34,15 +34,28 @@ token invalid, 20037 refresh token expired, 20064 refresh token revoked (after
 
 Every request to a token-issuing path (not ``resend``) counts toward the app's
 token-request counter, failures included.
+
+The authorization page (``GET /open-apis/authen/v1/authorize``, on Lark's accounts host) is
+played by `approve`: the user ``user_id`` approves (or denies) an authorization URL and gets
+the redirect URL with ``code`` and ``state`` (or ``error=access_denied``). The route answers
+the same 302 when the request names the signed-in user in the ``X-Fake-User`` header (chosen:
+the real page needs a browser session). ``GET /open-apis/authen/v1/user_info`` (user token
+only) answers ``{"open_id", "tenant_key"}`` of the token's user. A ``code_challenge`` (PKCE,
+``S256`` or ``plain``) given there must be matched by the ``code_verifier`` of the exchange,
+else 20003 ``invalid_grant`` (chosen: Lark documents no separate code).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import secrets
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import msgspec
+from starlette.responses import RedirectResponse
 
 from lark_service.testing.fake_lark.models import FakeApp, FakeLarkError, FakeRequest
 from lark_service.testing.fake_lark.server import FakeLark, HandlerResult
@@ -53,7 +66,47 @@ APP_STORE = "/open-apis/auth/v3/app_access_token"
 TENANT_STORE = "/open-apis/auth/v3/tenant_access_token"
 TICKET_RESEND = "/open-apis/auth/v3/app_ticket/resend"
 OAUTH_TOKEN = "/open-apis/authen/v2/oauth/token"  # noqa: S105  # nosec B105 - a path
+AUTHORIZE = "/open-apis/authen/v1/authorize"
+USER_INFO = "/open-apis/authen/v1/user_info"
 TOKEN_PATHS = (TENANT_INTERNAL, APP_INTERNAL, APP_STORE, TENANT_STORE, OAUTH_TOKEN)
+_PKCE = "oauth_pkce"  # fake.state key: code -> (code_challenge, method)
+
+
+def approve(fake: FakeLark, authorize_url: str, user_id: str, *, deny: bool = False) -> str:
+    """The redirect URL Lark sends the browser to after ``user_id`` answers the page."""
+    query = dict(parse_qsl(urlsplit(authorize_url).query))
+    app_id, redirect_uri = query.get("client_id", ""), query.get("redirect_uri", "")
+    fake.get_app(app_id)
+    if not redirect_uri:
+        raise FakeLarkError(400, 20001, "invalid param: redirect_uri")
+    reply = {"state": query.get("state", "")}
+    if deny:
+        reply["error"] = "access_denied"
+    else:
+        code = "code-" + secrets.token_hex(8)
+        fake.add_auth_code(
+            app_id, user_id, code, redirect_uri=redirect_uri, scope=query.get("scope", "")
+        )
+        challenge = query.get("code_challenge")
+        if challenge:
+            method = query.get("code_challenge_method", "plain")
+            fake.state.setdefault(_PKCE, {})[code] = (challenge, method)
+        reply["code"] = code
+    sep = "&" if "?" in redirect_uri else "?"
+    return redirect_uri + sep + urlencode(reply)
+
+
+def _pkce_matches(fake: FakeLark, code: str, verifier: object) -> bool:
+    pending = fake.state.get(_PKCE, {}).get(code)
+    if pending is None:
+        return True
+    challenge, method = pending
+    if not isinstance(verifier, str) or not verifier:
+        return False
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode()).digest()
+        verifier = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return hmac.compare_digest(str(verifier), challenge)
 
 
 class _OAuthError(Exception):
@@ -145,6 +198,20 @@ def register(fake: FakeLark) -> None:
         fake.push_app_ticket(app.app_id)
         return 200, {"code": 0, "msg": "ok"}
 
+    @fake.route("GET", AUTHORIZE)
+    async def authorize(req: FakeRequest) -> HandlerResult:
+        user_id = req.headers.get("x-fake-user", "")
+        if not user_id:
+            raise FakeLarkError(401, 20001, "no signed-in user (send X-Fake-User)")
+        url = "?" + urlencode(dict(req.query))
+        return RedirectResponse(approve(fake, url, user_id), status_code=302)
+
+    @fake.route("GET", USER_INFO)
+    async def user_info(req: FakeRequest) -> HandlerResult:
+        # chosen: the fake's user ids are open_ids; name and other ids are not modelled
+        info = fake.require_token(req, kinds=("user",))
+        return {"open_id": info.user_id, "tenant_key": info.tenant_key}
+
     @fake.route("POST", OAUTH_TOKEN)
     async def oauth_token(req: FakeRequest) -> HandlerResult:
         try:
@@ -178,6 +245,8 @@ def _oauth(fake: FakeLark, params: dict[str, Any]) -> dict[str, Any]:
                 raise _OAuthError(20004, "invalid_grant", "the authorization code has expired")
             if auth.redirect_uri is not None and params.get("redirect_uri") != auth.redirect_uri:
                 raise _OAuthError(20071, "invalid_grant", "redirect_uri does not match")
+            if not _pkce_matches(fake, code, params.get("code_verifier")):
+                raise _OAuthError(20003, "invalid_grant", "code_verifier does not match")
             auth.used = True
         user_id, tenant_key, scope = auth.user_id, app.tenant_keys[0], auth.scope
     elif grant == "refresh_token":

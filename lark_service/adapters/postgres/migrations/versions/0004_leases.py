@@ -1,7 +1,7 @@
 """Leases (one long connection per app across replicas) and each app's event mode.
 
 Revision ID: 0004
-Revises: 0002 (the lead rechains it after 0003 when that lands)
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from lark_service.adapters.postgres.migrations import table_prefix
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
