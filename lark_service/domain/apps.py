@@ -31,6 +31,13 @@ class Domain(enum.StrEnum):
     LARK = "lark"
 
 
+class EventMode(enum.StrEnum):
+    """How Lark delivers the app's events and card callbacks."""
+
+    WEBHOOK = "webhook"  # Lark POSTs them to our public URL
+    WEBSOCKET = "websocket"  # the app dials Lark's long connection (no public URL needed)
+
+
 class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One Lark app's credentials and settings.
 
@@ -47,6 +54,7 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     verification_token: str | None = None
     is_default: bool = False
     enabled: bool = True
+    event_mode: EventMode = EventMode.WEBHOOK
 
     def __post_init__(self) -> None:
         # msgspec checks types when decoding, not in __init__: check every field here so a
@@ -75,6 +83,15 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
                     f"{[t.value for t in AppType]}, not {_short(self.app_type)}"
                 ) from None
             msgspec.structs.force_setattr(self, "app_type", app_type)
+        if not isinstance(self.event_mode, EventMode):
+            try:
+                event_mode = EventMode(self.event_mode)
+            except ValueError:
+                raise ConfigError(
+                    f"app {self.app_id}: event_mode must be one of "
+                    f"{[m.value for m in EventMode]}, not {_short(self.event_mode)}"
+                ) from None
+            msgspec.structs.force_setattr(self, "event_mode", event_mode)
         if not isinstance(self.domain, str):
             raise ConfigError(f"app {self.app_id}: domain must be a str")
         resolve_base_url(self.domain)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lark_service.adapters.postgres.database import SqlDatabase
 from lark_service.adapters.postgres.timestamps import utc_now
-from lark_service.domain.apps import AppConfig, AppType
+from lark_service.domain.apps import AppConfig, AppType, EventMode
 
 __all__ = ["SqlAppStore"]
 
@@ -36,6 +36,7 @@ class SqlAppStore:
             verification_token=db.unseal(t, r, "verification_token"),
             is_default=r["is_default"],
             enabled=r["enabled"],
+            event_mode=EventMode(r["event_mode"]),
         )
 
     async def list_apps(self) -> list[AppConfig]:
@@ -50,7 +51,10 @@ class SqlAppStore:
 
     async def save_app(self, app: AppConfig) -> None:
         t, now = self._db.tables.apps, utc_now()
-        row = msgspec.structs.asdict(app) | {"app_type": app.app_type.value}
+        row = msgspec.structs.asdict(app) | {
+            "app_type": app.app_type.value,
+            "event_mode": app.event_mode.value,
+        }
         row |= {"created_at": now, "updated_at": now}
         upsert = self._db.upsert(t, self._db.seal(t, row, *_SEALED), keep=("created_at",))
         others = (

@@ -47,6 +47,7 @@ class Tables:
     jobs: Table
     api_keys: Table
     grant_sessions: Table
+    leases: Table
 
     def per_app(self) -> tuple[Table, ...]:
         """Tables holding rows that belong to one app (deleted with it)."""
@@ -94,6 +95,8 @@ def build_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         Column("verification_token", Text, nullable=True),
         Column("is_default", Boolean, nullable=False),
         Column("enabled", Boolean, nullable=False),
+        # webhook | websocket (migration 0004)
+        Column("event_mode", String(16), nullable=False, server_default="webhook"),
         _ts("created_at"),
         _ts("updated_at"),
     )
@@ -136,6 +139,14 @@ def build_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         Index(f"ix_{p}processed_events_expires_at", "expires_at"),
     )
     jobs, api_keys = _service_tables(md, p)
+    # who holds a duty across replicas (an app's long connection), until expires_at
+    leases = Table(
+        f"{p}leases",
+        md,
+        Column("name", String(255), primary_key=True),
+        Column("holder", String(255), nullable=False),
+        Column("expires_at", Double, nullable=False),
+    )
     return Tables(
         prefix,
         md,
@@ -148,6 +159,7 @@ def build_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         jobs,
         api_keys,
         grant_sessions_table(md, p),
+        leases,
     )
 
 

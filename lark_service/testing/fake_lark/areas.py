@@ -13,6 +13,7 @@ from lark_service.testing.fake_lark import (
     drive,
     im,
     sheets,
+    ws,
 )
 from lark_service.testing.fake_lark.server import Register
 
@@ -27,4 +28,5 @@ REGISTER: tuple[Register, ...] = (
     sheets.register,
     bitable.register,
     apaas.register,
+    ws.register,
 )

@@ -31,7 +31,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -55,6 +55,9 @@ from lark_service.testing.fake_lark.wire import (
     lifespan,
     send_body,
 )
+
+if TYPE_CHECKING:
+    from lark_service.testing.fake_lark.ws import FakeLongConnections
 
 _LARK_HEADER_CASE = {
     "content-disposition": "Content-Disposition",
@@ -97,6 +100,9 @@ class FakeLark:
         self._log_prefix = time.strftime("%Y%m%d%H%M%S", time.gmtime(self._start)) + "FAKE"
         self._log_seq = itertools.count(1)
         self.app: ASGIApp = self  # FakeLark is itself the ASGI app (see __call__)
+        # WebSocket scopes go here (ws.py: the long connection); set by an area
+        self.websocket_app: ASGIApp | None = None
+        self.long_connections: FakeLongConnections
         # Imported here: every area module imports this one for `FakeLark` and `HandlerResult`.
         from lark_service.testing.fake_lark.areas import REGISTER
 
@@ -189,6 +195,12 @@ class FakeLark:
         self.get_app(app_id)
         self.tokens.add_code(app_id, user_id, code, redirect_uri, scope)
 
+    def push_ws_event(
+        self, app_id: str, event: bytes | str | dict[str, Any], *, parts: int = 1
+    ) -> str:
+        """Push an event over the app's long connection (ws.py); returns its message_id."""
+        return self.long_connections.push_event(app_id, event, parts=parts)
+
     def push_app_ticket(self, app_id: str) -> str:
         """Generate the marketplace app's new current app_ticket and return it."""
         self.get_app(app_id)
@@ -270,6 +282,8 @@ class FakeLark:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
                 await lifespan(receive, send)
+            elif scope["type"] == "websocket" and self.websocket_app is not None:
+                await self.websocket_app(scope, receive, send)
             return
         message = await receive()
         body: bytes = message.get("body", b"")

@@ -1,0 +1,35 @@
+"""`LeaseStore` in memory: for one process (tests, the embedded mode)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+__all__ = ["InMemoryLeaseStore"]
+
+
+class InMemoryLeaseStore:
+    """Leases in a dict, timed by ``now`` (monotonic by default: leases are short)."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self._leases: dict[str, tuple[str, float]] = {}
+
+    async def acquire_lease(self, name: str, holder: str, *, ttl: float) -> bool:
+        now = self._now()
+        current = self._leases.get(name)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self._leases[name] = (holder, now + ttl)
+        return True
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        current = self._leases.get(name)
+        if current is not None and current[0] == holder:
+            del self._leases[name]
+
+    async def lease_holder(self, name: str) -> str | None:
+        current = self._leases.get(name)
+        if current is None or current[1] <= self._now():
+            return None
+        return current[0]
