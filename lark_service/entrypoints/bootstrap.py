@@ -47,6 +47,7 @@ from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.credentials import CredentialStores
 from lark_service.domain.ports.events import EventBus
 from lark_service.domain.ports.grant_sessions import GrantSessionStore
+from lark_service.domain.ports.leases import LeaseStore
 from lark_service.domain.ports.metrics import Metrics
 from lark_service.domain.ports.send_queue import JobStore, SendQueue
 from lark_service.domain.ports.token_issuer import TokenIssuer
@@ -196,6 +197,17 @@ def job_store(database: SqlDatabase | None) -> JobStore:
     return GroupCommitJobStore(database)
 
 
+def lease_store(database: SqlDatabase | None) -> LeaseStore:
+    """Leases (one long connection per app across replicas); in memory: this process only."""
+    if database is None:
+        from lark_service.adapters.memory.leases import InMemoryLeaseStore
+
+        return InMemoryLeaseStore()
+    from lark_service.adapters.postgres.leases import SqlLeaseStore
+
+    return SqlLeaseStore(database)
+
+
 def api_key_store(database: SqlDatabase | None) -> ApiKeyStore:
     if database is None:
         return InMemoryApiKeyStore()
@@ -272,6 +284,7 @@ class Gateways(containers.DeclarativeContainer):
     api_keys: providers.Provider[ApiKeyStore] = providers.Singleton(
         api_key_store, database=database
     )
+    leases: providers.Provider[LeaseStore] = providers.Singleton(lease_store, database=database)
     grant_sessions: providers.Provider[GrantSessionStore] = providers.Singleton(
         grant_session_store, database=database
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import os
@@ -221,10 +222,12 @@ async def _keys(args: argparse.Namespace) -> AsyncIterator[ApiKeyService]:
 
 @asynccontextmanager
 async def _services(
-    args: argparse.Namespace, *, service_name: str | None = None
+    args: argparse.Namespace, *, service_name: str | None = None, long_connections: bool = False
 ) -> AsyncIterator[tuple[Settings, Services]]:
     """The pool with every configured app, and the use cases over it; ``/metrics`` served
-    (when metrics are enabled) for as long as they run."""
+    (when metrics are enabled) for as long as they run. ``long_connections``: the apps in
+    ``websocket`` event mode also receive their events over Lark's long connection (one
+    connection per app across replicas, by a lease in the store)."""
     async with _app(args, service_name=service_name) as (settings, app):
         pool = await _pool(settings, app)
         app.core.metrics_endpoint()  # starts the scrape endpoint (a resource: closed at exit)
@@ -238,20 +241,34 @@ async def _services(
                 return None if up else "RabbitMQ is not connected"
 
             readiness.append(("broker", broker_ready))
-        async with open_services(
-            pool,
-            jobs=await app.gateways.jobs(),
-            api_keys=await app.gateways.api_keys(),
-            queue=queue,
-            readiness=readiness,
-            admin_key=settings.admin_key,
-            max_attempts=settings.send_max_attempts,
-            retry_delay=settings.send_retry_delays[0],
-            bus=await app.gateways.event_bus(),
-            processed_events=(await app.gateways.stores()).processed_events,
-            grant_sessions=await app.gateways.grant_sessions(),
-            grant_secret=settings.secret_key,
-        ) as services:
+        async with (
+            open_services(
+                pool,
+                jobs=await app.gateways.jobs(),
+                api_keys=await app.gateways.api_keys(),
+                queue=queue,
+                readiness=readiness,
+                admin_key=settings.admin_key,
+                max_attempts=settings.send_max_attempts,
+                retry_delay=settings.send_retry_delays[0],
+                bus=await app.gateways.event_bus(),
+                processed_events=(await app.gateways.stores()).processed_events,
+                grant_sessions=await app.gateways.grant_sessions(),
+                grant_secret=settings.secret_key,
+            ) as services,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            if long_connections:
+                from lark_service.entrypoints.long_connection import open_long_connections
+
+                await stack.enter_async_context(
+                    open_long_connections(
+                        pool.apps.list(),
+                        services.events.accept,
+                        await app.gateways.leases(),
+                        base_url=settings.base_url,
+                    )
+                )
             yield settings, services
 
 
@@ -305,7 +322,7 @@ def _sigterm_is_a_clean_exit() -> Iterator[None]:
 async def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         return await _serve_demo(args)
-    async with _services(args) as (settings, services):
+    async with _services(args, long_connections=True) as (settings, services):
         host = args.host or settings.http_host
         port = args.port or settings.http_port
 

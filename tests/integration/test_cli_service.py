@@ -25,6 +25,7 @@ from lark_service.entrypoints.cli import main
 from lark_service.testing.fake_lark import FakeLark
 from tests.e2e.support import LarkServiceProcess
 from tests.integration.amqp_scratch import AMQP_URL, make_job, scratch_prefix
+from tests.unit.events_support import event_v2
 
 pytestmark = [pytest.mark.integration]
 
@@ -316,3 +317,38 @@ async def test_worker_sends_queued_jobs_and_stops_on_sigterm(
         if worker.proc.poll() is None:
             worker.proc.kill()
         await queue.aclose()
+
+
+def test_serve_receives_events_over_the_long_connection(
+    tmp_path: Path, isolated: Path, fake: FakeLark, base_url: str
+) -> None:
+    """An app in ``websocket`` event mode: ``serve`` dials out to Lark and takes its events
+    there (no public URL needed), answering each once it is accepted (published)."""
+    fake.add_app("cli_ws", "secret-ws")
+    apps = tmp_path / "apps.toml"
+    apps.write_text(
+        '[[apps]]\napp_id = "cli_ws"\napp_secret = "secret-ws"\nevent_mode = "websocket"\n'
+    )
+    port = free_port()
+    env = {
+        "LARK_SERVICE_DATA_DIR": str(isolated),
+        "LARK_SERVICE_LOG_LEVEL": "WARNING",
+        "LARK_SERVICE_APPS_FILE": str(apps),
+        "LARK_SERVICE_BASE_URL": base_url,
+    }
+    server = LarkServiceProcess(["serve", "--port", str(port)], env, tmp_path / "serve.log")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", server)
+        deadline = time.monotonic() + STARTUP_DEADLINE
+        while fake.long_connections.connections("cli_ws") == 0:
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        message_id = fake.push_ws_event("cli_ws", event_v2(app_id="cli_ws"))
+        while not [a for a in fake.long_connections.acks("cli_ws") if a.message_id == message_id]:
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        (ack,) = [a for a in fake.long_connections.acks("cli_ws") if a.message_id == message_id]
+        assert ack.code == 200
+        assert fake.long_connections.max_connections("cli_ws") == 1
+    finally:
+        server.terminate()
