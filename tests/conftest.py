@@ -20,6 +20,7 @@ from lark_service.application.rate_limit import RateLimiter
 from lark_service.domain import AppConfig
 from lark_service.testing import FakeLark, fake_pool, serve_in_thread
 from lark_service.testing.virtual_time import VirtualTimeLoop, loop_clock
+from tests.otel_support import otel, registry  # noqa: F401  (the metrics tests' fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
@@ -19,6 +21,13 @@ from yarl import URL
 from lark_service.domain.errors import ConfigError, TransportError
 
 log = logging.getLogger("lark_service.amqp")
+
+
+class Declares(Protocol):
+    async def declare(self) -> None: ...
+
+
+A = TypeVar("A", bound=Declares)
 
 
 def redact_url(url: str) -> str:
@@ -83,3 +92,20 @@ async def open_connection(
             ) from exc
         raise
     return connection
+
+
+async def connect_and_declare(
+    url: str,
+    connect_timeout: float,
+    make: Callable[[AbstractRobustConnection], A],
+) -> A:
+    """``make`` an adapter on its own new connection and declare its topology; a failed
+    declaration closes the connection again (nothing left retrying in the background)."""
+    connection = await open_connection(url, connect_timeout=connect_timeout)
+    adapter = make(connection)
+    try:
+        await adapter.declare()
+    except BaseException:
+        await connection.close()
+        raise
+    return adapter

@@ -26,7 +26,10 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
-from lark_service.adapters.amqp.connection import check_timeout, open_connection
+from lark_service.adapters.amqp.connection import (
+    check_timeout,
+    connect_and_declare,
+)
 from lark_service.adapters.amqp.publishing import persistent_message, publish_confirmed, settle
 from lark_service.adapters.amqp.topology import Topology
 from lark_service.domain.errors import ConfigError, TransportError
@@ -84,14 +87,9 @@ class AmqpEventBus(EventBus):
         The URL and the options are checked (`ConfigError`) before the connection is attempted.
         """
         options = (options or EventBusOptions()).validate()
-        connection = await open_connection(url, connect_timeout=connect_timeout)
-        self = cls(connection, options, owns_connection=True)
-        try:
-            await self._declare()
-        except BaseException:
-            await connection.close()
-            raise
-        return self
+        return await connect_and_declare(
+            url, connect_timeout, lambda connection: cls(connection, options, owns_connection=True)
+        )
 
     @classmethod
     async def open(
@@ -99,10 +97,11 @@ class AmqpEventBus(EventBus):
     ) -> AmqpEventBus:
         """Use a connection shared with other adapters; ``aclose`` leaves it open."""
         self = cls(connection, options)
-        await self._declare()
+        await self.declare()
         return self
 
-    async def _declare(self) -> None:
+    async def declare(self) -> None:
+        """Declare this adapter's exchanges and queues (idempotent)."""
         try:
             async with asyncio.timeout(self._publish_timeout):
                 channel = await self._connection.channel(publisher_confirms=True)

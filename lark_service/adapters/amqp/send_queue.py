@@ -28,7 +28,10 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
-from lark_service.adapters.amqp.connection import check_timeout, open_connection
+from lark_service.adapters.amqp.connection import (
+    check_timeout,
+    connect_and_declare,
+)
 from lark_service.adapters.amqp.dead_letters import (
     LAST_ERROR_HEADER,
     DeadLetter,
@@ -111,14 +114,9 @@ class AmqpSendQueue(SendQueue):
         The URL and the options are checked (`ConfigError`) before the connection is attempted.
         """
         options = (options or SendQueueOptions()).validate()
-        connection = await open_connection(url, connect_timeout=connect_timeout)
-        self = cls(connection, options, owns_connection=True)
-        try:
-            await self._declare()
-        except BaseException:
-            await connection.close()
-            raise
-        return self
+        return await connect_and_declare(
+            url, connect_timeout, lambda connection: cls(connection, options, owns_connection=True)
+        )
 
     @classmethod
     async def open(
@@ -126,10 +124,11 @@ class AmqpSendQueue(SendQueue):
     ) -> AmqpSendQueue:
         """Use a connection shared with other adapters; ``aclose`` leaves it open."""
         self = cls(connection, options)
-        await self._declare()
+        await self.declare()
         return self
 
-    async def _declare(self) -> None:
+    async def declare(self) -> None:
+        """Declare this adapter's exchanges and queues (idempotent)."""
         topology = self._topology
         try:
             async with asyncio.timeout(self._publish_timeout):
