@@ -99,6 +99,7 @@ class CredentialPool(UserTokenMixin):
         self.refresh_ahead = refresh_ahead
         self.min_remaining = min_remaining
         self.limiter = limiter if limiter is not None else RateLimiter()
+        metrics.watch_limiter(self.limiter.counts)
         # the default deadline (seconds) of each client call made through this pool; a
         # call's ``timeout=`` and a client's ``call_timeout=`` take precedence
         self.call_timeout = call_timeout

@@ -22,6 +22,7 @@ import msgspec
 from lark_service.application.rate_limit_shared import SharedBudgets
 from lark_service.application.rate_limit_stats import LimiterStats
 from lark_service.domain.ports.limiter_budget import LimiterBudget
+from lark_service.domain.ports.metrics import LimiterCounts
 
 
 class Limit(msgspec.Struct, frozen=True, kw_only=True):
@@ -234,6 +235,16 @@ class RateLimiter:
             self._share.rate_limited(app_id, family, retry_after)
         if self.shared is not None:
             self.shared.note_rate_limited(app_id, family, retry_after)
+
+    def counts(self) -> LimiterCounts:
+        """The shared-store counters, for metrics (all zero for the local limiter)."""
+        stats = self.stats
+        return LimiterCounts(
+            store_round_trips=stats.round_trips,
+            store_errors=stats.store_errors,
+            fallbacks=stats.fallbacks,
+            fallback_calls=stats.fallback_calls,
+        )
 
     async def aclose(self) -> None:
         """Give unused shared tokens back and leave the store (no-op when local)."""

@@ -18,7 +18,7 @@ from lark_service.adapters.otel import (
 from lark_service.application import ContactClient, CredentialPool, MessagingClient
 from lark_service.application.rate_limit import Limit, RateLimiter
 from lark_service.domain import AppConfig, AuthError
-from lark_service.domain.ports.metrics import Metrics, NullMetrics, TokenExpiry
+from lark_service.domain.ports.metrics import LimiterCounts, Metrics, NullMetrics, TokenExpiry
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing import InProcessLarkTransport
 from lark_service.testing.fake_lark import FakeLark
@@ -261,3 +261,19 @@ async def _two_contact_calls(pool: CredentialPool, open_id: str) -> None:
     client = ContactClient(pool)
     for _ in range(2):
         await client.get_user(open_id, app_id="cli_wait0")
+
+
+def test_shared_limiter_counts_are_exported(otel: OtelMetrics, registry: CollectorRegistry) -> None:
+    otel.watch_limiter(lambda: LimiterCounts(7, 2, 1, 40))
+    s = scrape(registry)
+    assert value(s, "lark_limiter_store_round_trips_total") == 7
+    assert value(s, "lark_limiter_store_errors_total") == 2
+    assert value(s, "lark_limiter_fallbacks_total") == 1
+    assert value(s, "lark_limiter_fallback_calls_total") == 40
+
+
+async def test_the_pool_reports_its_limiter(fake: FakeLark) -> None:
+    metrics = InMemoryMetrics()
+    transport = InProcessLarkTransport(fake, metrics=metrics)
+    async with open_pool(apps=make_apps(fake, 1), transport=transport, metrics=metrics):
+        assert metrics.limiter_counts() == LimiterCounts(0, 0, 0, 0)  # the local limiter

@@ -3,6 +3,8 @@ from __future__ import annotations
 from collections import Counter
 
 from lark_service.domain.ports.metrics import (
+    LimiterCounts,
+    LimiterCountsSource,
     Metrics,
     SendJobOutcome,
     TokenExpiry,
@@ -29,6 +31,7 @@ class InMemoryMetrics(Metrics):
         self.send_jobs: Counter[tuple[str, str]] = Counter()
         self.queue_depths: dict[str, int] = {}
         self._expiry_source: TokenExpirySource | None = None
+        self._limiter_source: LimiterCountsSource | None = None
 
     def api_call(self, *, app_id: str, api: str, outcome: str, seconds: float) -> None:
         self.calls[(app_id, api, outcome)] += 1
@@ -52,6 +55,13 @@ class InMemoryMetrics(Metrics):
     def token_expiries(self) -> list[TokenExpiry]:
         """What a scrape would see now (empty until `watch_token_expiry`)."""
         return [] if self._expiry_source is None else list(self._expiry_source())
+
+    def watch_limiter(self, source: LimiterCountsSource) -> None:
+        self._limiter_source = source
+
+    def limiter_counts(self) -> LimiterCounts | None:
+        """What a scrape would see now (``None`` until `watch_limiter`)."""
+        return None if self._limiter_source is None else self._limiter_source()
 
     def limiter_wait(self, *, app_id: str, family: str, seconds: float) -> None:
         self.limiter_waits[(app_id, family)] += 1

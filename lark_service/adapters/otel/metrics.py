@@ -14,7 +14,7 @@ and tests/unit/test_otel_metrics.py checks them against a rendered registry.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Histogram, MeterProvider, Observation
@@ -24,6 +24,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from lark_service.adapters.otel.call_stats import CallStats, CallStatsCollector
 from lark_service.domain.ports.metrics import (
+    LimiterCountsSource,
     Metrics,
     SendJobOutcome,
     TokenExpiry,
@@ -182,6 +183,19 @@ class OtelMetrics(Metrics):
             unit="s",
             description="Seconds until the soonest cached token of each app and kind expires",
         )
+        self._limiter_source: LimiterCountsSource | None = None
+        for field, description in (
+            ("store_round_trips", "Exchanges of the shared rate limiter with its store"),
+            ("store_errors", "Failed exchanges of the shared rate limiter with its store"),
+            ("fallbacks", "Times the shared limiter fell back to a local share"),
+            ("fallback_calls", "Calls shaped by the local share while the store was down"),
+        ):
+            meter.create_observable_counter(
+                f"lark_limiter_{field}",
+                callbacks=[self._limiter_observer(field)],
+                unit="1",
+                description=description,
+            )
         meter.create_observable_gauge(
             "lark_send_queue_depth",
             callbacks=[self._observe_depths],
@@ -263,6 +277,16 @@ class OtelMetrics(Metrics):
         return [Observation(s, {"app_id": a, "kind": k}) for (a, k), s in soonest.items()]
 
     # Rate limiter
+    def watch_limiter(self, source: LimiterCountsSource) -> None:
+        self._limiter_source = source
+
+    def _limiter_observer(self, field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            source = self._limiter_source
+            return [] if source is None else [Observation(getattr(source(), field))]
+
+        return observe
+
     def limiter_wait(self, *, app_id: str, family: str, seconds: float) -> None:
         attributes = {"app_id": app_id, "family": family}
         self._limiter_waits.add(1, attributes)

@@ -27,6 +27,19 @@ TokenExpirySource = Callable[[], Iterable[TokenExpiry]]
 """Called at every scrape; must be cheap and must not block (no I/O)."""
 
 
+class LimiterCounts(NamedTuple):
+    """What the shared rate limiter did since the process started (cumulative counts)."""
+
+    store_round_trips: int  # exchanges with the shared budget store (Redis)
+    store_errors: int  # of those, the failed ones
+    fallbacks: int  # times the store became unreachable (local share taken)
+    fallback_calls: int  # calls shaped by the local share meanwhile
+
+
+LimiterCountsSource = Callable[[], LimiterCounts]
+"""Called at every scrape; must be cheap and must not block (no I/O)."""
+
+
 class Metrics(Protocol):
     """Records what the service does. Attributes are bounded: app_id and api, never user ids."""
 
@@ -51,6 +64,10 @@ class Metrics(Protocol):
     # Client-side rate limiting (application/rate_limit.py)
     def limiter_wait(self, *, app_id: str, family: str, seconds: float) -> None:
         """A call waited ``seconds`` (> 0) for a slot of its API family."""
+        ...
+
+    def watch_limiter(self, source: LimiterCountsSource) -> None:
+        """Report ``source()``'s shared-limiter counts at every scrape (replaces any earlier)."""
         ...
 
     # HTTP API (entrypoints, the service)
@@ -95,6 +112,9 @@ class NullMetrics(Metrics):
         return None
 
     def limiter_wait(self, *, app_id: str, family: str, seconds: float) -> None:
+        return None
+
+    def watch_limiter(self, source: LimiterCountsSource) -> None:
         return None
 
     def http_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
