@@ -110,7 +110,7 @@ class ApplicationManager:
                 "domain": environ.get("LARK_APP_DOMAIN", "feishu"),
                 "app_type": environ.get("LARK_APP_TYPE", "self_built"),
             }
-            for field in ("encrypt_key", "verification_token"):
+            for field in ("encrypt_key", "verification_token", "event_mode"):
                 if environ.get(f"LARK_APP_{field.upper()}"):
                     groups["LARK_APP"][field] = environ[f"LARK_APP_{field.upper()}"]
         for var, value in environ.items():

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from lark_service.application.pool import CredentialPool
-from lark_service.domain.apps import AppConfig, AppType, resolve_base_url
+from lark_service.domain.apps import AppConfig, AppType, EventMode, resolve_base_url
 from lark_service.domain.errors import ConfigError
 from lark_service.entrypoints.bootstrap import application
 from lark_service.entrypoints.cli_options import (
@@ -73,15 +73,29 @@ def add_parsers(subparsers: Any) -> None:
     )
     add.add_argument("--domain", default="feishu", help="feishu (default), lark or a base URL")
     add.add_argument("--default", action="store_true", help="make it the (only) default app")
+    add.add_argument(
+        "--event-mode",
+        choices=[m.value for m in EventMode],
+        default=EventMode.WEBHOOK.value,
+        help="how Lark delivers events: webhook (default) or websocket (the long connection)",
+    )
     _event_key_options(add)
 
     update = command(
-        "update", _update, "change an app's name, domain, type or event keys (read from stdin)"
+        "update",
+        _update,
+        "change an app's name, domain, type, event mode or event keys (read from stdin)",
     )
     update.add_argument("app_id")
     update.add_argument("--name", default=None, help="a name for people")
     update.add_argument("--app-type", choices=[t.value for t in AppType], default=None)
     update.add_argument("--domain", default=None, help="feishu, lark or a base URL")
+    update.add_argument(
+        "--event-mode",
+        choices=[m.value for m in EventMode],
+        default=None,
+        help="webhook or websocket",
+    )
     _event_key_options(update)
 
     command("list", _list, "list the apps (never their secrets)")
@@ -170,6 +184,7 @@ def describe_app(app: AppConfig) -> str:
         ("base_url", app.base_url),
         ("enabled", "yes" if app.enabled else "no"),
         ("default", "yes" if app.is_default else "no"),
+        ("event_mode", str(app.event_mode)),
         ("app_secret", _secret(app.app_secret)),
         ("encrypt_key", _secret(app.encrypt_key)),
         ("verification_token", _secret(app.verification_token)),
@@ -190,6 +205,7 @@ async def _add(args: argparse.Namespace) -> int:
         is_default=args.default,
         encrypt_key=keys.get("encrypt_key"),
         verification_token=keys.get("verification_token"),
+        event_mode=EventMode(args.event_mode),
     )
     app.base_url  # noqa: B018 - validates the domain before anything is stored
     async with _pool(args) as pool:
@@ -207,10 +223,12 @@ async def _update(args: argparse.Namespace) -> int:
         changes["domain"] = args.domain
     if args.app_type is not None:
         changes["app_type"] = AppType(args.app_type)
+    if args.event_mode is not None:
+        changes["event_mode"] = EventMode(args.event_mode)
     if not changes and not (args.with_encrypt_key or args.with_verification_token):
         raise ConfigError(
-            "nothing to change: give --name, --domain, --app-type, --with-encrypt-key "
-            "or --with-verification-token"
+            "nothing to change: give --name, --domain, --app-type, --event-mode, "
+            "--with-encrypt-key or --with-verification-token"
         )
     changes.update(_event_keys(args))
     async with _pool(args) as pool:

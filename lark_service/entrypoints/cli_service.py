@@ -222,12 +222,17 @@ async def _keys(args: argparse.Namespace) -> AsyncIterator[ApiKeyService]:
 
 @asynccontextmanager
 async def _services(
-    args: argparse.Namespace, *, service_name: str | None = None, long_connections: bool = False
+    args: argparse.Namespace,
+    *,
+    service_name: str | None = None,
+    long_connections: bool = False,
+    upkeep: bool = False,
 ) -> AsyncIterator[tuple[Settings, Services]]:
     """The pool with every configured app, and the use cases over it; ``/metrics`` served
     (when metrics are enabled) for as long as they run. ``long_connections``: the apps in
     ``websocket`` event mode also receive their events over Lark's long connection (one
-    connection per app across replicas, by a lease in the store)."""
+    connection per app across replicas, by a lease in the store). ``upkeep``: the periodic
+    jobs of `entrypoints.upkeep` run meanwhile (each in one replica at a time)."""
     async with _app(args, service_name=service_name) as (settings, app):
         pool = await _pool(settings, app)
         app.core.metrics_endpoint()  # starts the scrape endpoint (a resource: closed at exit)
@@ -268,6 +273,12 @@ async def _services(
                         await app.gateways.leases(),
                         base_url=settings.base_url,
                     )
+                )
+            if upkeep:
+                from lark_service.entrypoints.upkeep import open_upkeep
+
+                await stack.enter_async_context(
+                    open_upkeep(services, await app.gateways.leases(), clock=pool.clock)
                 )
             yield settings, services
 
@@ -322,7 +333,7 @@ def _sigterm_is_a_clean_exit() -> Iterator[None]:
 async def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         return await _serve_demo(args)
-    async with _services(args, long_connections=True) as (settings, services):
+    async with _services(args, long_connections=True, upkeep=True) as (settings, services):
         host = args.host or settings.http_host
         port = args.port or settings.http_port
 

@@ -22,3 +22,9 @@ class InMemoryJobStore(JobStore):
         found = [r for r in self._jobs.values() if status is None or r.status == status]
         found.sort(key=lambda r: r.updated_at, reverse=True)
         return found[:limit]
+
+    async def prune_jobs(self, before: float) -> int:
+        old = [k for k, r in self._jobs.items() if r.updated_at < before]
+        for job_id in old:
+            del self._jobs[job_id]
+        return len(old)

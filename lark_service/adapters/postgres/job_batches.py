@@ -57,6 +57,9 @@ class GroupCommitJobStore(JobStore):
     ) -> list[JobRecord]:
         return await self._reads.list_jobs(status=status, limit=limit)
 
+    async def prune_jobs(self, before: float) -> int:
+        return await self._reads.prune_jobs(before)
+
     async def _write_pending(self) -> None:
         # One writer at a time keeps the saves in order; whatever arrives meanwhile is the
         # next batch.

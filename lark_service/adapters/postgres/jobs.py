@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, delete, select
 
 from lark_service.adapters.postgres.database import SqlDatabase
 from lark_service.domain.jobs import JobRecord, JobStatus
@@ -40,6 +40,10 @@ class SqlJobStore(JobStore):
         if status is not None:
             stmt = stmt.where(t.c.status == status)
         return [_record(r) for r in await self._db.rows("listing jobs", stmt)]
+
+    async def prune_jobs(self, before: float) -> int:
+        t = self._t.jobs
+        return await self._db.write("pruning jobs", delete(t).where(t.c.updated_at < before))
 
 
 def _record(r: RowMapping) -> JobRecord:

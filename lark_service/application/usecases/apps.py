@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from lark_service.application.manager import ApplicationManager
-from lark_service.domain.apps import AppConfig, AppType, resolve_base_url
+from lark_service.domain.apps import AppConfig, AppType, EventMode, resolve_base_url
 from lark_service.domain.errors import ConfigError
 
 
@@ -26,6 +26,7 @@ class AppView(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool
     has_encrypt_key: bool
     has_verification_token: bool
+    event_mode: EventMode  # webhook: Lark POSTs events; websocket: the long connection
 
     @classmethod
     def of(cls, app: AppConfig) -> AppView:
@@ -38,6 +39,7 @@ class AppView(msgspec.Struct, frozen=True, kw_only=True):
             enabled=app.enabled,
             has_encrypt_key=bool(app.encrypt_key),
             has_verification_token=bool(app.verification_token),
+            event_mode=app.event_mode,
         )
 
 
@@ -53,6 +55,7 @@ class NewApp(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     verification_token: str | None = None
     is_default: bool = False
     enabled: bool = True
+    event_mode: EventMode = EventMode.WEBHOOK
 
 
 class AppChanges(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -65,6 +68,7 @@ class AppChanges(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     verification_token: str | None = None
     is_default: bool | None = None
     enabled: bool | None = None
+    event_mode: EventMode | None = None
 
 
 class AppsService:

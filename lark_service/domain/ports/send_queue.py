@@ -45,3 +45,7 @@ class JobStore(Protocol):
     async def list_jobs(
         self, *, status: JobStatus | None = None, limit: int = 100
     ) -> list[JobRecord]: ...
+
+    async def prune_jobs(self, before: float) -> int:
+        """Delete the records last updated before ``before`` (epoch seconds); how many."""
+        ...
