@@ -412,13 +412,15 @@ async def _worker(args: argparse.Namespace) -> int:
         raise ConfigError("worker: set LARK_SERVICE_AMQP_URL to the RabbitMQ to consume")
     async with _services(args, service_name="lark-service-worker") as (_, services):
         queue = services.sending.queue
-        if hasattr(queue, "on_dead"):  # the RabbitMQ queue dead-letters on its own too
-            queue.on_dead = services.sending.mark_dead
         print("lark-service worker consuming lark.send", flush=True)
         depth = asyncio.create_task(_report_queue_depth(queue, services.pool.metrics))
         try:
             await run_worker(
-                queue, services.sending.handle_job, asyncio.Event(), prefetch=args.prefetch
+                queue,
+                services.sending.handle_job,
+                asyncio.Event(),
+                prefetch=args.prefetch,
+                on_dead=services.sending.mark_dead,
             )
         finally:
             depth.cancel()

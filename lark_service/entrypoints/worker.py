@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from lark_service.domain.errors import ConfigError
 from lark_service.domain.jobs import JobOutcome, SendJob
-from lark_service.domain.ports.send_queue import SendQueue
+from lark_service.domain.ports.send_queue import DeadHook, SendQueue
 
 log = logging.getLogger("lark_service.worker")
 
@@ -29,6 +29,7 @@ async def run_worker(
     *,
     prefetch: int = 16,
     handle_signals: bool = True,
+    on_dead: DeadHook | None = None,
 ) -> None:
     """Consume until ``stop`` is set (or SIGTERM/SIGINT arrives), then shut down gracefully.
 
@@ -49,7 +50,7 @@ async def run_worker(
                 continue
             installed.append(sig)
     try:
-        await queue.consume(handle_job, prefetch=prefetch)
+        await queue.consume(handle_job, prefetch=prefetch, on_dead=on_dead)
         log.info("worker consuming send jobs (prefetch %d)", prefetch)
         await stop.wait()
         log.info("worker stopping: finishing jobs in flight")

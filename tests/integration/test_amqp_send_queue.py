@@ -388,13 +388,12 @@ async def test_a_job_the_queue_dead_letters_itself_is_reported_to_on_dead(prefix
     async def on_dead(job: SendJob, error: str) -> None:
         told.append((job.job_id, job.attempt, error))
 
-    queue.on_dead = on_dead
     try:
 
         async def handler(j: SendJob) -> JobOutcome:
             raise ValueError("still broken")
 
-        await queue.consume(handler)
+        await queue.consume(handler, on_dead=on_dead)
         job = make_job(9)
         await queue.publish(job)
         await eventually(lambda: bool(told))

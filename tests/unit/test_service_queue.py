@@ -57,14 +57,14 @@ async def test_retry_with_backoff_then_dead_with_hook() -> None:
     async def on_dead(j: SendJob, reason: str) -> None:
         dead.append((j.job_id, reason))
 
-    queue = InMemorySendQueue(max_attempts=4, base_delay=0.5, sleep=sleeps, on_dead=on_dead)
+    queue = InMemorySendQueue(max_attempts=4, base_delay=0.5, sleep=sleeps)
     attempts: list[int] = []
 
     async def handler(j: SendJob) -> JobOutcome:
         attempts.append(j.attempt)
         return JobOutcome.RETRY
 
-    await queue.consume(handler)
+    await queue.consume(handler, on_dead=on_dead)
     await queue.publish(job())
     await queue.join(within=2)
     assert attempts == [0, 1, 2, 3]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import msgspec
 from aio_pika.abc import (
@@ -43,7 +43,7 @@ from lark_service.adapters.amqp.publishing import persistent_message, publish_co
 from lark_service.adapters.amqp.topology import RetryPolicy, Topology, delay_ms
 from lark_service.domain.errors import ConfigError, TransportError
 from lark_service.domain.jobs import JobOutcome, QueueDepth, SendJob
-from lark_service.domain.ports.send_queue import JobHandler, SendQueue
+from lark_service.domain.ports.send_queue import DeadHook, JobHandler, SendQueue
 
 log = logging.getLogger("lark_service.amqp.send")
 
@@ -97,9 +97,7 @@ class AmqpSendQueue(SendQueue):
         self._consumers: list[tuple[AbstractRobustChannel, AbstractQueue, str]] = []
         self._in_flight: set[asyncio.Task[object]] = set()
         self._closing = False
-        # told about each job this queue dead-letters on its own (attempts used up), so the
-        # job's record says "dead" too (`SendingService.mark_dead`); None: nobody to tell
-        self.on_dead: Callable[[SendJob, str], Awaitable[object]] | None = None
+        self._on_dead: DeadHook | None = None  # set by `consume`
 
     @classmethod
     async def connect(
@@ -197,11 +195,16 @@ class AmqpSendQueue(SendQueue):
 
     # -- consuming ------------------------------------------------------------------------
 
-    async def consume(self, handler: JobHandler, *, prefetch: int = 16) -> None:
+    async def consume(
+        self, handler: JobHandler, *, prefetch: int = 16, on_dead: DeadHook | None = None
+    ) -> None:
         if not 1 <= prefetch <= 65_535:
             raise ConfigError("prefetch must be between 1 and 65535")
         if self._closing:
             raise TransportError("the send queue is closed")
+        # told of each job this queue dead-letters on its own (attempts used up), so the job's
+        # record says "dead" too; a handler's DEAD was recorded by the handler itself
+        self._on_dead = on_dead
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             task = asyncio.current_task()
@@ -279,11 +282,11 @@ class AmqpSendQueue(SendQueue):
             await self._put(self._topology.retry_queue(delay), failed)
 
     async def _tell_dead(self, job: SendJob, error: str) -> None:
-        if self.on_dead is None:
+        if self._on_dead is None:
             return
         try:
             async with asyncio.timeout(self._publish_timeout):
-                await self.on_dead(job, error)
+                await self._on_dead(job, error)
         except Exception as exc:  # the job is safely dead-lettered; only its record lags
             log.warning("recording dead job %s failed: %s", job.job_id, type(exc).__name__)
 

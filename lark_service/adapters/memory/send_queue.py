@@ -17,12 +17,11 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from lark_service.domain.jobs import JobOutcome, QueueDepth, SendJob
-from lark_service.domain.ports.send_queue import JobHandler, SendQueue
+from lark_service.domain.ports.send_queue import DeadHook, JobHandler, SendQueue
 
 log = logging.getLogger("lark_service.send_queue")
 
 Sleep = Callable[[float], Awaitable[None]]
-DeadHook = Callable[[SendJob, str], Awaitable[object]]
 
 
 class InMemorySendQueue(SendQueue):
@@ -35,13 +34,12 @@ class InMemorySendQueue(SendQueue):
         base_delay: float = 1.0,
         max_delay: float = 60.0,
         sleep: Sleep = asyncio.sleep,
-        on_dead: DeadHook | None = None,
     ) -> None:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._sleep = sleep
-        self._on_dead = on_dead
+        self._on_dead: DeadHook | None = None
         self._ready: asyncio.Queue[SendJob] = asyncio.Queue()
         self._dead: dict[str, SendJob] = {}
         self._delayed = 0
@@ -62,7 +60,10 @@ class InMemorySendQueue(SendQueue):
         self._settled.clear()
         self._ready.put_nowait(job)
 
-    async def consume(self, handler: JobHandler, *, prefetch: int = 16) -> None:
+    async def consume(
+        self, handler: JobHandler, *, prefetch: int = 16, on_dead: DeadHook | None = None
+    ) -> None:
+        self._on_dead = on_dead
         for _ in range(prefetch):
             self._spawn(self._worker(handler))
 

@@ -6,6 +6,8 @@ from typing import Protocol
 from lark_service.domain.jobs import JobOutcome, JobRecord, JobStatus, QueueDepth, SendJob
 
 JobHandler = Callable[[SendJob], Awaitable[JobOutcome]]
+DeadHook = Callable[[SendJob, str], Awaitable[object]]
+"""Told of each job the queue dead-letters, with the reason (`SendingService.mark_dead`)."""
 
 
 class SendQueue(Protocol):
@@ -18,8 +20,14 @@ class SendQueue(Protocol):
 
     async def publish(self, job: SendJob) -> None: ...
 
-    async def consume(self, handler: JobHandler, *, prefetch: int = 16) -> None:
-        """Start delivering jobs to ``handler`` in the background; returns at once."""
+    async def consume(
+        self, handler: JobHandler, *, prefetch: int = 16, on_dead: DeadHook | None = None
+    ) -> None:
+        """Start delivering jobs to ``handler`` in the background; returns at once.
+
+        ``on_dead`` is told of every job the queue dead-letters on its own (attempts used up,
+        e.g. by worker crashes), so the job's record says "dead" too; a handler that answered
+        DEAD has recorded that itself (telling ``on_dead`` again is harmless)."""
         ...
 
     async def depth(self) -> QueueDepth: ...

@@ -30,7 +30,6 @@ from lark_service.application.usecases.events import EventIntake
 from lark_service.application.usecases.grants import GrantService
 from lark_service.application.usecases.keys import ADMIN_KEY_ENV, ApiKeyService
 from lark_service.application.usecases.sending import DEFAULT_MAX_ATTEMPTS, SendingService
-from lark_service.domain.jobs import SendJob
 from lark_service.domain.ports.api_keys import ApiKeyStore
 from lark_service.domain.ports.events import EventBus
 from lark_service.domain.ports.grant_sessions import GrantSessionStore
@@ -143,17 +142,10 @@ async def open_services(
         if bus is None:
             bus = InMemoryEventBus()
             stack.push_async_callback(bus.aclose)
-        services: Services | None = None
-
-        async def record_dead(job: SendJob, reason: str) -> object:
-            if services is None:  # pragma: no cover - the queue consumes only once built
-                raise RuntimeError("services not built yet")
-            return await services.sending.mark_dead(job, reason)
-
         in_process: InMemorySendQueue | None = None
         if queue is None:
             queue = in_process = InMemorySendQueue(
-                max_attempts=max_attempts, base_delay=retry_delay, sleep=sleep, on_dead=record_dead
+                max_attempts=max_attempts, base_delay=retry_delay, sleep=sleep
             )
             stack.push_async_callback(in_process.aclose)
 
@@ -177,5 +169,7 @@ async def open_services(
         if admin_key and await services.keys.ensure(admin_key, ("admin",), name=ADMIN_KEY_ENV):
             log.warning("created the admin API key given in %s", ADMIN_KEY_ENV)
         if in_process is not None:
-            await in_process.consume(services.sending.handle_job)
+            await in_process.consume(
+                services.sending.handle_job, on_dead=services.sending.mark_dead
+            )
         yield services
