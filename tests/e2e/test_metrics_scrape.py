@@ -93,16 +93,19 @@ async def test_service_and_worker_serve_every_family(
         {**common, "LARK_SERVICE_METRICS_PORT": str(service_metrics)},
         tmp_path / "serve.log",
     )
-    worker = LarkServiceProcess(
-        ["worker"],
-        {**common, "LARK_SERVICE_METRICS_PORT": str(worker_metrics)},
-        tmp_path / "worker.log",
-    )
+    worker: LarkServiceProcess | None = None
     api = f"http://127.0.0.1:{http_port}"
     auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
     body = {"receive_id": "oc_metrics", "msg_type": "text", "content": {"text": "hi"}}
     try:
         wait_until(lambda: httpx.get(f"{api}/healthz").status_code == 200, "serve", service)
+        # started once serve has migrated the embedded SQLite file they share (in compose, the
+        # one-shot migration service plays that part)
+        worker = LarkServiceProcess(
+            ["worker"],
+            {**common, "LARK_SERVICE_METRICS_PORT": str(worker_metrics)},
+            tmp_path / "worker.log",
+        )
         wait_until(lambda: scrape(worker_metrics) is not None, "worker metrics", worker)
         # a send; a rate-limited reply (retried after Lark's reset); a Lark error (5xx)
         assert httpx.post(f"{api}/v1/messages", json=body, headers=auth).status_code == 200
@@ -168,5 +171,5 @@ async def test_service_and_worker_serve_every_family(
         }
     finally:
         for proc in (worker, service):
-            if proc.proc.poll() is None:
+            if proc is not None and proc.proc.poll() is None:
                 proc.terminate()
