@@ -1,8 +1,10 @@
-"""Enqueue when the broker refuses the job: nothing is left "queued" for ever, and the
-caller's retry with the same uuid queues it (issue 9: nothing lost)."""
+"""Send jobs at the edges: enqueue when the broker refuses the job (nothing is left "queued" for
+ever, the caller's retry with the same uuid queues it) and a job delivered again after it
+settled (a crash between the queue's re-publish and its ack): neither lost nor done twice."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from lark_service.adapters.memory.clock import ManualClock
@@ -11,7 +13,8 @@ from lark_service.adapters.memory.send_queue import InMemorySendQueue
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.application.usecases.sending import SendCommand, SendingService
 from lark_service.domain.errors import TransportError
-from lark_service.domain.jobs import SendJob
+from lark_service.domain.jobs import JobOutcome, SendJob
+from lark_service.testing.fake_lark import FakeLark
 
 pytestmark = pytest.mark.anyio
 
@@ -50,3 +53,65 @@ async def test_a_failed_publish_is_recorded_and_the_retry_queues_the_job(
     assert again.status == "queued"
     assert (await queue.depth()).ready == 1  # queued once, no consumer here
     await queue.aclose()
+
+
+def _job(job_id: str, chat: str = "oc_chat1") -> SendJob:
+    return SendJob(
+        job_id=job_id,
+        app_id="cli_app0",
+        receive_id=chat,
+        receive_id_type="chat_id",
+        msg_type="text",
+        content='{"text":"hi"}',
+    )
+
+
+def _sends(fake: FakeLark) -> int:
+    return sum(1 for m in fake.messages if m.get("uuid"))
+
+
+async def test_a_copy_of_a_sent_job_is_acknowledged_without_a_second_send(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
+    sending = SendingService(
+        messaging=MessagingClient(pool),
+        jobs=InMemoryJobStore(),
+        queue=InMemorySendQueue(),
+        clock=ManualClock(),
+    )
+    first = _job("job-twice-1")
+    assert await sending.handle_job(first) is JobOutcome.DONE
+    sent = await sending.get_job("job-twice-1")
+    assert sent.status == "sent" and _sends(fake) == 1
+    # the copy the queue re-published before a crash, one attempt later
+    assert await sending.handle_job(msgspec.structs.replace(first, attempt=1)) is JobOutcome.DONE
+    assert _sends(fake) == 1
+    assert await sending.get_job("job-twice-1") == sent  # the record is left as it was
+    await sending.queue.aclose()
+
+
+async def test_a_copy_of_a_dead_job_does_not_become_a_second_dead_letter(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
+    jobs = InMemoryJobStore()
+    sending = SendingService(
+        messaging=MessagingClient(pool),
+        jobs=jobs,
+        queue=InMemorySendQueue(),
+        clock=ManualClock(),
+        max_attempts=1,
+    )
+    fake.inject_fault("5xx", path_prefix="/open-apis/im/", count=1000)
+    doomed = _job("job-dead-1")
+    assert await sending.handle_job(doomed) is JobOutcome.DEAD
+    record = await jobs.get_job("job-dead-1")
+    assert record is not None and record.status == "dead"
+    # the lagging copy: acknowledged (DONE), not dead-lettered again and not sent
+    assert await sending.handle_job(doomed) is JobOutcome.DONE
+    assert _sends(fake) == 0
+    fake.clear_faults()
+    # a replayed job is "queued" again before it moves, so its delivery is sent
+    await jobs.save_job(msgspec.structs.replace(record, status="queued"))
+    assert await sending.handle_job(doomed) is JobOutcome.DONE
+    assert (await jobs.get_job("job-dead-1")).status == "sent"  # type: ignore[union-attr]
+    await sending.queue.aclose()

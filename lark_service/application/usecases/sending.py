@@ -157,7 +157,16 @@ class SendingService:
         DONE when sent or failed for good; RETRY on a transient failure; on the last attempt
         a transient failure is recorded as ``dead`` and the job is dead-lettered (DEAD).
         The span continues the trace of the request that queued the job.
+
+        A delivery of a job whose record is already settled (sent, failed for good, dead) is
+        acknowledged without a send: a crash or a cut connection between the queue's re-publish
+        and its ack leaves two copies of a job, and the second must not be sent again nor end
+        as a second dead letter.
         """
+        settled = await self.jobs.get_job(job.job_id)
+        if settled is not None and _settled(settled):
+            log.info("job %s delivered again after it settled as %s", job.job_id, settled.status)
+            return JobOutcome.DONE
         attributes = {**_job_attributes(job.app_id, job.job_id), "lark.attempt": job.attempt + 1}
         with self.tracer.span(
             SEND_QUEUE_SPAN_PROCESS, attributes, kind="consumer", parent=job.traceparent
@@ -241,13 +250,13 @@ class SendingService:
         """Move one dead job (or all) back to the queue; their records become ``queued``."""
         dead = await self.queue.dead_letters(limit=10_000)
         replayed = [j for j in dead if job_id in (None, j.job_id)]
-        count = await self.queue.replay_dead(job_id)
         now = self.clock.now()
+        # "queued" before the jobs move: a worker drops a delivery whose record is settled
         for job in replayed:
             await self.jobs.save_job(
                 JobRecord(job_id=job.job_id, app_id=job.app_id, status="queued", updated_at=now)
             )
-        return count
+        return await self.queue.replay_dead(job_id)
 
     async def _record_error(
         self, job: SendJob, exc: LarkServiceError, status: JobStatus, attempts: int
@@ -277,6 +286,13 @@ def _never_queued(record: JobRecord) -> bool:
         and record.attempts == 0
         and (record.error_msg or "").startswith(NOT_QUEUED)
     )
+
+
+def _settled(record: JobRecord) -> bool:
+    """Whether the job is done with: sent, dead-lettered, or failed for good at Lark."""
+    if record.status == "failed":
+        return not _never_queued(record)  # its publish may have reached the broker after all
+    return record.status in ("sent", "dead")
 
 
 def _job_attributes(app_id: str, job_id: str) -> dict[str, AttributeValue]:
