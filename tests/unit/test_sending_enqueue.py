@@ -104,6 +104,7 @@ async def test_a_copy_of_a_dead_job_does_not_become_a_second_dead_letter(
     fake.inject_fault("5xx", path_prefix="/open-apis/im/", count=1000)
     doomed = _job("job-dead-1")
     assert await sending.handle_job(doomed) is JobOutcome.DEAD
+    doomed = msgspec.structs.replace(doomed, attempt=1)  # the copy re-published before a crash
     record = await jobs.get_job("job-dead-1")
     assert record is not None and record.status == "dead"
     # the lagging copy: acknowledged (DONE), not dead-lettered again and not sent
@@ -112,6 +113,6 @@ async def test_a_copy_of_a_dead_job_does_not_become_a_second_dead_letter(
     fake.clear_faults()
     # a replayed job is "queued" again before it moves, so its delivery is sent
     await jobs.save_job(msgspec.structs.replace(record, status="queued"))
-    assert await sending.handle_job(doomed) is JobOutcome.DONE
+    assert await sending.handle_job(msgspec.structs.replace(doomed, attempt=0)) is JobOutcome.DONE
     assert (await jobs.get_job("job-dead-1")).status == "sent"  # type: ignore[union-attr]
     await sending.queue.aclose()

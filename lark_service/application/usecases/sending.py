@@ -158,12 +158,13 @@ class SendingService:
         a transient failure is recorded as ``dead`` and the job is dead-lettered (DEAD).
         The span continues the trace of the request that queued the job.
 
-        A delivery of a job whose record is already settled (sent, failed for good, dead) is
+        A retry of a job whose record is already settled (sent, failed for good, dead) is
         acknowledged without a send: a crash or a cut connection between the queue's re-publish
         and its ack leaves two copies of a job, and the second must not be sent again nor end
-        as a second dead letter.
+        as a second dead letter. Such copies are retries (``attempt > 0``), so a first delivery
+        costs no read.
         """
-        settled = await self.jobs.get_job(job.job_id)
+        settled = await self.jobs.get_job(job.job_id) if job.attempt else None
         if settled is not None and _settled(settled):
             log.info("job %s delivered again after it settled as %s", job.job_id, settled.status)
             return JobOutcome.DONE
