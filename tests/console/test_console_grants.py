@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from lark_service.application.usecases.grants import GrantService
 from lark_service.entrypoints.http import create_app
+from lark_service.entrypoints.http.console.templating import duration
 from lark_service.testing.fake_lark import FakeLark
 from lark_service.testing.fake_lark.auth import approve
 from tests.unit.grants_support import redirect_params
@@ -86,6 +87,8 @@ async def test_every_state_is_listed(console: Console, fake: FakeLark, with_redi
         "ou_refused": "lapsed",
     }
     assert "the refresh token has expired" in page.text
+    assert "(in 2 days 12 h)" in page.text  # ou_expiring's refresh token
+    assert "lapses within 3 days" in page.text
     assert "could not be refreshed; card sent" in page.text
     assert 'aria-current="page">User grants' in page.text
     assert f'<h2 id="grants-{APP}">{APP}</h2>' in page.text
@@ -180,3 +183,10 @@ async def test_without_grants_the_page_says_so(console: Console) -> None:
         await other.post("/console/grants/resend", app_id=APP, user_id="ou_x")
         page = await c.get("/console/grants")
         assert "User grants are not configured in this service." in page.text
+
+
+def test_durations_read_in_days_beyond_two_days() -> None:
+    assert duration(30) == "under a minute"
+    assert duration(119 * 60 + 5) == "1 h 59 min"
+    assert duration(3 * DAY) == "3 days"
+    assert duration(29 * DAY + 23 * 3600 + 120) == "29 days 23 h"

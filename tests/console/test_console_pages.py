@@ -11,7 +11,9 @@ from litestar.testing import AsyncTestClient
 
 from lark_service.adapters.memory.clock import ManualClock
 from lark_service.application import CredentialPool
-from lark_service.application.usecases.apps import AppChanges
+from lark_service.application.usecases.apps import AppChanges, NewApp
+from lark_service.application.usecases.sending import SendCommand
+from lark_service.domain.errors import LarkServiceError
 from lark_service.entrypoints.http import create_app
 from lark_service.entrypoints.http.console.sessions import ConsoleSessions, tokens_match
 from lark_service.entrypoints.http.wiring import open_services
@@ -139,8 +141,6 @@ async def test_bad_app_is_reported_not_added(console: Console) -> None:
 async def test_dead_job_is_listed_and_replayed(console: Console, fake: FakeLark) -> None:
     await console.sign_in()
     fake.inject_fault("5xx", path_prefix="/open-apis/im/", count=1000)
-    from lark_service.application.usecases.sending import SendCommand
-
     job = await console.services.sending.enqueue(
         SendCommand(receive_id="oc_chat1", msg_type="text", content={"text": "hi"})
     )
@@ -290,3 +290,21 @@ async def test_unknown_app_page_is_404_and_make_default_moves_the_default(
     await console.post("/console/apps/cli_app1/default")
     assert console.services.apps.get("cli_app1").is_default
     assert not console.services.apps.get("cli_app0").is_default
+
+
+async def test_a_token_fetch_failure_outside_the_console_is_the_last_error(
+    console: Console, fake: FakeLark
+) -> None:
+    fake.add_app("cli_bad", "right")
+    await console.services.apps.add(NewApp(app_id="cli_bad", app_secret="wrong"))
+    with pytest.raises(LarkServiceError):
+        await console.services.sending.send(
+            SendCommand(
+                receive_id="oc_c1", msg_type="text", content={"text": "x"}, app_id="cli_bad"
+            )
+        )
+    await console.sign_in()
+    page = await console.client.get("/console/apps")
+    assert re.search(r'data-testid="error-cli_bad">\s*<span class="err">AuthError', page.text)
+    assert "tenant token fetch" in page.text and "wrong" not in page.text
+    assert 'data-testid="calls-cli_bad">1 / <span class="err">1</span>' in page.text
