@@ -3,7 +3,8 @@
 Three containers by concern, joined by `Application`:
 
 * `Core`: the `Settings`, the clock, logging and metrics (`OtelMetrics` exported for
-  Prometheus when ``metrics_enabled``, else in-memory counters), the tracer (`OtelTracer`
+  Prometheus when ``metrics_enabled``, else in-memory counters; either way behind
+  `RecentActivityMetrics`, which keeps the console's last-hour counts), the tracer (`OtelTracer`
   exporting over OTLP when ``otlp_endpoint`` is set, else `NullTracer`), and the rate limiter
   (shared through Redis with ``rate_limit_url``, else per process); the transport reports
   Lark's rate-limit replies to it through `RateLimitFeedback`.
@@ -34,6 +35,7 @@ from lark_service.adapters.lark_http import AiohttpLarkTransport, HttpTokenIssue
 from lark_service.adapters.memory import InMemoryMetrics, SystemClock, in_memory_stores
 from lark_service.adapters.memory.api_keys import InMemoryApiKeyStore
 from lark_service.adapters.memory.jobs import InMemoryJobStore
+from lark_service.adapters.memory.recent_activity import RecentActivity, RecentActivityMetrics
 from lark_service.application.clients.contact import ContactClient
 from lark_service.application.clients.docs import DocClient
 from lark_service.application.clients.messaging import MessagingClient
@@ -133,13 +135,22 @@ class Core(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     clock: providers.Provider[Clock] = providers.Singleton(SystemClock)
     logging = providers.Resource(configure_logging, level=settings.provided.log_level)
-    metrics: providers.Provider[Metrics] = providers.Resource(open_metrics, settings=settings)
+    exported_metrics: providers.Provider[Metrics] = providers.Resource(
+        open_metrics, settings=settings
+    )
+    # the console's "last hour" counts, fed by the same calls as the exported metrics
+    recent_activity = providers.Singleton(RecentActivity, clock=clock)
+    metrics: providers.Provider[Metrics] = providers.Singleton(
+        RecentActivityMetrics, inner=exported_metrics, activity=recent_activity
+    )
     tracer: providers.Provider[Tracer] = providers.Resource(open_tracer, settings=settings)
     limiter: providers.Provider[RateLimiter] = providers.Resource(open_limiter, settings=settings)
     transport_metrics: providers.Provider[Metrics] = providers.Singleton(
         RateLimitFeedback, inner=metrics, limiter=limiter
     )
-    metrics_endpoint = providers.Resource(serve_metrics, settings=settings, metrics=metrics)
+    metrics_endpoint = providers.Resource(
+        serve_metrics, settings=settings, metrics=exported_metrics
+    )
 
 
 # -- gateways --------------------------------------------------------------------------------

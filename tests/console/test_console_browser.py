@@ -3,7 +3,8 @@
 The service runs on uvicorn in a thread on a real socket, against the fake Lark server in
 another thread. The browser signs in, adds an app, sends a test message and sees the token
 turn valid, disables the app, replays a dead-lettered job and sees it sent at the fake,
-creates and revokes a key; a wrong key cannot sign in and a form without its CSRF token is
+asks a user to authorize an app and resends a card to a user granted through the OAuth
+round trip, creates and revokes a key; a wrong key cannot sign in and a form without its CSRF token is
 refused. Every page is checked with axe-core (no serious or critical violations) and
 screenshotted (to ``LARK_SERVICE_CONSOLE_SHOTS`` or the test's tmp dir), on a laptop and
 a phone viewport.
@@ -25,6 +26,7 @@ import pytest
 
 from lark_service.domain import AppConfig
 from lark_service.testing import FakeLark, serve_in_thread
+from lark_service.testing.fake_lark.auth import approve
 from tests.integration.service_thread import service_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -221,7 +223,36 @@ def test_operator_console_end_to_end(stack: Stack, browser: Any) -> None:
     snap(page, stack, "jobs")
 
     page.goto(f"{stack.url}/console/events")
+    rejections = page.get_by_role("region", name="Recent rejections").inner_text()
+    assert "cli_app0" in rejections and "Error" in rejections
+    assert page.get_by_test_id("rejected-cli_app0-unknown").inner_text() == "1"
     snap(page, stack, "events")
+
+    # user grants: one granted through the OAuth round trip, one asked from the console
+    with stack.api() as api, httpx.Client(timeout=10) as browser_like:
+        link = api.post(
+            "/v1/users/ou_granted/grant/authorize-url",
+            json={"app_id": "cli_app0", "redirect_uri": f"{stack.url}/v1/oauth/callback"},
+        )
+        assert link.status_code == 200, link.text
+        done = browser_like.get(approve(stack.fake, link.json()["url"], "ou_granted"))
+        assert done.status_code == 200 and "is authorized" in done.text
+    page.goto(f"{stack.url}/console/grants")
+    assert page.get_by_test_id("grant-cli_app0-ou_granted").inner_text().startswith("active")
+    page.get_by_label("User (open_id)").fill("ou_browser")
+    page.get_by_role("button", name="Send authorization card").click()
+    assert (
+        "sent an authorization card to ou_browser" in page.get_by_role("status").first.inner_text()
+    )
+    assert page.get_by_test_id("grant-cli_app0-ou_browser").inner_text().startswith("pending")
+    name = "Resend card to ou_granted for cli_app0"
+    page.get_by_role("button", name=name).click()
+    assert (
+        "sent an authorization card to ou_granted" in page.get_by_role("status").first.inner_text()
+    )
+    cards = [m["receive_id"] for m in stack.fake.messages if m["receive_id"].startswith("ou_")]
+    assert sorted(cards) == ["ou_browser", "ou_granted"]
+    snap(page, stack, "grants")
 
     # create a key (shown once), then revoke it: it stops working at the API
     page.goto(f"{stack.url}/console/keys")
@@ -248,7 +279,7 @@ def test_operator_console_end_to_end(stack: Stack, browser: Any) -> None:
     phone = browser.new_context(viewport=PHONE, bypass_csp=True, is_mobile=True)
     phone.add_cookies(context.cookies())
     small = phone.new_page()
-    for name in ("apps", "jobs", "keys"):
+    for name in ("apps", "jobs", "events", "grants", "keys"):
         small.goto(f"{stack.url}/console/{name}")
         fits = "width => document.documentElement.scrollWidth <= width"
         try:  # a mobile viewport settles its layout a moment after load
@@ -267,6 +298,8 @@ def test_operator_console_end_to_end(stack: Stack, browser: Any) -> None:
     assert reader.get_by_test_id("enabled-cli_console").inner_text() == "disabled"
     reader.goto(f"{stack.url}/console/jobs")
     assert reader.get_by_test_id(f"status-{job_id}").inner_text() == "sent"
+    reader.goto(f"{stack.url}/console/grants")
+    assert reader.get_by_test_id("grant-cli_app0-ou_granted").inner_text().startswith("active")
     plain.close()
 
     # signing out ends the session

@@ -4,8 +4,6 @@ sessions, CSRF, the pages and their forms, and that no page shows a secret or a 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,57 +11,29 @@ from litestar.testing import AsyncTestClient
 
 from lark_service.adapters.memory.clock import ManualClock
 from lark_service.application import CredentialPool
-from lark_service.entrypoints.http import Services, create_app
+from lark_service.application.usecases.apps import AppChanges, NewApp
+from lark_service.application.usecases.sending import SendCommand
+from lark_service.domain.errors import LarkServiceError
+from lark_service.entrypoints.http import create_app
 from lark_service.entrypoints.http.console.sessions import ConsoleSessions, tokens_match
 from lark_service.entrypoints.http.wiring import open_services
 from lark_service.testing.fake_lark import FakeLark
+from tests.unit.events_support import ENCRYPT_KEY, TOKEN, encrypted, event_v2, signed
+
+from .console_support import Console, no_wait
 
 pytestmark = pytest.mark.anyio
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def _no_wait(_: float) -> None:
-    return None
-
-
-@dataclass
-class Console:
-    client: AsyncTestClient[Any]
-    services: Services
-    admin_key: str
-
-    async def csrf(self, path: str = "/console/apps") -> str:
-        r = await self.client.get(path)
-        assert r.status_code == 200, r.text
-        match = CSRF.search(r.text)
-        assert match is not None
-        return match.group(1)
-
-    async def sign_in(self, key: str | None = None) -> Any:
-        page = await self.client.get("/console/login")
-        token = CSRF.search(page.text)
-        assert token is not None
-        return await self.client.post(
-            "/console/login",
-            data={"api_key": key or self.admin_key, "csrf_token": token.group(1)},
-            follow_redirects=False,
-        )
-
-    async def post(self, path: str, **data: Any) -> Any:
-        data.setdefault("csrf_token", await self.csrf())
-        return await self.client.post(path, data=data, follow_redirects=False)
-
-
-@pytest.fixture
-async def console(pool: CredentialPool) -> AsyncIterator[Console]:
-    async with open_services(pool, sleep=_no_wait) as services:
-        admin = (await services.keys.create(["admin"], name="operator")).key
-        async with AsyncTestClient(app=create_app(services), base_url="http://console.local") as c:
-            yield Console(c, services, admin)
 
 
 async def test_every_page_needs_sign_in(console: Console) -> None:
-    for path in ("/console/", "/console/apps", "/console/jobs", "/console/events", "/console/keys"):
+    for path in (
+        "/console/",
+        "/console/apps",
+        "/console/jobs",
+        "/console/events",
+        "/console/grants",
+        "/console/keys",
+    ):
         r = await console.client.get(path, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/console/login", path
 
@@ -84,10 +54,10 @@ async def test_sign_in_sets_a_strict_httponly_session_cookie(console: Console) -
 
 
 async def test_the_session_cookie_is_secure_over_https(pool: CredentialPool) -> None:
-    async with open_services(pool, sleep=_no_wait) as services:
+    async with open_services(pool, sleep=no_wait) as services:
         admin = (await services.keys.create(["admin"])).key
         async with AsyncTestClient(app=create_app(services), base_url="https://console.local") as c:
-            r = await Console(c, services, admin).sign_in()
+            r = await Console(c, services, admin, ManualClock()).sign_in()
     cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and "session" in v)
     assert r.status_code == 303 and "Secure" in cookie
 
@@ -171,8 +141,6 @@ async def test_bad_app_is_reported_not_added(console: Console) -> None:
 async def test_dead_job_is_listed_and_replayed(console: Console, fake: FakeLark) -> None:
     await console.sign_in()
     fake.inject_fault("5xx", path_prefix="/open-apis/im/", count=1000)
-    from lark_service.application.usecases.sending import SendCommand
-
     job = await console.services.sending.enqueue(
         SendCommand(receive_id="oc_chat1", msg_type="text", content={"text": "hi"})
     )
@@ -224,13 +192,64 @@ async def test_logout_ends_the_session(console: Console) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/console/login"
 
 
-async def test_events_page_counts_received_and_rejected(console: Console) -> None:
-    metrics: Any = console.services.pool.metrics
-    metrics.event_received(app_id="cli_app0", event_type="im.message.receive_v1")
-    metrics.event_rejected(app_id="unknown", event_type="unknown", reason="bad_signature")
+async def test_apps_page_counts_calls_and_errors_of_the_last_hour(
+    console: Console, fake: FakeLark
+) -> None:
+    await console.sign_in()
+    for n in range(3):
+        await console.post(
+            "/console/apps/cli_app0/test-message", receive_id=f"oc_c{n}", receive_id_type="chat_id"
+        )
+    fake.inject_fault("5xx", path_prefix="/open-apis/im/", count=1000)
+    await console.post(
+        "/console/apps/cli_app0/test-message", receive_id="oc_c9", receive_id_type="chat_id"
+    )
+    fake.clear_faults()
+    page = await console.client.get("/console/apps")
+    assert 'data-testid="calls-cli_app0">4 / <span class="err">1</span>' in page.text
+    assert 'data-testid="calls-cli_app1">0 / 0' in page.text
+    console.clock.advance(1800)
+    await console.sign_in()  # the console session has been idle too long
+    await console.post(
+        "/console/apps/cli_app0/test-message", receive_id="oc_c5", receive_id_type="chat_id"
+    )
+    console.clock.advance(1801)  # the first four calls are now more than an hour old
+    await console.sign_in()
+    page = await console.client.get("/console/apps/cli_app0")
+    assert 'data-testid="calls">1 / 0' in page.text
+    console.clock.advance(3600)
+    await console.sign_in()
+    page = await console.client.get("/console/apps")
+    assert 'data-testid="calls-cli_app0">0 / 0' in page.text
+    assert "Grafana" not in page.text
+
+
+async def test_events_page_counts_received_and_shows_the_rejection_reason(
+    console: Console,
+) -> None:
+    await console.services.apps.update(
+        "cli_app0", AppChanges(encrypt_key=ENCRYPT_KEY, verification_token=TOKEN)
+    )
+    now = console.clock.now()
+    body = encrypted(event_v2(app_id="cli_app0", event_id="ev-1"))
+    ok = await console.client.post(
+        "/v1/events/cli_app0", content=body, headers=signed(body, timestamp=now)
+    )
+    assert ok.status_code == 200, ok.text
+    forged = signed(body, timestamp=now, nonce="n2") | {"X-Lark-Signature": "0" * 64}
+    bad = await console.client.post("/v1/events/cli_app0", content=body, headers=forged)
+    assert bad.status_code == 401
     await console.sign_in()
     page = await console.client.get("/console/events")
-    assert "im.message.receive_v1" in page.text and "bad_signature" in page.text
+    assert 'data-testid="received-cli_app0-im.message.receive_v1">1<' in page.text
+    assert 'data-testid="rejected-cli_app0-unknown"><span class="err">1<' in page.text
+    assert "BadSignatureError" in page.text and "does not match the body" in page.text
+    assert ENCRYPT_KEY not in page.text and TOKEN not in page.text
+    console.clock.advance(3660)
+    await console.sign_in()
+    page = await console.client.get("/console/events")
+    assert "No events in the last hour." in page.text
+    assert "No event was rejected in the last hour." in page.text
 
 
 def test_sessions_expire_when_idle_or_too_old() -> None:
@@ -271,3 +290,21 @@ async def test_unknown_app_page_is_404_and_make_default_moves_the_default(
     await console.post("/console/apps/cli_app1/default")
     assert console.services.apps.get("cli_app1").is_default
     assert not console.services.apps.get("cli_app0").is_default
+
+
+async def test_a_token_fetch_failure_outside_the_console_is_the_last_error(
+    console: Console, fake: FakeLark
+) -> None:
+    fake.add_app("cli_bad", "right")
+    await console.services.apps.add(NewApp(app_id="cli_bad", app_secret="wrong"))
+    with pytest.raises(LarkServiceError):
+        await console.services.sending.send(
+            SendCommand(
+                receive_id="oc_c1", msg_type="text", content={"text": "x"}, app_id="cli_bad"
+            )
+        )
+    await console.sign_in()
+    page = await console.client.get("/console/apps")
+    assert re.search(r'data-testid="error-cli_bad">\s*<span class="err">AuthError', page.text)
+    assert "tenant token fetch" in page.text and "wrong" not in page.text
+    assert 'data-testid="calls-cli_bad">1 / <span class="err">1</span>' in page.text

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from lark_service.adapters.lark_http import AiohttpLarkTransport
 from lark_service.adapters.memory import InMemoryAppStore, InMemoryMetrics, ManualClock
+from lark_service.adapters.memory.recent_activity import RecentActivityMetrics
 from lark_service.adapters.otel import OtelMetrics
 from lark_service.application import MessagingClient
 from lark_service.domain.apps import AppConfig
@@ -49,7 +50,8 @@ async def test_the_default_application_keeps_stores_in_memory_and_closes_the_tra
         transport = pool.transport
         assert isinstance(transport, AiohttpLarkTransport)
         assert isinstance(pool.app_store, InMemoryAppStore)
-        assert isinstance(pool.metrics, InMemoryMetrics)
+        assert isinstance(pool.metrics, RecentActivityMetrics)  # the console's last hour
+        assert isinstance(pool.metrics.inner, InMemoryMetrics)
         assert await app.services.pool() is pool  # one pool per application
         messaging = await app.services.messaging()
         assert isinstance(messaging, MessagingClient) and messaging.pool is pool
@@ -60,14 +62,17 @@ async def test_metrics_are_opentelemetry_when_enabled() -> None:
     before = len(list(REGISTRY.collect()))
     async with application(Settings(metrics_enabled=True)) as app:
         pool = await app.services.pool()
-        assert isinstance(pool.metrics, OtelMetrics)
+        assert isinstance(pool.metrics, RecentActivityMetrics)
+        assert isinstance(pool.metrics.inner, OtelMetrics)
         pool.metrics.token_fetch(app_id="cli_x", kind="tenant", outcome="ok")
         names = {m.name for m in REGISTRY.collect()}
         assert "lark_token_fetches" in names
     # the reader left the registry: a second application can register again
     assert len(list(REGISTRY.collect())) == before
     async with application(Settings(metrics_enabled=True)) as app:
-        assert isinstance((await app.services.pool()).metrics, OtelMetrics)
+        metrics = (await app.services.pool()).metrics
+        assert isinstance(metrics, RecentActivityMetrics)
+        assert isinstance(metrics.inner, OtelMetrics)
 
 
 async def test_an_unknown_default_app_fails_at_open_and_still_closes_everything() -> None:

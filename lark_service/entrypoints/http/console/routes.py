@@ -28,6 +28,7 @@ from lark_service.application.usecases.sending import SendCommand
 from lark_service.domain.api_keys import SCOPES
 from lark_service.domain.errors import LarkServiceError
 from lark_service.entrypoints.http.console import views
+from lark_service.entrypoints.http.console.grants import GrantRow, grant_rows
 from lark_service.entrypoints.http.console.paths import STATIC_DIR
 from lark_service.entrypoints.http.console.sessions import (
     COOKIE,
@@ -37,6 +38,8 @@ from lark_service.entrypoints.http.console.sessions import (
     ConsoleSessions,
     tokens_match,
 )
+from lark_service.entrypoints.http.console.templating import utc
+from lark_service.entrypoints.http.routes_grants import CALLBACK_PATH
 from lark_service.entrypoints.http.services import Services, ServicesDep
 
 PREFIX = "/console"
@@ -377,7 +380,72 @@ async def replay(
 
 @get("/events")
 async def events_page(services: ServicesDep, session: SessionDep) -> Template:
-    return _page("events.html", session, "events", counts=views.event_counts(services.pool.metrics))
+    return _page(
+        "events.html",
+        session,
+        "events",
+        events=views.event_counts(services),
+        now=services.pool.clock.now(),
+    )
+
+
+# -- user grants -----------------------------------------------------------------------------
+
+
+@get("/grants")
+async def grants_page(services: ServicesDep, session: SessionDep) -> Template:
+    grants = services.grants
+    rows = [] if grants is None else await grant_rows(grants)
+    by_app: dict[str, list[GrantRow]] = {}
+    for row in rows:
+        by_app.setdefault(row.app_id, []).append(row)
+    return _page(
+        "grants.html",
+        session,
+        "grants",
+        configured=grants is not None,
+        by_app=by_app,
+        apps=[view.app_id for view in services.apps.list()],
+        window=grants.expiring_within if grants is not None else 0.0,
+        now=services.pool.clock.now(),
+    )
+
+
+def _described(exc: LarkServiceError) -> str:
+    log_id = f" (log id {exc.log_id})" if exc.log_id else ""
+    return f"{type(exc).__name__}: {exc.msg}{log_id}"
+
+
+@post("/grants/resend", status_code=HTTP_303_SEE_OTHER)
+async def resend_card(
+    request: Request[Any, Any, Any], services: ServicesDep, session: SessionDep
+) -> Redirect:
+    form = await _form(request, session)
+    grants = services.grants
+    if grants is None:
+        session.flash("error", "User grants are not configured in this service.")
+        return _see("/grants")
+    app_id = str(form.get("app_id", "")).strip() or None
+    user_id = str(form.get("user_id", "")).strip()
+    # like the HTTP API: without a configured public URL, the address the console is served at
+    redirect = grants.redirect_uri or str(request.base_url).rstrip("/") + CALLBACK_PATH
+    try:
+        before = {s.session_id for s in await grants.sessions.pending_sessions(user_id=user_id)}
+        card = await grants.request_user_authorization(
+            user_id, app_id=app_id, redirect_uri=redirect
+        )
+    except LarkServiceError as exc:
+        session.flash("error", f"No card was sent to {user_id or 'nobody'}: {_described(exc)}")
+        return _see("/grants")
+    if card.session_id in before:
+        session.flash(
+            "ok",
+            f"{card.app_id}: the card sent to {user_id} at {utc(card.created_at)} is still "
+            f"pending (its link works until {utc(card.expires_at)}); no second card was sent.",
+        )
+    else:
+        session.flash("ok", f"{card.app_id}: sent an authorization card to {user_id}.")
+    return _see("/grants")
 
 
 # -- API keys --------------------------------------------------------------------------------
@@ -492,6 +560,8 @@ def console_router(services: Services, *, sessions: ConsoleSessions | None = Non
             jobs_page,
             replay,
             events_page,
+            grants_page,
+            resend_card,
             keys_page,
             create_key,
             revoke_key,

@@ -18,11 +18,14 @@ def utc(epoch: float | None) -> str:
 
 
 def duration(seconds: float) -> str:
-    """``1 h 59 min``, ``4 min``, ``under a minute``."""
+    """``29 days 23 h``, ``1 h 59 min``, ``4 min``, ``under a minute``."""
     minutes = int(seconds // 60)
     if minutes < 1:
         return "under a minute"
     hours, minutes = divmod(minutes, 60)
+    if hours >= 48:  # grants last weeks: days read better than hundreds of hours
+        days, hours = divmod(hours, 24)
+        return f"{days} days {hours} h" if hours else f"{days} days"
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 

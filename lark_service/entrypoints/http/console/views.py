@@ -2,9 +2,9 @@
 
 Per-app status comes from the pool (when its cached tenant token expires), the job store
 (the last Lark error of a queued send, with its log id), the console's own record of the
-actions it ran (validate, test message), and the metrics when they are the in-memory
-counters (calls and errors, token fetch failures, events). With the Prometheus metrics the
-counts are in Grafana, and the pages say so.
+actions it ran (validate, test message), and the process's `RecentActivity` (calls, errors,
+events and token fetch failures of the last hour; fed by the metrics tee, whatever the
+exporter).
 """
 
 from __future__ import annotations
@@ -12,13 +12,26 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from lark_service.adapters.memory.metrics import InMemoryMetrics
+from lark_service.adapters.memory.recent_activity import (
+    CallCounts,
+    RecentActivity,
+    recent_activity_of,
+)
 from lark_service.domain.errors import LarkServiceError
+from lark_service.domain.events import (
+    BadSignatureError,
+    EventAuthError,
+    EventDecodeError,
+    EventRejectedError,
+    EventsNotConfiguredError,
+    StaleEventError,
+    WrongTokenError,
+)
 from lark_service.domain.jobs import JobRecord
-from lark_service.domain.ports.metrics import Metrics
 from lark_service.entrypoints.http.services import Services
 
 RECENT_JOBS = 50
+NO_CALLS = CallCounts(0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +76,12 @@ class AppRow:
     has_verification_token: bool
     token_valid_until: float | None
     last_error: LastError | None
-    calls: int | None
-    errors: int | None
+    calls: CallCounts | None  # in the last hour; None: not recorded in this process
 
 
-def counters(metrics: Metrics) -> InMemoryMetrics | None:
-    """The metrics as readable counters, or ``None`` when they go to Prometheus."""
-    return metrics if isinstance(metrics, InMemoryMetrics) else None
+def recent(services: Services) -> RecentActivity | None:
+    """The process's last-hour record (``None`` when its metrics do not feed one)."""
+    return recent_activity_of(services.pool.metrics)
 
 
 def token_valid_until(services: Services) -> dict[str, float]:
@@ -101,18 +113,8 @@ async def app_rows(services: Services, activity: ConsoleActivity) -> list[AppRow
     for record in await services.sending.jobs.list_jobs(limit=500):  # newest first
         if record.error_msg and record.app_id not in job_errors:
             job_errors[record.app_id] = _job_error(record)
-    readable = counters(services.pool.metrics)
-    calls: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    fetch_errors: dict[str, str] = {}
-    if readable is not None:
-        for (app_id, _api, outcome), n in readable.calls.items():
-            calls[app_id] += n
-            if outcome != "ok":
-                errors[app_id] += n
-        for (app_id, _kind, outcome), n in readable.token_fetches.items():
-            if outcome != "ok" and n:
-                fetch_errors[app_id] = outcome
+    activity_record = recent(services)
+    window = activity_record.calls() if activity_record is not None else {}
     rows = []
     for view in services.apps.list():
         candidates = [
@@ -121,8 +123,9 @@ async def app_rows(services: Services, activity: ConsoleActivity) -> list[AppRow
             if e is not None
         ]
         last = max(candidates, key=lambda e: e.at or 0.0) if candidates else None
-        if last is None and view.app_id in fetch_errors:
-            last = LastError(fetch_errors[view.app_id], None, None, None, "token fetch")
+        failure = activity_record.token_fetch_failure(view.app_id) if activity_record else None
+        if failure is not None and (last is None or (last.at or 0.0) < failure.at):
+            last = LastError(failure.outcome, None, None, failure.at, f"{failure.kind} token fetch")
         rows.append(
             AppRow(
                 app_id=view.app_id,
@@ -135,8 +138,7 @@ async def app_rows(services: Services, activity: ConsoleActivity) -> list[AppRow
                 has_verification_token=view.has_verification_token,
                 token_valid_until=valid.get(view.app_id),
                 last_error=last,
-                calls=calls[view.app_id] if readable is not None else None,
-                errors=errors[view.app_id] if readable is not None else None,
+                calls=window.get(view.app_id, NO_CALLS) if activity_record is not None else None,
             )
         )
     return rows
@@ -144,32 +146,67 @@ async def app_rows(services: Services, activity: ConsoleActivity) -> list[AppRow
 
 @dataclass(frozen=True, slots=True, order=True)
 class EventCount:
+    """Events of one app and type in the last hour."""
+
     app_id: str
     event_type: str
-    count: int
-    reason: str = ""
+    received: int
+    deduplicated: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionRow:
+    app_id: str
+    event_type: str
+    reason: str
+    meaning: str
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
 class EventCounts:
     available: bool
-    received: list[EventCount]
-    rejected: list[EventCount]
-    deduplicated: list[EventCount]
+    counts: list[EventCount]
+    rejections: list[RejectionRow]
 
 
-def event_counts(metrics: Metrics) -> EventCounts:
-    """Events received, rejected (with the reason) and deduplicated, per app and type."""
-    readable = counters(metrics)
-    if readable is None:
-        return EventCounts(False, [], [], [])
-    return EventCounts(
-        True,
-        received=sorted(EventCount(a, t, n) for (a, t), n in readable.events_received.items()),
-        rejected=sorted(
-            EventCount(a, t, n, reason) for (a, t, reason), n in readable.events_rejected.items()
-        ),
-        deduplicated=sorted(
-            EventCount(a, t, n) for (a, t), n in readable.events_deduplicated.items()
-        ),
+# what each refusal means, in the words of the error classes' own docstrings
+_REJECTIONS: tuple[type[EventRejectedError], ...] = (
+    EventDecodeError,
+    EventAuthError,
+    BadSignatureError,
+    WrongTokenError,
+    StaleEventError,
+    EventsNotConfiguredError,
+)
+REASONS = {cls.__name__: (cls.__doc__ or "").strip().splitlines()[0] for cls in _REJECTIONS}
+
+
+def event_counts(services: Services) -> EventCounts:
+    """Per app and type, events received, dropped as duplicates and rejected in the last
+    hour, and the latest rejections with their reason."""
+    record = recent(services)
+    if record is None:
+        return EventCounts(False, [], [])
+    window = record.events()
+    keys = set(window.received) | set(window.deduplicated)
+    rejected: Counter[tuple[str, str]] = Counter()
+    for (app_id, event_type, _reason), n in window.rejected.items():
+        rejected[(app_id, event_type)] += n
+    keys |= set(rejected)
+    counts = sorted(
+        EventCount(
+            app_id,
+            event_type,
+            received=window.received.get((app_id, event_type), 0),
+            deduplicated=window.deduplicated.get((app_id, event_type), 0),
+            rejected=rejected[(app_id, event_type)],
+        )
+        for app_id, event_type in keys
     )
+    rows = [
+        RejectionRow(r.app_id, r.event_type, r.reason, REASONS.get(r.reason, ""), r.at)
+        for r in record.rejections()
+    ]
+    return EventCounts(True, counts, rows)
