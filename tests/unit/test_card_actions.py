@@ -241,8 +241,8 @@ async def service(pool: CredentialPool, fake: FakeLark) -> AsyncIterator[Service
     async with open_services(pool, oauth_redirect_uri=REDIRECT) as services:
         # in this loop (Litestar's test client runs the app in a thread of its own), so
         # that the updates after the answers can be awaited here
-        app: Any = create_app(services)  # an ASGI app; httpx types its scope more narrowly
-        transport = httpx.ASGITransport(app=app)
+        asgi: Any = create_app(services)  # an ASGI app; httpx types its scope more narrowly
+        transport = httpx.ASGITransport(app=asgi)
         async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
             yield Service(client, services, fake, cards)
 
