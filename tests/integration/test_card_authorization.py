@@ -160,11 +160,20 @@ async def stack(event_mode: EventMode) -> AsyncIterator[Stack]:
                 )
 
 
-async def new_link_then_sign_in(s: Stack, message_id: str) -> None:
+async def new_link_then_sign_in(s: Stack, message_id: str, *, control: bool = False) -> None:
     """The routed "New link" button answers at once and replaces the link on the same card
-    afterwards; signing in with the new link turns that card green."""
+    afterwards; signing in with the new link turns that card green. ``control``: click
+    through the fake's control endpoint (as a test in another process would)."""
     old_url = s.authorize_url(message_id)
-    answer = await s.cards.click(message_id, button="New link")
+    if control:
+        r = await s.http.post(
+            f"{s.fake_url}/_fake/cards/click",
+            json={"message_id": message_id, "button": "New link"},
+        )
+        assert r.status_code == 200, r.text
+        answer = r.json()["data"]["answer"]
+    else:
+        answer = await s.cards.click(message_id, button="New link")
     assert answer == {"toast": {"type": "success", "content": "Here is a new link."}}
     await eventually(
         lambda: s.authorize_url(message_id) != old_url, within=5, what="the card's new link"
@@ -222,7 +231,7 @@ async def test_card_authorization_over_the_long_connection(frame_type: str) -> N
                 what="the long connection",
             )
             message_id = await s.request_card()
-            await new_link_then_sign_in(s, message_id)
+            await new_link_then_sign_in(s, message_id, control=frame_type == "card")
         assert [c.via for c in s.cards.clicks] == ["long_connection"]
         (ack,) = s.fake.long_connections.acks(APP)
         assert ack.code == 200 and ack.data["toast"]["type"] == "success"

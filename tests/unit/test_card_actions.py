@@ -312,3 +312,20 @@ async def test_a_badly_signed_callback_is_refused(service: Service) -> None:
 def _code_and_state(redirect: str) -> tuple[str, str]:
     query = dict(parse_qsl(urlsplit(redirect).query))
     return query["code"], query["state"]
+
+
+async def test_the_fakes_control_endpoints_refuse_bad_input(fake: FakeLark) -> None:
+    fake.add_app("cli_ctl", "s")
+    asgi: Any = fake.app
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fake") as client:
+        for path, body in (
+            ("configure", {"app_id": "cli_unknown"}),
+            ("configure", {"app_id": "cli_ctl", "frame_type": "smoke"}),
+            ("click", {"message_id": "om_unknown", "value": {"action": "x"}}),
+            ("click", {"message_id": "om_unknown"}),  # neither a button nor a value
+        ):
+            r = await client.post(f"/_fake/cards/{path}", json=body)
+            assert r.status_code == 400, (path, body, r.text)
+        ok = await client.post("/_fake/cards/configure", json={"app_id": "cli_ctl"})
+        assert ok.status_code == 200
