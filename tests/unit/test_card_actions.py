@@ -329,3 +329,17 @@ async def test_the_fakes_control_endpoints_refuse_bad_input(fake: FakeLark) -> N
             assert r.status_code == 400, (path, body, r.text)
         ok = await client.post("/_fake/cards/configure", json={"app_id": "cli_ctl"})
         assert ok.status_code == 200
+
+
+async def test_a_new_link_asks_for_the_scope_the_first_one_did(service: Service) -> None:
+    grants = service.services.grants
+    assert grants is not None
+    scope = "offline_access contact:user.base:readonly"
+    session = await grants.request_user_authorization("ou_alice", app_id=WEB_APP, scope=scope)
+    message_id = session.message_id
+    assert service.cards.buttons(message_id)["New link"]["value"]["scope"] == scope
+    await service.cards.click(message_id, button="New link", client=service.client)
+    assert await service.services.events.card_updates.drain(5)
+    url = service.cards.buttons(message_id)["Authorize"]["url"]
+    assert dict(parse_qsl(urlsplit(url).query))["scope"] == scope
+    assert service.cards.buttons(message_id)["New link"]["value"]["scope"] == scope

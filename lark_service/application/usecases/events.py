@@ -171,7 +171,7 @@ class EventIntake:
                 answer = await self._within_deadline(lambda: routed(action), app_id, name)
                 if isinstance(answer, CardAnswer):
                     if answer.then is not None:
-                        self.card_updates.start(app_id, action.name, answer.then)
+                        self.card_updates.start(app_id, name, answer.then)
                     answer = answer.reply
                 return self._checked_reply(answer, app_id)
             log.info("no handler for the card action %r of %s", action.name[:64], app_id)

@@ -32,15 +32,20 @@ def _utc(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
-def authorization_card(session: GrantSession, app_name: str, url: str = "") -> dict[str, Any]:
-    """The card of ``session``: an Authorize button while pending, a final note after."""
+def authorization_card(
+    session: GrantSession, app_name: str, url: str = "", *, scope: str = ""
+) -> dict[str, Any]:
+    """The card of ``session``: an Authorize button while pending, a final note after.
+
+    ``scope`` (when not the default) rides in the pending card's New link button, so that
+    the new link asks for what the first one did."""
     card = CardBuilder()
     name = app_name or session.app_id
     if session.status is GrantSessionStatus.PENDING:
         intro = _INTRO.get(session.reason, _INTRO["requested"])
         card.header(f"Authorize {name}", template="blue").markdown(f"**{name}** {intro}")
         card.button("Authorize", url=url, type="primary")
-        card.button("New link", value=_value(GRANT_NEW_LINK, session))
+        card.button("New link", value=_value(GRANT_NEW_LINK, session, scope))
         card.button("Cancel", value=_value(GRANT_CANCEL, session), type="danger")
         card.note(f"This link works once, until {_utc(session.expires_at)}.")
     elif session.status is GrantSessionStatus.COMPLETED:
@@ -59,5 +64,8 @@ def authorization_card(session: GrantSession, app_name: str, url: str = "") -> d
     return card.build()
 
 
-def _value(action: str, session: GrantSession) -> dict[str, Any]:
-    return {"action": action, "session_id": session.session_id}
+def _value(action: str, session: GrantSession, scope: str = "") -> dict[str, Any]:
+    value = {"action": action, "session_id": session.session_id}
+    if scope:
+        value["scope"] = scope
+    return value

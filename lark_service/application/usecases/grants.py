@@ -32,17 +32,9 @@ import msgspec
 from lark_service.application.clients.messaging import MessagingClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.single_flight import SingleFlight
-from lark_service.application.usecases.card_actions import (
-    CardAction,
-    CardActionRegistry,
-    CardAnswer,
-)
-from lark_service.application.usecases.grant_cards import (
-    CANCELLED,
-    GRANT_CANCEL,
-    GRANT_NEW_LINK,
-    authorization_card,
-)
+from lark_service.application.usecases.card_actions import CardActionRegistry
+from lark_service.application.usecases.grant_card_actions import AuthorizationCardActions
+from lark_service.application.usecases.grant_cards import authorization_card
 from lark_service.application.usecases.grant_identity import signed_in_open_id
 from lark_service.application.usecases.grant_state import GrantStateSigner, code_challenge
 from lark_service.domain.apps import AppConfig, Domain
@@ -80,6 +72,11 @@ def _check_redirect_uri(uri: str) -> str:
             "(registered as a redirect URL in the app's console)"
         )
     return uri
+
+
+def _card_scope(scope: str) -> str:
+    # the default need not ride in the card's buttons: a new link asks for it anyway
+    return "" if scope in ("", DEFAULT_SCOPE) else scope
 
 
 def _check_user_id(user_id: str) -> str:
@@ -342,7 +339,7 @@ class GrantService:
         try:
             message = await self.messaging.send_card(
                 user_id,
-                authorization_card(session, app.name, link.url),
+                authorization_card(session, app.name, link.url, scope=_card_scope(scope)),
                 receive_id_type="open_id",
                 app_id=app.app_id,
             )
@@ -356,12 +353,7 @@ class GrantService:
         return session
 
     async def _finish(
-        self,
-        session: GrantSession | None,
-        status: GrantSessionStatus,
-        *,
-        reason: str = "",
-        update_card: bool = True,
+        self, session: GrantSession | None, status: GrantSessionStatus, *, reason: str = ""
     ) -> GrantSession | None:
         if session is None:
             return None
@@ -370,94 +362,26 @@ class GrantService:
             changes["reason"] = reason
         ended = msgspec.structs.replace(session, **changes)
         await self.sessions.save_session(ended)
-        if update_card:
-            await self._update_card(ended)
+        await self.update_card(ended)
         return ended
 
-    async def _update_card(self, session: GrantSession, url: str = "") -> None:
+    async def update_card(self, session: GrantSession, url: str = "", scope: str = "") -> None:
+        """Show ``session``'s state on its card (``url``: the link of a pending one)."""
         if not session.message_id:
             return
         app = self.pool.resolve(session.app_id)
         try:
             await self.messaging.update_card(
-                session.message_id, authorization_card(session, app.name, url), app_id=app.app_id
+                session.message_id,
+                authorization_card(session, app.name, url, scope=_card_scope(scope)),
+                app_id=app.app_id,
             )
         except LarkServiceError as exc:  # the grant matters more than its card
             log.warning("could not update the authorization card of %s: %s", app.app_id, exc)
 
-    # -- the card's buttons ------------------------------------------------------------
-
     def register_card_actions(self, registry: CardActionRegistry) -> None:
         """Handle the authorization card's "New link" and "Cancel" buttons (every app)."""
-        registry.register_card_action(GRANT_NEW_LINK, self.on_new_link)
-        registry.register_card_action(GRANT_CANCEL, self.on_cancel)
-
-    async def on_new_link(self, action: CardAction) -> CardAnswer:
-        """A fresh link on the same card (the old one stops working)."""
-        session = await self._clicked_session(action)
-        if session is None:
-            return CardAnswer.toast("This card is not yours to use.", kind="error")
-        if session.status is GrantSessionStatus.COMPLETED:
-            return CardAnswer.toast("The app is already authorized.", kind="info")
-        now = self.pool.clock.now()
-        others = await self.sessions.pending_sessions(
-            app_id=session.app_id, user_id=session.user_id
-        )
-        if any(o.session_id != session.session_id and o.expires_at > now for o in others):
-            return CardAnswer.toast("A newer authorization card is waiting for you.", kind="info")
-        reason = session.reason if session.reason in ("expiring", "lapsed") else "requested"
-        scope = action.value.get("scope")
-        try:
-            link, fresh = await self.begin(
-                session.app_id,
-                session.user_id,
-                scope=scope if isinstance(scope, str) and scope else DEFAULT_SCOPE,
-                reason=reason,
-            )
-        except ConfigError as exc:  # no default redirect URI: the link needs the caller's
-            log.warning("no new authorization link for %s: %s", session.app_id, exc.msg)
-            return CardAnswer.toast("Please ask the app for a new card.", kind="warning")
-        fresh = msgspec.structs.replace(fresh, message_id=session.message_id)
-        await self.sessions.save_session(fresh)
-        if not session.ended:  # its state must not complete any more
-            await self._finish(session, GrantSessionStatus.EXPIRED, update_card=False)
-        return CardAnswer.toast(
-            "Here is a new link.", kind="success", then=lambda: self._update_card(fresh, link.url)
-        )
-
-    async def on_cancel(self, action: CardAction) -> CardAnswer:
-        """The user declines from the card: the session fails as ``cancelled``."""
-        session = await self._clicked_session(action)
-        if session is None:
-            return CardAnswer.toast("This card is not yours to use.", kind="error")
-        if session.ended:
-            return CardAnswer.toast(f"This request is already {session.status}.", kind="info")
-        ended = msgspec.structs.replace(
-            session,
-            status=GrantSessionStatus.FAILED,
-            reason=CANCELLED,
-            updated_at=self.pool.clock.now(),
-        )
-        await self.sessions.save_session(ended)
-        return CardAnswer.toast(
-            "Authorization cancelled.", kind="success", then=lambda: self._update_card(ended)
-        )
-
-    async def _clicked_session(self, action: CardAction) -> GrantSession | None:
-        """The session a button names, if the person who clicked is its user and the card
-        is the session's (a forwarded card is clicked by someone else)."""
-        session_id = action.value.get("session_id")
-        if not isinstance(session_id, str) or not session_id or len(session_id) > 128:
-            return None
-        session = await self.sessions.load_session(session_id)
-        if (
-            session is None
-            or session.app_id != action.app_id
-            or session.user_id != action.operator_open_id
-            or (action.message_id and session.message_id != action.message_id)
-        ):
-            return None
-        return session
+        AuthorizationCardActions(self).register(registry)
 
     # -- upkeep and token care ---------------------------------------------------------
 
