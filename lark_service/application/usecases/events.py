@@ -6,8 +6,11 @@
   within 3 s) are dropped, across restarts too; entries expire after ``dedup_ttl``;
 * ``app_ticket`` pushes are stored for the marketplace app (the pool reads them to get its
   app_access_token);
-* card callbacks go to the handler registered for the app, whose return value (a card, a
-  toast, or both) is the answer, within a deadline under Lark's 3 s budget;
+* card callbacks are routed by the action their button's value names
+  (`card_actions`: the app's handler of that name, then the one for every app), else to the
+  card handler registered for the app; the return value (a card, a toast, or both) is the
+  answer, within a deadline under Lark's 3 s budget, and a routed handler's follow-up work
+  (an in-place card update) runs after the answer;
 * every other event is published on the `EventBus` under ``<app_id>.<event_type>``, as the
   JSON Lark sent (decrypted), byte for byte.
 
@@ -23,6 +26,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from lark_service.application.usecases.card_actions import (
+    CardActionHandler,
+    CardActionRouter,
+    CardAnswer,
+    FollowUps,
+    read_action,
+)
 from lark_service.domain.events import APP_TICKET, EventDecodeError, EventKind, LarkEvent
 from lark_service.domain.ports.app_tickets import AppTicketStore
 from lark_service.domain.ports.clock import Clock
@@ -32,6 +42,8 @@ from lark_service.domain.ports.processed_events import ProcessedEventStore
 
 __all__ = [
     "DEFAULT_CARD_DEADLINE",
+    "DEFAULT_CARD_UPDATE_DEADLINE",
+    "DEFAULT_CARD_UPDATE_DELAY",
     "DEFAULT_DEDUP_TTL",
     "CardHandler",
     "EventIntake",
@@ -47,6 +59,10 @@ CardHandler = Callable[[LarkEvent], Awaitable[EventReply | None]]
 
 DEFAULT_DEDUP_TTL = 7 * 24 * 3600.0  # Lark stops redelivering long before (its last retry: ~6 h)
 DEFAULT_CARD_DEADLINE = 2.5  # seconds: Lark gives a card callback 3 s, the network some of it
+# an update after an answer: started once the answer is likely at Lark (a card in the answer
+# would otherwise replace the update), and given up after the deadline
+DEFAULT_CARD_UPDATE_DELAY = 0.2
+DEFAULT_CARD_UPDATE_DEADLINE = 10.0
 TICKET_TTL = 12 * 3600.0  # an app_ticket is good for about 12 h (the Go SDK keeps it so long)
 SUCCESS: EventReply = {"msg": "success"}
 
@@ -63,6 +79,8 @@ class EventIntake:
         clock: Clock,
         dedup_ttl: float = DEFAULT_DEDUP_TTL,
         card_deadline: float = DEFAULT_CARD_DEADLINE,
+        card_update_delay: float = DEFAULT_CARD_UPDATE_DELAY,
+        card_update_deadline: float = DEFAULT_CARD_UPDATE_DEADLINE,
         metrics: Metrics | None = None,
     ) -> None:
         self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
@@ -73,6 +91,8 @@ class EventIntake:
         self.dedup_ttl = dedup_ttl
         self.card_deadline = card_deadline
         self._card_handlers: dict[str | None, CardHandler] = {}
+        self._card_actions = CardActionRouter()
+        self.card_updates = FollowUps(delay=card_update_delay, deadline=card_update_deadline)
 
     def register_card_handler(self, handler: CardHandler, *, app_id: str | None = None) -> None:
         """Answer the card callbacks of ``app_id`` (of every app without one of its own, when
@@ -81,6 +101,18 @@ class EventIntake:
         ``{}`` answered. Apps without a handler get ``{}``, and their callbacks are published
         like events."""
         self._card_handlers[app_id] = handler
+
+    def register_card_action(
+        self, name: str, handler: CardActionHandler, *, app_id: str | None = None
+    ) -> None:
+        """Answer the clicks on buttons whose value is ``{"action": name, ...}`` (of ``app_id``,
+        or of every app without a handler of that name, when ``None``) with ``handler``.
+
+        It returns a dict, None (``{}``) or a `CardAnswer` whose ``then`` runs after the
+        answer, within ``card_update_deadline`` s, its failure logged. Routed actions come
+        before `register_card_handler`'s handlers; an action nobody registered goes there.
+        """
+        self._card_actions.register(name, handler, app_id=app_id)
 
     async def accept(self, app_id: str, event: LarkEvent) -> EventReply:
         """Handle one authenticated push to ``app_id``; returns the JSON to answer Lark with.
@@ -98,11 +130,7 @@ class EventIntake:
             return {} if event.kind is EventKind.CARD_ACTION else SUCCESS
         try:
             if event.kind is EventKind.CARD_ACTION:
-                handler = self._card_handlers.get(app_id) or self._card_handlers.get(None)
-                if handler is not None:
-                    return await self._answer_card(handler, app_id, event)
-                await self._publish(app_id, event)
-                return {}
+                return await self._card_callback(app_id, event)
             if event.event_type == APP_TICKET:
                 await self._save_ticket(app_id, event)
             else:
@@ -132,17 +160,45 @@ class EventIntake:
         await self.tickets.save_app_ticket(app_id, ticket, expires_at=expires_at)
         log.info("stored a new app_ticket for %s", app_id)
 
-    async def _answer_card(self, handler: CardHandler, app_id: str, event: LarkEvent) -> EventReply:
+    async def _card_callback(self, app_id: str, event: LarkEvent) -> EventReply:
+        action = read_action(app_id, event)
+        if action is None:
+            log.info("a card callback of %s names no action in its value", app_id)
+        else:
+            routed = self._card_actions.find(app_id, action.name)
+            if routed is not None:
+                name = action.name[:64]  # a name Lark sent back, quoted in logs
+                answer = await self._within_deadline(lambda: routed(action), app_id, name)
+                if isinstance(answer, CardAnswer):
+                    if answer.then is not None:
+                        self.card_updates.start(app_id, name, answer.then)
+                    answer = answer.reply
+                return self._checked_reply(answer, app_id)
+            log.info("no handler for the card action %r of %s", action.name[:64], app_id)
+        handler = self._card_handlers.get(app_id) or self._card_handlers.get(None)
+        if handler is not None:
+            return await self._answer_card(handler, app_id, event)
+        await self._publish(app_id, event)
+        return {}
+
+    async def _within_deadline(
+        self, call: Callable[[], Awaitable[object]], app_id: str, what: str
+    ) -> object:
         try:
             async with asyncio.timeout(self.card_deadline):
-                reply = await handler(event)
+                return await call()
         except TimeoutError:
-            late = "the card handler of %s took more than %g s: answered {}"
-            log.warning(late, app_id, self.card_deadline)
-            return {}
+            late = "the card handler %r of %s took more than %g s: answered {}"
+            log.warning(late, what, app_id, self.card_deadline)
         except Exception:
-            log.exception("the card handler of %s failed: answered {}", app_id)
-            return {}
+            log.exception("the card handler %r of %s failed: answered {}", what, app_id)
+        return None
+
+    async def _answer_card(self, handler: CardHandler, app_id: str, event: LarkEvent) -> EventReply:
+        reply = await self._within_deadline(lambda: handler(event), app_id, "*")
+        return self._checked_reply(reply, app_id)
+
+    def _checked_reply(self, reply: object, app_id: str) -> EventReply:
         if reply is None:
             return {}
         if not isinstance(reply, dict):

@@ -11,6 +11,9 @@
 * `request_user_authorization`: the same link in a card sent to the user, updated in place
   when the session completes, expires or fails. One pending session per (app, user): asking
   again while one is pending returns it, so a user never gets a second card for one need.
+* The card's "New link" and "Cancel" buttons (`register_card_actions`): answered with a
+  toast at once, the card replaced in place after the answer; only the user the card is for
+  can use them.
 * Token care: `check_grants` prompts users whose refresh token is about to lapse, and
   `grant_lapsed` those whose refresh failed: one card, a metric and a bus event
   ``<app_id>.user_grant.expiring`` / ``.lapsed`` each.
@@ -29,6 +32,8 @@ import msgspec
 from lark_service.application.clients.messaging import MessagingClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.single_flight import SingleFlight
+from lark_service.application.usecases.card_actions import CardActionRegistry
+from lark_service.application.usecases.grant_card_actions import AuthorizationCardActions
 from lark_service.application.usecases.grant_cards import authorization_card
 from lark_service.application.usecases.grant_identity import signed_in_open_id
 from lark_service.application.usecases.grant_state import GrantStateSigner, code_challenge
@@ -67,6 +72,11 @@ def _check_redirect_uri(uri: str) -> str:
             "(registered as a redirect URL in the app's console)"
         )
     return uri
+
+
+def _card_scope(scope: str) -> str:
+    # the default need not ride in the card's buttons: a new link asks for it anyway
+    return "" if scope in ("", DEFAULT_SCOPE) else scope
 
 
 def _check_user_id(user_id: str) -> str:
@@ -329,7 +339,7 @@ class GrantService:
         try:
             message = await self.messaging.send_card(
                 user_id,
-                authorization_card(session, app.name, link.url),
+                authorization_card(session, app.name, link.url, scope=_card_scope(scope)),
                 receive_id_type="open_id",
                 app_id=app.app_id,
             )
@@ -352,15 +362,26 @@ class GrantService:
             changes["reason"] = reason
         ended = msgspec.structs.replace(session, **changes)
         await self.sessions.save_session(ended)
-        if ended.message_id:
-            app = self.pool.resolve(ended.app_id)
-            try:
-                await self.messaging.update_card(
-                    ended.message_id, authorization_card(ended, app.name), app_id=app.app_id
-                )
-            except LarkServiceError as exc:  # the grant matters more than its card
-                log.warning("could not update the authorization card of %s: %s", app.app_id, exc)
+        await self.update_card(ended)
         return ended
+
+    async def update_card(self, session: GrantSession, url: str = "", scope: str = "") -> None:
+        """Show ``session``'s state on its card (``url``: the link of a pending one)."""
+        if not session.message_id:
+            return
+        app = self.pool.resolve(session.app_id)
+        try:
+            await self.messaging.update_card(
+                session.message_id,
+                authorization_card(session, app.name, url, scope=_card_scope(scope)),
+                app_id=app.app_id,
+            )
+        except LarkServiceError as exc:  # the grant matters more than its card
+            log.warning("could not update the authorization card of %s: %s", app.app_id, exc)
+
+    def register_card_actions(self, registry: CardActionRegistry) -> None:
+        """Handle the authorization card's "New link" and "Cancel" buttons (every app)."""
+        AuthorizationCardActions(self).register(registry)
 
     # -- upkeep and token care ---------------------------------------------------------
 

@@ -70,7 +70,7 @@ def build_services(
         bus=bus,
     )
     grants.watch_pool()
-    return Services(
+    services = Services(
         pool=pool,
         sending=SendingService(
             messaging=messaging,
@@ -100,6 +100,8 @@ def build_services(
         grants=grants,
         max_body_size=max_body_size,
     )
+    grants.register_card_actions(services.events)  # the authorization card's buttons
+    return services
 
 
 @asynccontextmanager

@@ -7,6 +7,7 @@ from lark_service.testing.fake_lark import (
     auth,
     bitable,
     bot,
+    cards,
     contact,
     control,
     docx,
@@ -29,4 +30,5 @@ REGISTER: tuple[Register, ...] = (
     bitable.register,
     apaas.register,
     ws.register,
+    cards.register,
 )
