@@ -168,6 +168,7 @@ async def open_services(
             grant_secret=grant_secret,
             oauth_redirect_uri=oauth_redirect_uri,
         )
+        stack.push_async_callback(_finish_card_updates, services)
         if admin_key and await services.keys.ensure(admin_key, ("admin",), name=ADMIN_KEY_ENV):
             log.warning("created the admin API key given in %s", ADMIN_KEY_ENV)
         if in_process is not None:
@@ -175,3 +176,14 @@ async def open_services(
                 services.sending.handle_job, on_dead=services.sending.mark_dead
             )
         yield services
+
+
+CARD_UPDATE_DRAIN = 5.0  # seconds at shutdown for in-place card updates already started
+
+
+async def _finish_card_updates(services: Services) -> None:
+    """Let started card updates end (each has its own deadline), then cancel the rest."""
+    updates = services.events.card_updates
+    if not await updates.drain(CARD_UPDATE_DRAIN):
+        log.warning("%d card updates still running at shutdown: cancelled", updates.pending)
+    await updates.aclose()
