@@ -35,6 +35,7 @@ __all__ = [
     "BadSignatureError",
     "EventAuthError",
     "EventDecodeError",
+    "EventInProgressError",
     "EventKind",
     "EventRejectedError",
     "EventsNotConfiguredError",
@@ -57,6 +58,16 @@ class EventRejectedError(LarkServiceError):
     """A push was refused; nothing of it was stored or published."""
 
     status = 400
+
+
+class EventInProgressError(EventRejectedError):
+    """The same event is being handled right now (or its handler died moments ago).
+
+    Answered with an error, not a success, so that Lark delivers it again later: a success
+    would lose the event if the first handling does not finish.
+    """
+
+    status = 503
 
 
 class EventDecodeError(EventRejectedError):

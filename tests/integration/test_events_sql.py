@@ -49,3 +49,6 @@ async def test_forget_event_lets_the_redelivery_through(open_store: OpenStore) -
     assert await store.remember_event("cli_x:e1", expires_at=10.0) is False
     await store.forget_event("cli_x:e1")
     assert await store.remember_event("cli_x:e1", expires_at=10.0) is True
+    assert await store.seen_event("cli_x:e1", now=10.0) is True  # expires at 10: still seen
+    assert await store.seen_event("cli_x:e1", now=10.5) is False  # lapsed, though not pruned
+    assert await store.seen_event("cli_x:other", now=0.0) is False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncio
+
 import msgspec
 import pytest
 
@@ -21,11 +23,11 @@ from lark_service.adapters.memory.store import (
 from lark_service.application import CredentialPool
 from lark_service.application.clients.messaging import MessagingClient
 from lark_service.application.manager import ApplicationManager
-from lark_service.application.usecases.events import DEFAULT_DEDUP_TTL, EventIntake
+from lark_service.application.usecases.events import CLAIM_TTL, DEFAULT_DEDUP_TTL, EventIntake
 from lark_service.application.usecases.sending import SendingService
 from lark_service.domain.apps import AppConfig
 from lark_service.domain.errors import TransportError
-from lark_service.domain.events import EventDecodeError, parse_event
+from lark_service.domain.events import EventDecodeError, EventInProgressError, parse_event
 from lark_service.domain.jobs import JobOutcome, JobRecord, SendJob
 from lark_service.domain.ports.events import EventHandler
 from lark_service.domain.tokens import AccessToken, TokenKind
@@ -68,6 +70,39 @@ async def test_failed_publish_is_not_remembered_so_the_redelivery_gets_through()
     assert await events.accept("cli_x", event) == {"msg": "success"}
     assert await events.accept("cli_x", event) == {"msg": "success"}
     assert bus.published == [("cli_x.im.message.receive_v1", event.raw)]
+
+
+class StuckBus(InMemoryEventBus):
+    """A bus whose publishes never return: the process handling the event has died."""
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_redelivery_while_the_first_is_handled_is_refused_not_dropped() -> None:
+    state, clock = MemoryState(), ManualClock()
+    event = parse_event(event_v2(app_id="cli_x", event_id="ev-dies"))
+    # the first delivery reaches a process that dies while publishing: it never answers Lark
+    dying = asyncio.get_running_loop().create_task(
+        intake(StuckBus(), state, clock).accept("cli_x", event)
+    )
+    await asyncio.sleep(0)
+    # another replica gets Lark's redelivery: not a success (that would lose the event)
+    bus = InMemoryEventBus()
+    replica = intake(bus, state, clock)
+    with pytest.raises(EventInProgressError) as refused:
+        await replica.accept("cli_x", event)
+    assert refused.value.status == 503 and bus.published == []
+    # Lark's next try, after the dead process's claim lapsed: handled, once
+    clock.advance(CLAIM_TTL + 1)
+    assert await replica.accept("cli_x", event) == {"msg": "success"}
+    assert await replica.accept("cli_x", event) == {"msg": "success"}  # now a duplicate
+    assert bus.published == [("cli_x.im.message.receive_v1", event.raw)]
+    dying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await dying
+    assert await replica.accept("cli_x", event) == {"msg": "success"}
+    assert len(bus.published) == 1  # the dead handler's late clean-up changed nothing
 
 
 async def test_dedup_entries_expire_and_are_pruned() -> None:

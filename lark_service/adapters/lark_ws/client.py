@@ -60,7 +60,12 @@ from lark_service.adapters.lark_ws.frames import (
 )
 from lark_service.adapters.lark_ws.reassembly import DEFAULT_PART_TTL, Reassembler
 from lark_service.domain.errors import AuthError, LarkServiceError, ServerError, TransportError
-from lark_service.domain.events import EventRejectedError, LarkEvent, parse_event
+from lark_service.domain.events import (
+    EventInProgressError,
+    EventRejectedError,
+    LarkEvent,
+    parse_event,
+)
 
 __all__ = ["Deliver", "LongConnection", "LongConnectionOptions"]
 
@@ -379,6 +384,9 @@ class LongConnection:
                     reply = await self._deliver(self.app_id, event)
             else:
                 log.info("long connection of %s: ignored a %r frame", self.app_id, frame.type)
+        except EventInProgressError as exc:
+            code = 503  # not handled here: Lark sends it again
+            log.info("long connection of %s: %s", self.app_id, exc.msg)
         except EventRejectedError as exc:
             code = 400
             log.warning("long connection of %s: refused a push: %s", self.app_id, exc.msg)

@@ -128,6 +128,10 @@ class InMemoryProcessedEventStore:
         self.state.events[event_id] = expires_at
         return True
 
+    async def seen_event(self, event_id: str, *, now: float) -> bool:
+        expires_at = self.state.events.get(event_id)
+        return expires_at is not None and expires_at >= now
+
     async def forget_event(self, event_id: str) -> None:
         self.state.events.pop(event_id, None)
 

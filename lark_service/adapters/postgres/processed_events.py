@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lark_service.adapters.postgres.database import SqlDatabase
@@ -27,6 +27,15 @@ class SqlProcessedEventStore:
 
         # Not idempotent: retrying an uncertain commit could call a new event a duplicate.
         return await self._db.run("recording an event id", fn, idempotent=False)
+
+    async def seen_event(self, event_id: str, *, now: float) -> bool:
+        t = self._db.tables.processed_events
+        stmt = select(t.c.event_id).where(t.c.event_id == event_id, t.c.expires_at >= now)
+
+        async def fn(conn: AsyncConnection) -> bool:
+            return (await conn.execute(stmt)).first() is not None
+
+        return await self._db.run("looking up an event id", fn)
 
     async def forget_event(self, event_id: str) -> None:
         t = self._db.tables.processed_events

@@ -33,7 +33,13 @@ from lark_service.application.usecases.card_actions import (
     FollowUps,
     read_action,
 )
-from lark_service.domain.events import APP_TICKET, EventDecodeError, EventKind, LarkEvent
+from lark_service.domain.events import (
+    APP_TICKET,
+    EventDecodeError,
+    EventInProgressError,
+    EventKind,
+    LarkEvent,
+)
 from lark_service.domain.ports.app_tickets import AppTicketStore
 from lark_service.domain.ports.clock import Clock
 from lark_service.domain.ports.events import EventBus
@@ -65,6 +71,10 @@ DEFAULT_CARD_UPDATE_DELAY = 0.2
 DEFAULT_CARD_UPDATE_DEADLINE = 10.0
 TICKET_TTL = 12 * 3600.0  # an app_ticket is good for about 12 h (the Go SDK keeps it so long)
 SUCCESS: EventReply = {"msg": "success"}
+# how long a delivery being handled keeps a redelivery of the same event out; handling is
+# bounded well below it (a publish's deadline, a card's 3 s)
+CLAIM_TTL = 60.0
+_CLAIM = "claim:"
 
 
 class EventIntake:
@@ -124,30 +134,57 @@ class EventIntake:
             return {"challenge": event.challenge}
         event_type = event.event_type or "unknown"
         self.metrics.event_received(app_id=app_id, event_type=event_type)
-        if event.event_id and not await self._first_delivery(app_id, event):
+        key = _dedup_key(app_id, event) if event.event_id else None
+        if key is not None and not await self._claim(key, event):
             log.info("dropped a redelivery of %s %s", event.event_type, event.event_id)
             self.metrics.event_deduplicated(app_id=app_id, event_type=event_type)
             return {} if event.kind is EventKind.CARD_ACTION else SUCCESS
         try:
             if event.kind is EventKind.CARD_ACTION:
-                return await self._card_callback(app_id, event)
-            if event.event_type == APP_TICKET:
-                await self._save_ticket(app_id, event)
+                reply = await self._card_callback(app_id, event)
             else:
-                await self._publish(app_id, event)
+                if event.event_type == APP_TICKET:
+                    await self._save_ticket(app_id, event)
+                else:
+                    await self._publish(app_id, event)
+                reply = SUCCESS
         except BaseException:
-            if event.event_id:  # so that Lark's redelivery is not dropped as a duplicate
-                await self.processed.forget_event(_dedup_key(app_id, event))
+            if key is not None:  # so that Lark's redelivery is handled, not dropped
+                await self.processed.forget_event(_CLAIM + key)
             raise
-        return SUCCESS
+        if key is not None:
+            await self._settle(key)
+        return reply
 
     async def prune(self) -> int:
         """Forget the event ids that have expired; returns how many."""
         return await self.processed.prune_events(before=self.clock.now())
 
-    async def _first_delivery(self, app_id: str, event: LarkEvent) -> bool:
-        expires_at = self.clock.now() + self.dedup_ttl
-        return await self.processed.remember_event(_dedup_key(app_id, event), expires_at=expires_at)
+    async def _claim(self, key: str, event: LarkEvent) -> bool:
+        """Claim the event for this delivery: ``False`` if it was handled already.
+
+        The id is recorded as handled only once the handling succeeded; until then a short
+        claim keeps a concurrent redelivery out (`EventInProgressError`, so Lark sends it
+        again later). A claim left by a process that died expires after ``CLAIM_TTL``.
+        """
+        now = self.clock.now()
+        claimed = await self.processed.remember_event(_CLAIM + key, expires_at=now + CLAIM_TTL)
+        if not claimed and not await self.processed.seen_event(_CLAIM + key, now=now):
+            await self.processed.forget_event(_CLAIM + key)  # the claim of a dead handler
+            claimed = await self.processed.remember_event(_CLAIM + key, expires_at=now + CLAIM_TTL)
+        if not claimed:
+            raise EventInProgressError(
+                f"{event.event_type or 'the event'} {event.event_id} is being handled already"
+            )
+        if await self.processed.seen_event(key, now=now):
+            await self.processed.forget_event(_CLAIM + key)
+            return False
+        return True
+
+    async def _settle(self, key: str) -> None:
+        """Record the event as handled (then drop its claim: in that order, see `_claim`)."""
+        await self.processed.remember_event(key, expires_at=self.clock.now() + self.dedup_ttl)
+        await self.processed.forget_event(_CLAIM + key)
 
     async def _publish(self, app_id: str, event: LarkEvent) -> None:
         await self.bus.publish(f"{app_id}.{event.event_type}", event.raw)

@@ -10,6 +10,10 @@ class ProcessedEventStore(Protocol):
         """Record an event id; ``False`` if it was already recorded (a duplicate delivery)."""
         ...
 
+    async def seen_event(self, event_id: str, *, now: float) -> bool:
+        """Whether ``event_id`` is recorded and its ``expires_at`` is not before ``now``."""
+        ...
+
     async def forget_event(self, event_id: str) -> None:
         """Drop one id again (its handling failed, so the redelivery must not be a duplicate)."""
         ...
