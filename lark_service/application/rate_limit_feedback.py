@@ -4,8 +4,8 @@ The transport reports every 99991400 / HTTP 429 as ``Metrics.rate_limited(app_id
 retries included, but knows neither the limiter nor the call's rate family. This decorator
 sits between the transport and the real `Metrics`: it forwards everything and, on a
 rate-limit reply, pauses the family of ``api`` (in every process when the limiter is shared).
-Lark's ``x-ogw-ratelimit-reset`` is not passed through the port; its usual value, one
-second, is assumed.
+The pause lasts Lark's ``x-ogw-ratelimit-reset`` (seconds until its window resets) when the
+reply carried it, else one second, its usual value.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from lark_service.application.rate_limit import DEFAULT_LIMITS, RateLimiter
 from lark_service.domain.ports.metrics import Metrics
 
 RESET_SECONDS = 1.0
+# a reset header beyond this is not believed: one bad header must not stall an app for long
+MAX_RESET_SECONDS = 60.0
 
 # API names whose family is not their longest family-name prefix.
 _FAMILIES = {
@@ -50,11 +52,12 @@ class RateLimitFeedback:
         self._inner = inner
         self._limiter = limiter
 
-    def rate_limited(self, *, app_id: str, api: str) -> None:
+    def rate_limited(self, *, app_id: str, api: str, reset: float | None = None) -> None:
         family = family_of(api)
         if family is not None:
-            self._limiter.rate_limited(app_id, family, RESET_SECONDS)
-        self._inner.rate_limited(app_id=app_id, api=api)
+            pause = RESET_SECONDS if reset is None else min(max(reset, 0.0), MAX_RESET_SECONDS)
+            self._limiter.rate_limited(app_id, family, pause)
+        self._inner.rate_limited(app_id=app_id, api=api, reset=reset)
 
     def api_call(self, *, app_id: str, api: str, outcome: str, seconds: float) -> None:
         self._inner.api_call(app_id=app_id, api=api, outcome=outcome, seconds=seconds)

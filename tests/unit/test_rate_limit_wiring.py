@@ -76,6 +76,18 @@ def test_a_rate_limit_reply_reported_by_the_transport_pauses_the_family() -> Non
     assert limiter.stats.rate_limited == 1
 
 
+def test_the_pause_lasts_larks_reset_header_bounded() -> None:
+    clock = Clock()
+    limiter = RateLimiter({"im.message.send": Limit(per_second=50)}, clock=clock)
+    metrics = RateLimitFeedback(InMemoryMetrics(), limiter)
+    metrics.rate_limited(app_id="cli_a", api="im.message.create", reset=4.0)
+    assert limiter.reserve("cli_a", "im.message.send") == pytest.approx(4.0)
+    metrics.rate_limited(app_id="cli_b", api="im.message.create", reset=86_400.0)
+    assert limiter.reserve("cli_b", "im.message.send") == pytest.approx(60.0)  # not believed
+    metrics.rate_limited(app_id="cli_c", api="im.message.create", reset=-5.0)
+    assert limiter.reserve("cli_c", "im.message.send") == 0.0
+
+
 @pytest.mark.anyio
 async def test_receivers_are_shared_by_the_apps_in_one_process() -> None:
     clock = Clock()

@@ -41,7 +41,7 @@ async def call_with_retries(
         if isinstance(result, LarkReply):
             return result
         if isinstance(result, RateLimitedError):
-            metrics.rate_limited(app_id=request.app_id, api=request.api)
+            metrics.rate_limited(app_id=request.app_id, api=request.api, reset=result.retry_after)
         delay = retries.next_delay(request, result)
         if delay is None:
             raise result

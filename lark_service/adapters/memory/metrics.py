@@ -40,7 +40,7 @@ class InMemoryMetrics(Metrics):
     def retry(self, *, app_id: str, api: str, reason: str) -> None:
         self.retries[(app_id, api, reason)] += 1
 
-    def rate_limited(self, *, app_id: str, api: str) -> None:
+    def rate_limited(self, *, app_id: str, api: str, reset: float | None = None) -> None:
         self.rate_limits[(app_id, api)] += 1
 
     def token_fetch(self, *, app_id: str, kind: str, outcome: str) -> None:

@@ -195,8 +195,8 @@ class RecentActivityMetrics(Metrics):
     def retry(self, *, app_id: str, api: str, reason: str) -> None:
         self.inner.retry(app_id=app_id, api=api, reason=reason)
 
-    def rate_limited(self, *, app_id: str, api: str) -> None:
-        self.inner.rate_limited(app_id=app_id, api=api)
+    def rate_limited(self, *, app_id: str, api: str, reset: float | None = None) -> None:
+        self.inner.rate_limited(app_id=app_id, api=api, reset=reset)
 
     def token_fetch(self, *, app_id: str, kind: str, outcome: str) -> None:
         self.activity.token_fetch(app_id, kind, outcome)

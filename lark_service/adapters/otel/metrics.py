@@ -252,7 +252,7 @@ class OtelMetrics(Metrics):
     def retry(self, *, app_id: str, api: str, reason: str) -> None:
         self._retries.add(1, {"app_id": app_id, "api": api, "reason": reason})
 
-    def rate_limited(self, *, app_id: str, api: str) -> None:
+    def rate_limited(self, *, app_id: str, api: str, reset: float | None = None) -> None:
         self._rate_limited.add(1, {"app_id": app_id, "api": api})
 
     # Tokens

@@ -48,7 +48,9 @@ class Metrics(Protocol):
 
     def retry(self, *, app_id: str, api: str, reason: str) -> None: ...
 
-    def rate_limited(self, *, app_id: str, api: str) -> None: ...
+    def rate_limited(self, *, app_id: str, api: str, reset: float | None = None) -> None:
+        """A rate-limit reply; ``reset``: Lark's ``x-ogw-ratelimit-reset`` (s), when sent."""
+        ...
 
     # Tokens (application/pool.py)
     def token_fetch(self, *, app_id: str, kind: str, outcome: str) -> None: ...
@@ -99,7 +101,7 @@ class NullMetrics(Metrics):
     def retry(self, *, app_id: str, api: str, reason: str) -> None:
         return None
 
-    def rate_limited(self, *, app_id: str, api: str) -> None:
+    def rate_limited(self, *, app_id: str, api: str, reset: float | None = None) -> None:
         return None
 
     def token_fetch(self, *, app_id: str, kind: str, outcome: str) -> None:
