@@ -47,6 +47,7 @@ __all__ = [
     "current_async",
     "downgrade",
     "downgrade_async",
+    "embedded_database_file",
     "embedded_database_url",
     "generate_key",
     "rotate_secret_key",
@@ -63,4 +64,9 @@ def embedded_database_url(data_dir: Path) -> str:
     with mode 0600.
     """
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{(data_dir / 'lark-service.db').resolve()}"
+    return f"sqlite+aiosqlite:///{embedded_database_file(data_dir).resolve()}"
+
+
+def embedded_database_file(data_dir: Path) -> Path:
+    """The embedded SQLite file of ``data_dir``."""
+    return data_dir / "lark-service.db"
