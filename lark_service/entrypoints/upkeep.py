@@ -22,7 +22,12 @@ held and skip: each job runs once per period across replicas, and when its holde
 lease expires and another replica takes the job over.
 
 Every run has a deadline (at most its period); a failing or overrunning job is logged and
-counted as failed, and the scheduler carries on.
+counted as failed, and the scheduler carries on. A finished run is counted on its lease's row
+(``runs``, ``last_run_at``: `LeaseRunLog`), so the store shows how often each job ran across
+replicas and when last.
+
+The periods and retentions come from `Settings` (``upkeep_*``, ``grant_session_retention``,
+``job_retention``; `upkeep_intervals`); ``upkeep_enabled = false`` keeps a replica out.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ from lark_service.application.pool import CredentialPool
 from lark_service.domain.apps import AppType
 from lark_service.domain.errors import ConfigError
 from lark_service.domain.ports.clock import Clock
-from lark_service.domain.ports.leases import LeaseStore
+from lark_service.domain.ports.leases import LeaseRunLog, LeaseStore
 from lark_service.entrypoints.http.services import Services
+from lark_service.entrypoints.settings import Settings
 
 __all__ = [
     "UpkeepIntervals",
@@ -48,6 +54,7 @@ __all__ = [
     "open_upkeep",
     "prune_jobs",
     "refresh_tenant_tokens",
+    "upkeep_intervals",
     "upkeep_jobs",
 ]
 
@@ -79,6 +86,19 @@ class UpkeepIntervals:
         for name in ("keep_sessions_for", "keep_jobs_for"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"upkeep {name} must be >= 0 seconds")
+
+
+def upkeep_intervals(settings: Settings) -> UpkeepIntervals:
+    """The periods and retentions of the upkeep jobs, from ``settings``."""
+    return UpkeepIntervals(
+        tokens=settings.upkeep_token_refresh_interval,
+        grants=settings.upkeep_grant_check_interval,
+        sessions=settings.upkeep_session_prune_interval,
+        events=settings.upkeep_event_prune_interval,
+        jobs=settings.upkeep_job_prune_interval,
+        keep_sessions_for=settings.grant_session_retention,
+        keep_jobs_for=settings.job_retention,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +172,12 @@ def upkeep_jobs(
 
 
 class UpkeepRunner:
-    """Runs a job when this replica holds (or can take) the job's lease."""
+    """Runs a job when this replica holds (or can take) the job's lease, and counts each
+    finished run on the lease when the store keeps a run log."""
 
     def __init__(self, leases: LeaseStore, *, holder: str | None = None) -> None:
         self.leases = leases
+        self.run_log: LeaseRunLog | None = leases if isinstance(leases, LeaseRunLog) else None
         self.holder = holder or default_holder()
 
     def __repr__(self) -> str:
@@ -183,7 +205,17 @@ class UpkeepRunner:
             log.exception("upkeep job %s failed", job.name)
             return None
         log.debug("upkeep job %s handled %d", job.name, done)
+        await self._record(job)
         return done
+
+    async def _record(self, job: UpkeepJob) -> None:
+        if self.run_log is None:
+            return
+        try:
+            async with asyncio.timeout(5.0):
+                await self.run_log.record_run(self.lease_name(job), self.holder)
+        except Exception as exc:  # the run happened; only its count is missing
+            log.warning("counting a run of upkeep job %s failed: %r", job.name, exc)
 
     async def release(self, jobs: Sequence[UpkeepJob]) -> None:
         """Give the jobs' leases up, so another replica takes them over without waiting."""
