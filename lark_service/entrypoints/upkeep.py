@@ -65,6 +65,8 @@ log = logging.getLogger("lark_service.upkeep")
 _LEASE_SLACK = 0.5
 # The longest a single run may take, whatever its period.
 _MAX_DEADLINE = 300.0
+# At exit, runs in progress get this long to finish (and be counted) before they are cancelled.
+_DRAIN_DEADLINE = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,6 +181,7 @@ class UpkeepRunner:
         self.leases = leases
         self.run_log: LeaseRunLog | None = leases if isinstance(leases, LeaseRunLog) else None
         self.holder = holder or default_holder()
+        self._running: set[asyncio.Task[object]] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(holder={self.holder!r})"
@@ -190,6 +193,22 @@ class UpkeepRunner:
     async def run(self, job: UpkeepJob) -> int | None:
         """One run of ``job``: how many things it handled, or ``None`` when another replica
         holds its lease or the run failed (logged; the next tick tries again)."""
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - always called in a task
+            return await self._run(job)
+        self._running.add(task)
+        try:
+            return await self._run(job)
+        finally:
+            self._running.discard(task)
+
+    async def drain(self, *, within: float) -> None:
+        """Wait up to ``within`` seconds for the runs in progress to end."""
+        running = [t for t in self._running if t is not asyncio.current_task()]
+        if running:
+            await asyncio.wait(running, timeout=within)
+
+    async def _run(self, job: UpkeepJob) -> int | None:
         try:
             async with asyncio.timeout(job.deadline):
                 mine = await self.leases.acquire_lease(
@@ -263,9 +282,18 @@ async def open_upkeep(
             coalesce=True,
             misfire_grace_time=max(1, int(job.period)),
         )
+    # APScheduler logs every tick at INFO, also in the replicas that skip it; keep its
+    # warnings (missed runs) unless the operator configured its logger
+    quiet = logging.getLogger("apscheduler")
+    if quiet.level == logging.NOTSET:
+        quiet.setLevel(logging.WARNING)
     scheduler.start()
     try:
         yield runner
     finally:
+        # no new runs; those in progress finish (and are counted) unless they overrun, as
+        # the scheduler's shutdown cancels what still runs
+        scheduler.pause()
+        await runner.drain(within=_DRAIN_DEADLINE)
         scheduler.shutdown(wait=False)
         await runner.release(chosen)

@@ -129,3 +129,25 @@ async def test_runs_are_counted_on_the_lease_row_across_holders(store: SqlStores
     found = await leases.lease_runs("upkeep:count")
     assert found is not None and (found.runs, found.holder) == (3, "b")
     assert [r for _, r in stamps.runs] == ["a", "a", "b"]
+
+
+async def test_a_run_in_progress_at_exit_finishes_and_is_counted(store: SqlStores) -> None:
+    leases = SqlLeaseStore(store.db)
+    began = asyncio.Event()
+    ended: list[float] = []
+
+    async def slow() -> int:
+        began.set()
+        await asyncio.sleep(PERIOD)
+        ended.append(time.monotonic())
+        return 1
+
+    async with open_upkeep(
+        None, leases, clock=_Clock(), holder="a", jobs=[UpkeepJob("slow", PERIOD * 2, slow)]
+    ):
+        async with asyncio.timeout(10):
+            await began.wait()
+    # the block ended mid-run: the scheduler stopped, the run finished, then the release
+    assert len(ended) == 1
+    found = await leases.lease_runs("upkeep:slow")
+    assert found is not None and (found.runs, found.holder) == (1, None)

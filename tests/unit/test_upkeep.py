@@ -265,3 +265,31 @@ async def test_a_run_is_counted_only_by_the_lease_holder() -> None:
     assert await leases.record_run("duty", "a") is True
     found = await leases.lease_runs("duty")
     assert found is not None and found.runs == 1
+
+
+async def test_drain_waits_for_runs_in_progress_up_to_its_deadline() -> None:
+    leases = InMemoryLeaseStore(loop_clock())
+    runner = UpkeepRunner(leases, holder="a")
+
+    async def slow() -> int:
+        await asyncio.sleep(2)
+        return 1
+
+    async def stuck() -> int:
+        await asyncio.sleep(3600)
+        return 1
+
+    loop = asyncio.get_running_loop()
+    finishing = asyncio.create_task(runner.run(UpkeepJob("slow", 10.0, slow)))
+    hanging = asyncio.create_task(runner.run(UpkeepJob("stuck", 7200.0, stuck)))
+    await asyncio.sleep(0)
+    started = loop.time()
+    await runner.drain(within=5)
+    assert loop.time() - started == pytest.approx(5, abs=0.01)  # waited for slow, not stuck
+    assert finishing.done() and finishing.result() == 1
+    found = await leases.lease_runs("upkeep:slow")
+    assert found is not None and found.runs == 1  # a drained run is counted
+    assert not hanging.done()
+    hanging.cancel()
+    await runner.drain(within=5)  # nothing left in progress: returns at once
+    assert loop.time() - started == pytest.approx(5, abs=0.01)
