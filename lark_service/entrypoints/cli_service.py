@@ -275,12 +275,27 @@ async def _services(
                     )
                 )
             if upkeep:
-                from lark_service.entrypoints.upkeep import open_upkeep
-
-                await stack.enter_async_context(
-                    open_upkeep(services, await app.gateways.leases(), clock=pool.clock)
-                )
+                await stack.enter_async_context(_upkeep(settings, app, services))
             yield settings, services
+
+
+@asynccontextmanager
+async def _upkeep(settings: Settings, app: Application, services: Services) -> AsyncIterator[None]:
+    """The scheduled upkeep of `entrypoints.upkeep` meanwhile, unless the settings turn it
+    off for this replica (``LARK_SERVICE_UPKEEP_ENABLED=false``)."""
+    if not settings.upkeep_enabled:
+        yield
+        return
+    # imported here: only `serve` schedules
+    from lark_service.entrypoints.upkeep import open_upkeep, upkeep_intervals
+
+    async with open_upkeep(
+        services,
+        await app.gateways.leases(),
+        clock=services.pool.clock,
+        intervals=upkeep_intervals(settings),
+    ):
+        yield
 
 
 # -- serve -----------------------------------------------------------------------------------
@@ -374,9 +389,12 @@ async def _serve_demo(args: argparse.Namespace) -> int:
             app.services.apps.override(providers.Object(apps))
             app.services.default_app_id.override(providers.Object(apps[0].app_id))
             pool = await app.services.pool()
-            async with open_services(
-                pool, jobs=await app.gateways.jobs(), api_keys=await app.gateways.api_keys()
-            ) as services:
+            async with (
+                open_services(
+                    pool, jobs=await app.gateways.jobs(), api_keys=await app.gateways.api_keys()
+                ) as services,
+                _upkeep(settings, app, services),  # as in production, on the in-memory leases
+            ):
                 made = await services.keys.create(["admin"], name="demo")
                 host = args.host or settings.http_host
                 port = args.port or settings.http_port

@@ -42,12 +42,17 @@ URL_FIELDS = frozenset({"database_url", "amqp_url", "rate_limit_url", "otlp_endp
 STANDARD_ENV = {"otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT"}
 
 _PREFIX = re.compile(r"[A-Za-z0-9_]{0,32}")
+_BOOL_FIELDS = frozenset({"metrics_enabled", "upkeep_enabled"})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Typed settings; build with `load_settings()` (or directly, in tests)."""
+    """Typed settings; build with `load_settings()` (or directly, in tests).
+
+    The ``upkeep_*`` periods, ``grant_session_retention`` and ``job_retention`` time the
+    scheduled upkeep of ``serve`` (`entrypoints.upkeep`); each must be > 0 seconds.
+    """
 
     database_url: str | None = None
     """SQLAlchemy URL of the credential store (``postgresql+asyncpg://`` or
@@ -91,6 +96,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
     log_level: LogLevel = "WARNING"
+    upkeep_enabled: bool = True
+    """Run the scheduled upkeep in this ``serve`` replica (each job runs in one replica at a
+    time across those that have it on); ``false`` leaves it to the others."""
+    upkeep_token_refresh_interval: Seconds = 60.0
+    """Seconds between refreshes of idle apps' tenant tokens close to expiry (within
+    ``refresh_ahead``)."""
+    upkeep_grant_check_interval: Seconds = 600.0
+    """Seconds between checks for user grants about to lapse (users are prompted)."""
+    upkeep_session_prune_interval: Seconds = 3600.0
+    """Seconds between prunings of grant (OAuth) sessions."""
+    upkeep_event_prune_interval: Seconds = 600.0
+    """Seconds between prunings of expired webhook dedup entries."""
+    upkeep_job_prune_interval: Seconds = 3600.0
+    """Seconds between prunings of old send-job records."""
+    grant_session_retention: Seconds = 86400.0
+    """Keep ended grant sessions this many seconds before pruning them."""
+    job_retention: Seconds = 7 * 86400.0
+    """Keep send-job records this many seconds after their last change before pruning them."""
 
     def __post_init__(self) -> None:
         if self.database_url is not None:
@@ -200,7 +223,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         value = value.strip()
         if not value:
             continue  # an empty variable means "not set"
-        if field == "metrics_enabled":
+        if field in _BOOL_FIELDS:
             low = value.lower()
             if low not in _TRUE | _FALSE:  # not a secret: safe to echo
                 raise ConfigError(f"{_env_name(field)}: expected true or false, got {value!r}")

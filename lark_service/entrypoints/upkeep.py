@@ -22,7 +22,12 @@ held and skip: each job runs once per period across replicas, and when its holde
 lease expires and another replica takes the job over.
 
 Every run has a deadline (at most its period); a failing or overrunning job is logged and
-counted as failed, and the scheduler carries on.
+counted as failed, and the scheduler carries on. A finished run is counted on its lease's row
+(``runs``, ``last_run_at``: `LeaseRunLog`), so the store shows how often each job ran across
+replicas and when last.
+
+The periods and retentions come from `Settings` (``upkeep_*``, ``grant_session_retention``,
+``job_retention``; `upkeep_intervals`); ``upkeep_enabled = false`` keeps a replica out.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ from lark_service.application.pool import CredentialPool
 from lark_service.domain.apps import AppType
 from lark_service.domain.errors import ConfigError
 from lark_service.domain.ports.clock import Clock
-from lark_service.domain.ports.leases import LeaseStore
+from lark_service.domain.ports.leases import LeaseRunLog, LeaseStore
 from lark_service.entrypoints.http.services import Services
+from lark_service.entrypoints.settings import Settings
 
 __all__ = [
     "UpkeepIntervals",
@@ -48,6 +54,7 @@ __all__ = [
     "open_upkeep",
     "prune_jobs",
     "refresh_tenant_tokens",
+    "upkeep_intervals",
     "upkeep_jobs",
 ]
 
@@ -58,6 +65,8 @@ log = logging.getLogger("lark_service.upkeep")
 _LEASE_SLACK = 0.5
 # The longest a single run may take, whatever its period.
 _MAX_DEADLINE = 300.0
+# At exit, runs in progress get this long to finish (and be counted) before they are cancelled.
+_DRAIN_DEADLINE = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +88,19 @@ class UpkeepIntervals:
         for name in ("keep_sessions_for", "keep_jobs_for"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"upkeep {name} must be >= 0 seconds")
+
+
+def upkeep_intervals(settings: Settings) -> UpkeepIntervals:
+    """The periods and retentions of the upkeep jobs, from ``settings``."""
+    return UpkeepIntervals(
+        tokens=settings.upkeep_token_refresh_interval,
+        grants=settings.upkeep_grant_check_interval,
+        sessions=settings.upkeep_session_prune_interval,
+        events=settings.upkeep_event_prune_interval,
+        jobs=settings.upkeep_job_prune_interval,
+        keep_sessions_for=settings.grant_session_retention,
+        keep_jobs_for=settings.job_retention,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +174,14 @@ def upkeep_jobs(
 
 
 class UpkeepRunner:
-    """Runs a job when this replica holds (or can take) the job's lease."""
+    """Runs a job when this replica holds (or can take) the job's lease, and counts each
+    finished run on the lease when the store keeps a run log."""
 
     def __init__(self, leases: LeaseStore, *, holder: str | None = None) -> None:
         self.leases = leases
+        self.run_log: LeaseRunLog | None = leases if isinstance(leases, LeaseRunLog) else None
         self.holder = holder or default_holder()
+        self._running: set[asyncio.Task[object]] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(holder={self.holder!r})"
@@ -168,6 +193,22 @@ class UpkeepRunner:
     async def run(self, job: UpkeepJob) -> int | None:
         """One run of ``job``: how many things it handled, or ``None`` when another replica
         holds its lease or the run failed (logged; the next tick tries again)."""
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - always called in a task
+            return await self._run(job)
+        self._running.add(task)
+        try:
+            return await self._run(job)
+        finally:
+            self._running.discard(task)
+
+    async def drain(self, *, within: float) -> None:
+        """Wait up to ``within`` seconds for the runs in progress to end."""
+        running = [t for t in self._running if t is not asyncio.current_task()]
+        if running:
+            await asyncio.wait(running, timeout=within)
+
+    async def _run(self, job: UpkeepJob) -> int | None:
         try:
             async with asyncio.timeout(job.deadline):
                 mine = await self.leases.acquire_lease(
@@ -183,7 +224,17 @@ class UpkeepRunner:
             log.exception("upkeep job %s failed", job.name)
             return None
         log.debug("upkeep job %s handled %d", job.name, done)
+        await self._record(job)
         return done
+
+    async def _record(self, job: UpkeepJob) -> None:
+        if self.run_log is None:
+            return
+        try:
+            async with asyncio.timeout(5.0):
+                await self.run_log.record_run(self.lease_name(job), self.holder)
+        except Exception as exc:  # the run happened; only its count is missing
+            log.warning("counting a run of upkeep job %s failed: %r", job.name, exc)
 
     async def release(self, jobs: Sequence[UpkeepJob]) -> None:
         """Give the jobs' leases up, so another replica takes them over without waiting."""
@@ -231,9 +282,18 @@ async def open_upkeep(
             coalesce=True,
             misfire_grace_time=max(1, int(job.period)),
         )
+    # APScheduler logs every tick at INFO, also in the replicas that skip it; keep its
+    # warnings (missed runs) unless the operator configured its logger
+    quiet = logging.getLogger("apscheduler")
+    if quiet.level == logging.NOTSET:
+        quiet.setLevel(logging.WARNING)
     scheduler.start()
     try:
         yield runner
     finally:
+        # no new runs; those in progress finish (and are counted) unless they overrun, as
+        # the scheduler's shutdown cancels what still runs
+        scheduler.pause()
+        await runner.drain(within=_DRAIN_DEADLINE)
         scheduler.shutdown(wait=False)
         await runner.release(chosen)

@@ -13,7 +13,7 @@ from lark_service.adapters.postgres.job_batches import GroupCommitJobStore
 from lark_service.adapters.postgres.jobs import SqlJobStore
 from lark_service.adapters.postgres.leases import SqlLeaseStore
 from lark_service.domain.jobs import JobRecord
-from lark_service.entrypoints.upkeep import UpkeepJob, open_upkeep
+from lark_service.entrypoints.upkeep import UpkeepJob, UpkeepRunner, open_upkeep
 
 from .conftest import SqlStores
 
@@ -105,3 +105,49 @@ async def test_prune_jobs_in_sql(store: SqlStores) -> None:
         assert await jobs.get_job("old") is None
         assert await jobs.get_job("new") is not None
         await jobs.prune_jobs(1000.0)
+
+
+async def test_runs_are_counted_on_the_lease_row_across_holders(store: SqlStores) -> None:
+    leases = SqlLeaseStore(store.db)
+    assert await leases.lease_runs("upkeep:count") is None
+    stamps = Stamps()
+    job_a, job_b = stamps.job("a"), stamps.job("b")
+    a, b = UpkeepRunner(leases, holder="a"), UpkeepRunner(leases, holder="b")
+    assert a.run_log is leases
+    await a.run(job_a)
+    await b.run(job_b)  # held by a: skipped and not counted
+    await a.run(job_a)
+    found = await leases.lease_runs("upkeep:count")
+    assert found is not None and (found.runs, found.holder) == (2, "a")
+    assert found.last_run_at is not None and abs(found.last_run_at - time.time()) < 60
+    assert await leases.record_run("upkeep:count", "b") is False  # only the holder counts
+    await a.release([job_a])
+    released = await leases.lease_runs("upkeep:count")
+    assert released is not None and (released.runs, released.holder) == (2, None)
+    assert await leases.record_run("upkeep:count", "a") is False  # released: not a's any more
+    await b.run(job_b)  # takes over; the count survives the release
+    found = await leases.lease_runs("upkeep:count")
+    assert found is not None and (found.runs, found.holder) == (3, "b")
+    assert [r for _, r in stamps.runs] == ["a", "a", "b"]
+
+
+async def test_a_run_in_progress_at_exit_finishes_and_is_counted(store: SqlStores) -> None:
+    leases = SqlLeaseStore(store.db)
+    began = asyncio.Event()
+    ended: list[float] = []
+
+    async def slow() -> int:
+        began.set()
+        await asyncio.sleep(PERIOD)
+        ended.append(time.monotonic())
+        return 1
+
+    async with open_upkeep(
+        None, leases, clock=_Clock(), holder="a", jobs=[UpkeepJob("slow", PERIOD * 2, slow)]
+    ):
+        async with asyncio.timeout(10):
+            await began.wait()
+    # the block ended mid-run: the scheduler stopped, the run finished, then the release
+    assert len(ended) == 1
+    found = await leases.lease_runs("upkeep:slow")
+    assert found is not None and (found.runs, found.holder) == (1, None)

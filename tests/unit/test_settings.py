@@ -165,3 +165,25 @@ def test_replace_ignores_none_and_validates() -> None:
         s.replace(metrics_port=-1)
     with pytest.raises(ConfigError, match="asyncpg"):
         s.replace(database_url="postgresql://h/d")
+
+
+def test_upkeep_periods_come_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "lark.toml"
+    path.write_text(
+        "upkeep_enabled = false\nupkeep_token_refresh_interval = 30\njob_retention = 3600\n",
+        encoding="utf-8",
+    )
+    s = load_settings(
+        {"LARK_SERVICE_CONFIG": str(path), "LARK_SERVICE_UPKEEP_TOKEN_REFRESH_INTERVAL": "15"}
+    )
+    assert (s.upkeep_enabled, s.upkeep_token_refresh_interval, s.job_retention) == (
+        False,
+        15.0,
+        3600.0,
+    )
+    assert (s.upkeep_grant_check_interval, s.grant_session_retention) == (600.0, 86400.0)
+    path.write_text("upkeep_event_prune_interval = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{path}: upkeep_event_prune_interval"):
+        load_settings({"LARK_SERVICE_CONFIG": str(path)})
+    with pytest.raises(ConfigError, match="upkeep_job_prune_interval"):
+        Settings().replace(upkeep_job_prune_interval=-1)

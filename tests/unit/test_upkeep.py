@@ -16,12 +16,14 @@ from lark_service.application import CredentialPool
 from lark_service.domain.errors import ConfigError
 from lark_service.domain.jobs import JobRecord
 from lark_service.entrypoints.http.wiring import open_services
+from lark_service.entrypoints.settings import Settings, load_settings
 from lark_service.entrypoints.upkeep import (
     UpkeepIntervals,
     UpkeepJob,
     UpkeepRunner,
     prune_jobs,
     refresh_tenant_tokens,
+    upkeep_intervals,
     upkeep_jobs,
 )
 from lark_service.testing import fake_pool
@@ -173,3 +175,121 @@ async def test_a_failing_or_overrunning_job_is_logged_and_returns_none(
     assert "upkeep job slow did not finish" in caplog.text
     counter = Counter()
     assert await runner.run(UpkeepJob("next", 5.0, counter)) == 1  # the runner carries on
+
+
+def test_the_settings_give_the_periods_and_retentions() -> None:
+    assert upkeep_intervals(Settings()) == UpkeepIntervals()  # the same defaults
+    s = load_settings(
+        {
+            "LARK_SERVICE_UPKEEP_TOKEN_REFRESH_INTERVAL": "1.5",
+            "LARK_SERVICE_UPKEEP_GRANT_CHECK_INTERVAL": "2",
+            "LARK_SERVICE_UPKEEP_SESSION_PRUNE_INTERVAL": "3",
+            "LARK_SERVICE_UPKEEP_EVENT_PRUNE_INTERVAL": "4",
+            "LARK_SERVICE_UPKEEP_JOB_PRUNE_INTERVAL": "5",
+            "LARK_SERVICE_GRANT_SESSION_RETENTION": "60",
+            "LARK_SERVICE_JOB_RETENTION": "120",
+        }
+    )
+    assert upkeep_intervals(s) == UpkeepIntervals(
+        tokens=1.5, grants=2, sessions=3, events=4, jobs=5, keep_sessions_for=60, keep_jobs_for=120
+    )
+
+
+async def test_the_jobs_run_on_the_settings_periods(pool: CredentialPool) -> None:
+    s = Settings(upkeep_token_refresh_interval=7, job_retention=30, upkeep_job_prune_interval=9)
+    async with open_services(pool) as services:
+        jobs = {
+            j.name: j
+            for j in upkeep_jobs(services, clock=pool.clock, intervals=upkeep_intervals(s))
+        }
+    assert (jobs["tokens"].period, jobs["jobs"].period, jobs["events"].period) == (7, 9, 600)
+    assert jobs["tokens"].lease_ttl == 7 * 1.5
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "LARK_SERVICE_UPKEEP_TOKEN_REFRESH_INTERVAL",
+        "LARK_SERVICE_UPKEEP_GRANT_CHECK_INTERVAL",
+        "LARK_SERVICE_UPKEEP_SESSION_PRUNE_INTERVAL",
+        "LARK_SERVICE_UPKEEP_EVENT_PRUNE_INTERVAL",
+        "LARK_SERVICE_UPKEEP_JOB_PRUNE_INTERVAL",
+        "LARK_SERVICE_GRANT_SESSION_RETENTION",
+        "LARK_SERVICE_JOB_RETENTION",
+    ],
+)
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_a_period_that_is_not_positive_names_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({variable: value})
+
+
+def test_upkeep_can_be_turned_off_per_replica() -> None:
+    assert Settings().upkeep_enabled is True
+    assert load_settings({"LARK_SERVICE_UPKEEP_ENABLED": "false"}).upkeep_enabled is False
+    with pytest.raises(ConfigError, match="LARK_SERVICE_UPKEEP_ENABLED"):
+        load_settings({"LARK_SERVICE_UPKEEP_ENABLED": "sometimes"})
+
+
+async def test_each_finished_run_is_counted_on_its_lease_across_holders() -> None:
+    leases = InMemoryLeaseStore(loop_clock())
+    counter = Counter()
+    job = UpkeepJob("count", 10.0, counter)
+    a, b = UpkeepRunner(leases, holder="a"), UpkeepRunner(leases, holder="b")
+    assert await leases.lease_runs("upkeep:count") is None  # never taken
+    await a.run(job)
+    await b.run(job)  # skipped: not counted
+    await a.run(job)
+    found = await leases.lease_runs("upkeep:count")
+    assert found is not None and (found.runs, found.holder) == (2, "a")
+    assert found.last_run_at is not None
+    await a.release([job])
+    await asyncio.sleep(1)
+    await b.run(job)  # b takes over; the count goes on
+    found = await leases.lease_runs("upkeep:count")
+    assert found is not None and (found.runs, found.holder) == (3, "b")
+    assert counter.calls == 3
+
+    async def boom() -> int:
+        raise RuntimeError("broken")
+
+    await b.run(UpkeepJob("count", 10.0, boom))  # a failed run is not counted
+    found = await leases.lease_runs("upkeep:count")
+    assert found is not None and found.runs == 3
+
+
+async def test_a_run_is_counted_only_by_the_lease_holder() -> None:
+    leases = InMemoryLeaseStore(loop_clock())
+    assert await leases.acquire_lease("duty", "a", ttl=5) is True
+    assert await leases.record_run("duty", "b") is False
+    assert await leases.record_run("duty", "a") is True
+    found = await leases.lease_runs("duty")
+    assert found is not None and found.runs == 1
+
+
+async def test_drain_waits_for_runs_in_progress_up_to_its_deadline() -> None:
+    leases = InMemoryLeaseStore(loop_clock())
+    runner = UpkeepRunner(leases, holder="a")
+
+    async def slow() -> int:
+        await asyncio.sleep(2)
+        return 1
+
+    async def stuck() -> int:
+        await asyncio.sleep(3600)
+        return 1
+
+    loop = asyncio.get_running_loop()
+    finishing = asyncio.create_task(runner.run(UpkeepJob("slow", 10.0, slow)))
+    hanging = asyncio.create_task(runner.run(UpkeepJob("stuck", 7200.0, stuck)))
+    await asyncio.sleep(0)
+    started = loop.time()
+    await runner.drain(within=5)
+    assert loop.time() - started == pytest.approx(5, abs=0.01)  # waited for slow, not stuck
+    assert finishing.done() and finishing.result() == 1
+    found = await leases.lease_runs("upkeep:slow")
+    assert found is not None and found.runs == 1  # a drained run is counted
+    assert not hanging.done()
+    hanging.cancel()
+    await runner.drain(within=5)  # nothing left in progress: returns at once
+    assert loop.time() - started == pytest.approx(5, abs=0.01)

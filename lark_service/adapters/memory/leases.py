@@ -1,9 +1,11 @@
-"""`LeaseStore` in memory: for one process (tests, the embedded mode)."""
+"""`LeaseStore` and `LeaseRunLog` in memory: for one process (tests, the embedded mode)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+from lark_service.domain.ports.leases import LeaseRuns
 
 __all__ = ["InMemoryLeaseStore"]
 
@@ -14,6 +16,8 @@ class InMemoryLeaseStore:
     def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
         self._now = now
         self._leases: dict[str, tuple[str, float]] = {}
+        # kept apart from the leases: a release must not forget how often the duty ran
+        self._runs: dict[str, tuple[int, float]] = {}
 
     async def acquire_lease(self, name: str, holder: str, *, ttl: float) -> bool:
         now = self._now()
@@ -33,3 +37,19 @@ class InMemoryLeaseStore:
         if current is None or current[1] <= self._now():
             return None
         return current[0]
+
+    async def record_run(self, name: str, holder: str) -> bool:
+        current = self._leases.get(name)
+        if current is None or current[0] != holder:
+            return False
+        runs, _ = self._runs.get(name, (0, 0.0))
+        self._runs[name] = (runs + 1, self._now())
+        return True
+
+    async def lease_runs(self, name: str) -> LeaseRuns | None:
+        if name not in self._runs and name not in self._leases:
+            return None
+        runs, last = self._runs.get(name, (0, None))
+        return LeaseRuns(
+            name=name, runs=runs, last_run_at=last, holder=await self.lease_holder(name)
+        )

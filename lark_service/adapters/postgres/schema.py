@@ -139,13 +139,16 @@ def build_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         Index(f"ix_{p}processed_events_expires_at", "expires_at"),
     )
     jobs, api_keys = _service_tables(md, p)
-    # who holds a duty across replicas (an app's long connection), until expires_at
+    # who holds a duty across replicas (an app's long connection), until expires_at; for a
+    # periodic duty (upkeep), how often it ran across holders and when last (migration 0005)
     leases = Table(
         f"{p}leases",
         md,
         Column("name", String(255), primary_key=True),
         Column("holder", String(255), nullable=False),
         Column("expires_at", Double, nullable=False),
+        Column("runs", BigInteger, nullable=False, server_default="0"),
+        Column("last_run_at", Double, nullable=True),
     )
     return Tables(
         prefix,
