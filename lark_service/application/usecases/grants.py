@@ -11,7 +11,7 @@
 * `request_user_authorization`: the same link in a card sent to the user, updated in place
   when the session completes, expires or fails. One pending session per (app, user): asking
   again while one is pending returns it, so a user never gets a second card for one need.
-* The card's "New link" and "Cancel" buttons (`register_card_actions`): answered with a
+* The card's "New link" and "Cancel" buttons (`grant_card_actions`): answered with a
   toast at once, the card replaced in place after the answer; only the user the card is for
   can use them.
 * Token care: `check_grants` prompts users whose refresh token is about to lapse, and
@@ -32,8 +32,6 @@ import msgspec
 from lark_service.application.clients.messaging import MessagingClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.single_flight import SingleFlight
-from lark_service.application.usecases.card_actions import CardActionRegistry
-from lark_service.application.usecases.grant_card_actions import AuthorizationCardActions
 from lark_service.application.usecases.grant_cards import authorization_card
 from lark_service.application.usecases.grant_identity import signed_in_open_id
 from lark_service.application.usecases.grant_state import GrantStateSigner, code_challenge
@@ -378,10 +376,6 @@ class GrantService:
             )
         except LarkServiceError as exc:  # the grant matters more than its card
             log.warning("could not update the authorization card of %s: %s", app.app_id, exc)
-
-    def register_card_actions(self, registry: CardActionRegistry) -> None:
-        """Handle the authorization card's "New link" and "Cancel" buttons (every app)."""
-        AuthorizationCardActions(self).register(registry)
 
     # -- upkeep and token care ---------------------------------------------------------
 

@@ -27,6 +27,7 @@ from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.usecases.apps import AppsService
 from lark_service.application.usecases.events import EventIntake
+from lark_service.application.usecases.grant_card_actions import AuthorizationCardActions
 from lark_service.application.usecases.grants import GrantService
 from lark_service.application.usecases.keys import ADMIN_KEY_ENV, ApiKeyService
 from lark_service.application.usecases.sending import DEFAULT_MAX_ATTEMPTS, SendingService
@@ -100,7 +101,7 @@ def build_services(
         grants=grants,
         max_body_size=max_body_size,
     )
-    grants.register_card_actions(services.events)  # the authorization card's buttons
+    AuthorizationCardActions(grants).register(services.events)  # the card's buttons
     return services
 
 
