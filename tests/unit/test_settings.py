@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from lark_service.domain.errors import ConfigError
@@ -187,3 +188,25 @@ def test_upkeep_periods_come_from_the_file_and_the_environment(tmp_path: Path) -
         load_settings({"LARK_SERVICE_CONFIG": str(path)})
     with pytest.raises(ConfigError, match="upkeep_job_prune_interval"):
         Settings().replace(upkeep_job_prune_interval=-1)
+
+
+def test_the_settings_page_documents_every_setting_with_its_default() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "usage" / "settings.md").read_text()
+    rows: dict[str, str] = {}  # TOML key -> its default cell (a row may hold two keys)
+    for line in page.splitlines():
+        cells = line.split("|")
+        if line.startswith("| `") and len(cells) > 4:
+            keys = [k.strip(" `") for k in cells[2].split(",")]
+            defaults = [d.strip(" `") for d in cells[3].split(",")]
+            defaults = defaults if len(defaults) == len(keys) else [cells[3].strip(" `")] * 2
+            rows.update(zip(keys, defaults, strict=False))
+    for field in msgspec.structs.fields(Settings):
+        row = rows.get(field.name)
+        assert row is not None, f"docs/usage/settings.md has no row for {field.name}"
+        default = field.default
+        if isinstance(default, bool):
+            assert row == str(default).lower(), field.name
+        elif isinstance(default, float | int) and default:
+            assert row == f"{default:g}", field.name
+        elif isinstance(default, str) and default:
+            assert row == default, field.name
