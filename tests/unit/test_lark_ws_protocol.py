@@ -1,11 +1,10 @@
-"""The long connection's pieces without a socket: the pbbp2 frame against lark-oapi's
-generated one, multi-part reassembly, the server's ClientConfig, endpoint replies, the
+"""The long connection's pieces without a socket: frames (against lark-oapi's generated
+frame: tests/contract/test_lark_oapi_ws_frames.py), multi-part reassembly, the server's ClientConfig, endpoint replies, the
 handshake refusals, and the in-memory lease store."""
 
 from __future__ import annotations
 
 import pytest
-from lark_oapi.ws.pb.pbbp2_pb2 import Frame as SdkFrame
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Response
@@ -13,45 +12,16 @@ from websockets.http11 import Response
 from lark_service.adapters.lark_ws.client import _handshake_error
 from lark_service.adapters.lark_ws.endpoint import ClientConfig, _endpoint
 from lark_service.adapters.lark_ws.frames import (
-    METHOD_CONTROL,
     METHOD_DATA,
     Frame,
     FrameError,
     decode_frame,
-    encode_frame,
-    ping_frame,
 )
 from lark_service.adapters.lark_ws.reassembly import Reassembler
 from lark_service.adapters.memory.leases import InMemoryLeaseStore
 from lark_service.domain.errors import AuthError, ServerError
 
 pytestmark = pytest.mark.anyio
-
-
-def test_our_frame_is_the_sdks_frame_both_ways() -> None:
-    ours = Frame(
-        method=METHOD_DATA,
-        service=7,
-        seq_id=2**40,
-        log_id=99,
-        headers={"type": "event", "message_id": "m1", "sum": "1", "seq": "0"},
-        payload=b'{"schema":"2.0"}',
-        payload_type="json",
-        log_id_new="log-1",
-    )
-    sdk = SdkFrame()
-    sdk.ParseFromString(encode_frame(ours))
-    assert (sdk.SeqID, sdk.LogID, sdk.service, sdk.method) == (2**40, 99, 7, METHOD_DATA)
-    assert [(h.key, h.value) for h in sdk.headers] == list(ours.headers.items())
-    assert (sdk.payload, sdk.payload_type, sdk.LogIDNew) == (ours.payload, "json", "log-1")
-    assert decode_frame(sdk.SerializeToString()) == ours
-
-
-def test_a_ping_is_a_control_frame_with_the_service_id() -> None:
-    sdk = SdkFrame()
-    sdk.ParseFromString(encode_frame(ping_frame(1234)))
-    assert (sdk.method, sdk.service) == (METHOD_CONTROL, 1234)
-    assert [(h.key, h.value) for h in sdk.headers] == [("type", "ping")]
 
 
 @pytest.mark.parametrize("data", [b"\xff\xff\xff", b"", b"\x08\x01"])
