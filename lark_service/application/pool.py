@@ -112,6 +112,8 @@ class CredentialPool(UserTokenMixin):
         # Not for security: only spreads retries in time.
         self._jitter = jitter if jitter is not None else random.random  # nosec B311
         self._flights: SingleFlight[AccessToken] = SingleFlight()
+        # bound once: each waiter of a fetch would otherwise allocate its own bound method
+        self._obtain_missing = self._obtain
         self._user_flights: SingleFlight[UserToken] = SingleFlight()
         self._background: set[asyncio.Task[object]] = set()
         self.apps = ApplicationManager(
@@ -207,7 +209,7 @@ class CredentialPool(UserTokenMixin):
                 return token.value
             raise backoff.error
         try:
-            return (await self._flights.run(key, self._obtain, key, app)).value
+            return (await self._flights.run(key, self._obtain_missing, key, app)).value
         except LarkServiceError:
             if token is not None and token.expires_at > self.clock.now():
                 return token.value

@@ -268,19 +268,21 @@ def compile_checks(func: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[
         p.name for p in by_name.values() if p.required and all(p is not q for q in positional)
     ]
     n_positional = len(positional)
+    positional_checks = [p.validate for p in positional]
+    named_checks = {name: p.validate for name, p in by_name.items()}
 
     def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if len(args) > n_positional:
             raise ConfigError(f"{qualname} takes {n_positional} positional argument(s)")
-        for param, value in zip(positional, args, strict=False):
-            param.validate(value)
+        for validate, value in zip(positional_checks, args, strict=False):
+            validate(value)
         for name, value in kwargs.items():
-            named = by_name.get(name)
+            named = named_checks.get(name)
             if named is None:
                 if accepts_kwargs:
                     continue
                 raise ConfigError(f"{qualname} has no argument {name!r}")
-            named.validate(value)
+            named(value)
         if len(args) < n_positional:
             for param in positional[len(args) :]:
                 if param.required and param.name not in kwargs:
