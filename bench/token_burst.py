@@ -18,6 +18,7 @@ the floor is callers that only wait on one event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import re
@@ -26,9 +27,9 @@ import statistics
 import subprocess  # nosec B404 - the bench starts the fake Lark itself
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -43,6 +44,7 @@ from lark_service.entrypoints.embed import open_pool
 TOKEN_LATENCY = 0.1  # the 100 ms token round trip of the issue
 CALLS = 1000
 RUNS = 7
+BURST_DEADLINE = 60.0  # seconds for one burst, its sends included
 SECRET = "s"  # nosec B105 - the fake's test secret
 
 
@@ -125,15 +127,22 @@ async def _burst_block(
     await asyncio.sleep(0.01)
 
     async def first_token() -> None:
-        await first
-        got_token.set()
+        try:
+            await first
+        finally:
+            got_token.set()  # a failed fetch must not leave the probe waiting forever
 
     owner = asyncio.create_task(first_token())
     await asyncio.sleep(0)  # the owner is in flight before the burst
     calls = [asyncio.create_task(start(i)) for i in range(CALLS)]
-    stall = await watcher
-    await owner
-    await asyncio.gather(*calls, return_exceptions=True)
+    async with asyncio.timeout(BURST_DEADLINE):
+        stall = await watcher
+        await owner
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    owner.result()  # the first token came: the block was measured around a real wait
+    failed = [type(o).__name__ for o in outcomes if isinstance(o, BaseException)]
+    if len(failed) > CALLS // 2:  # calls refused up front would not have waited at all
+        raise RuntimeError(f"{len(failed)} burst calls failed: {sorted(set(failed))}")
     return stall
 
 
@@ -198,10 +207,34 @@ async def _trivial_block() -> float:
     return await _burst_block(waiter, token())
 
 
+@contextlib.contextmanager
+def _gc_setting(name: str) -> Iterator[None]:
+    """Observations only (the library never touches GC settings): the cyclic GC off; a
+    10x gen-0 threshold (fewer, larger young collections); the heap present before the
+    burst frozen (`gc.freeze`, as a pre-forking server does after start-up)."""
+    thresholds = gc.get_threshold()
+    if name == "off":
+        gc.disable()
+    elif name == "gen0x10":
+        gc.set_threshold(thresholds[0] * 10, *thresholds[1:])
+    elif name == "frozen":
+        gc.freeze()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+_SEND_SETTINGS = ("normal", "off", "gen0x10", "frozen")
+
+
 async def measure() -> dict[str, float]:
-    app_ids = [f"cli_burst{n}" for n in range(RUNS * 4)]
+    per_run = len(_SEND_SETTINGS) + 3
+    app_ids = [f"cli_burst{n}" for n in range(RUNS * per_run)]
     proc, base_url = _start_fake(app_ids)
-    sends: list[float] = []
+    sends: dict[str, list[float]] = {name: [] for name in _SEND_SETTINGS}
     baseline: list[float] = []
     tokens: list[float] = []
     floor: list[float] = []
@@ -221,18 +254,21 @@ async def measure() -> dict[str, float]:
         ):
             client = MessagingClient(pool)
             for run in range(RUNS):
-                send_app, base_app, token_app, quiet_app = app_ids[4 * run : 4 * run + 4]
+                free = iter(app_ids[per_run * run : per_run * (run + 1)])
                 await _slow_tokens(http)
-                sends.append(
-                    await _burst_block(
-                        lambda i, a=send_app: client.send_text(  # type: ignore[misc]
-                            "oc_bench", f"m{i}", uuid=f"u{i}", app_id=a
-                        ),
-                        pool.get_token(pool.resolve(send_app)),
-                    )
-                )
-                requests = max(requests, await _token_requests(http, send_app))
-                minimal = MinimalClient(http, base_app)
+                for setting in _SEND_SETTINGS:
+                    send_app = next(free)
+                    with _gc_setting(setting):
+                        sends[setting].append(
+                            await _burst_block(
+                                lambda i, a=send_app: client.send_text(  # type: ignore[misc]
+                                    "oc_bench", f"m{i}", uuid=f"u{i}", app_id=a
+                                ),
+                                pool.get_token(pool.resolve(send_app)),
+                            )
+                        )
+                    requests = max(requests, await _token_requests(http, send_app))
+                minimal = MinimalClient(http, next(free))
                 baseline.append(
                     await _burst_block(
                         lambda i, m=minimal: m.send_text(  # type: ignore[misc]
@@ -241,7 +277,7 @@ async def measure() -> dict[str, float]:
                         minimal.token(),
                     )
                 )
-                app = pool.resolve(token_app)
+                app = pool.resolve(next(free))
                 tokens.append(
                     await _burst_block(
                         lambda i, a=app: pool.get_token(a),  # type: ignore[misc]
@@ -249,22 +285,20 @@ async def measure() -> dict[str, float]:
                     )
                 )
                 floor.append(await _trivial_block())
-                quiet = pool.resolve(quiet_app)
-                gc.disable()  # how much of the block is the cyclic GC walking new tasks
-                try:
+                quiet = pool.resolve(next(free))
+                with _gc_setting("off"):
                     no_gc.append(
                         await _burst_block(
                             lambda i, a=quiet: pool.get_token(a),  # type: ignore[misc]
                             pool.get_token(quiet),
                         )
                     )
-                finally:
-                    gc.enable()
     finally:
         proc.terminate()
         proc.wait(10)
-    return {
-        "sends_ms": statistics.median(sends) * 1000,
+    result = {f"sends_{name}_ms": statistics.median(v) * 1000 for name, v in sends.items()}
+    return result | {
+        "sends_ms": result["sends_normal_ms"],
         "baseline_ms": statistics.median(baseline) * 1000,
         "tokens_ms": statistics.median(tokens) * 1000,
         "floor_ms": statistics.median(floor) * 1000,

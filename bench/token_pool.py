@@ -188,6 +188,13 @@ async def main() -> None:
                 f"{burst_result['sends_ms'] / burst_result['baseline_ms']:.2f}",
             ],
             [
+                "  same sends, cyclic GC off / gen-0 threshold x10 / start-up heap frozen (ms)",
+                f"{burst_result['sends_off_ms']:.2f} / {burst_result['sends_gen0x10_ms']:.2f} / "
+                f"{burst_result['sends_frozen_ms']:.2f}",
+                "n/a",
+                "observations only: the library leaves GC settings alone",
+            ],
+            [
                 f"  same, {BURST_CALLS} concurrent get_token (ms)",
                 f"{burst_result['tokens_ms']:.2f}",
                 "n/a",
