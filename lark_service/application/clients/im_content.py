@@ -112,15 +112,15 @@ def encode_content(msg_type: str, content: str | dict[str, Any]) -> str:
         raise ConfigError(f"msg_type must be one of {sorted(MSG_TYPES)}, not {msg_type!r}")
     if isinstance(content, str):
         text = ids.check_text(content, "content")
+        size = len(text) if text.isascii() else len(text.encode())
     elif isinstance(content, dict):
         try:
-            text = encode_json(content).decode()
+            raw = encode_json(content)  # valid UTF-8: a lone surrogate is refused here
         except ConfigError as exc:
             raise ConfigError(f"content: {exc.msg}") from None
-        ids.check_text(text, "content")
+        text, size = raw.decode(), len(raw)
     else:
         raise ConfigError(f"content must be a str or a dict, not {type(content).__name__}")
-    size = len(text.encode())
     if msg_type == "text" and size > TEXT_MAX_BYTES:
         raise ConfigError(f"text content is over Lark's {TEXT_MAX_BYTES // 1024} KB limit")
     if msg_type in ("post", "interactive") and size > RICH_MAX_BYTES:
