@@ -112,6 +112,8 @@ class CredentialPool(UserTokenMixin):
         # Not for security: only spreads retries in time.
         self._jitter = jitter if jitter is not None else random.random  # nosec B311
         self._flights: SingleFlight[AccessToken] = SingleFlight()
+        # bound once: each waiter of a fetch would otherwise allocate its own bound method
+        self._obtain_missing = self._obtain
         self._user_flights: SingleFlight[UserToken] = SingleFlight()
         self._background: set[asyncio.Task[object]] = set()
         self.apps = ApplicationManager(
@@ -185,7 +187,13 @@ class CredentialPool(UserTokenMixin):
     async def get_token(
         self, app: AppConfig, kind: TokenKind = TokenKind.TENANT, tenant_key: str = ""
     ) -> str:
-        """A valid token value for ``app``; the hot path is a dict lookup."""
+        """A valid token value for ``app``; the hot path is a dict lookup.
+
+        A miss is fetched single-flight; while Lark fails, the cached token serves until it
+        really expires. The miss path is written out here rather than in a helper
+        coroutine: 1,000 callers of a fresh app all take it in one loop iteration, and
+        each nested coroutine is one more object per caller for the cyclic GC to walk.
+        """
         key = (app.app_id, kind, tenant_key)
         token = self._tokens.get(key)
         if token is not None:
@@ -195,17 +203,13 @@ class CredentialPool(UserTokenMixin):
             if remaining > self.min_remaining:
                 self._refresh_in_background(key, app)
                 return token.value
-        return await self._refresh(key, app, token)
-
-    async def _refresh(self, key: _CacheKey, app: AppConfig, token: AccessToken | None) -> str:
-        """A fresh token, or (while Lark fails) the cached one until it really expires."""
         backoff = self._backoff.get(key)
         if backoff is not None and backoff.error is not None and backoff.waiting(self.clock.now()):
             if token is not None and token.expires_at > self.clock.now():
                 return token.value
             raise backoff.error
         try:
-            return (await self._flights.run(key, lambda: self._obtain(key, app))).value
+            return (await self._flights.run(key, self._obtain_missing, key, app)).value
         except LarkServiceError:
             if token is not None and token.expires_at > self.clock.now():
                 return token.value

@@ -1,11 +1,17 @@
 """Single-flight across tasks *and* threads: one fetch per key, however many callers wait.
 
 The outcome of a fetch is a thread-safe ``concurrent.futures.Future``, so callers in any
-thread (each with its own event loop) share it. Waiting is per loop: the first waiter on a
-loop creates one ``asyncio.Event`` for that loop and every later waiter there waits on it.
-When the fetch ends, the owner's loop has its event set directly and each other loop gets
-one ``call_soon_threadsafe``, so 1,000 waiters cost one wake-up per loop instead of one
-cross-thread callback (and self-pipe write) each.
+thread (each with its own event loop) share it. Waiting is per loop: the waiters of one loop
+share one gate, a list of bare loop futures. When the fetch ends, the owner's loop has its
+gate opened directly and each other loop gets one ``call_soon_threadsafe``, so 1,000 waiters
+cost one wake-up per loop instead of one cross-thread callback (and self-pipe write) each.
+
+A waiter costs one ``loop.create_future()`` and a list append: 1,000 callers arriving in one
+loop iteration must not stall it (issue 8 item 12). Each waiter keeps its own future because
+a task's cancellation cancels the future it awaits, and a shared one would take every other
+waiter down with it. A cancelled waiter's future stays in the gate (opening skips it), so
+neither waiting nor cancelling scans the others (``asyncio.Event`` removes each woken
+waiter from a deque: quadratic in the number of waiters).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -24,12 +30,21 @@ class _OwnerCancelled(Exception):
     """The fetching task was cancelled; a waiter then takes over the fetch."""
 
 
+_Gate = list["asyncio.Future[None]"]
+
+
 class _Flight(Generic[T]):
     __slots__ = ("gates", "outcome")
 
     def __init__(self) -> None:
         self.outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self.gates: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+        self.gates: dict[asyncio.AbstractEventLoop, _Gate] = {}
+
+
+def _open(gate: _Gate) -> None:
+    for waiter in gate:
+        if not waiter.done():  # a cancelled waiter left its future here
+            waiter.set_result(None)
 
 
 class SingleFlight(Generic[T]):
@@ -42,33 +57,40 @@ class SingleFlight(Generic[T]):
     def busy(self, key: Hashable) -> bool:
         return key in self._inflight
 
-    async def run(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, key: Hashable, fetch: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``fetch(*args)``'s result, fetched once for all callers of ``key`` meanwhile."""
         loop = asyncio.get_running_loop()
         with self._lock:
             flight = self._inflight.get(key)
             if flight is None:
                 flight = self._inflight[key] = _Flight()
-                gate = None
-            elif (gate := flight.gates.get(loop)) is None:
-                gate = flight.gates[loop] = asyncio.Event()
-        if gate is not None:
+                waiter = None
+            else:
+                waiter = loop.create_future()
+                gate = flight.gates.get(loop)
+                if gate is None:
+                    flight.gates[loop] = [waiter]
+                else:
+                    gate.append(waiter)
+        if waiter is not None:
             # The fetch's own deadlines (transport, store) bound this wait.
-            await gate.wait()
+            await waiter
             try:
                 return flight.outcome.result(timeout=0)
             except _OwnerCancelled:
-                return await self.run(key, fetch)
-        return await self._own(key, flight, loop, fetch)
+                return await self.run(key, fetch, *args)
+        return await self._own(key, flight, loop, fetch, args)
 
     async def _own(
         self,
         key: Hashable,
         flight: _Flight[T],
         loop: asyncio.AbstractEventLoop,
-        fetch: Callable[[], Awaitable[T]],
+        fetch: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
     ) -> T:
         try:
-            result = await fetch()
+            result = await fetch(*args)
         except BaseException as exc:
             # Waiters must not inherit the owner's cancellation as their own.
             shared: BaseException = exc
@@ -85,8 +107,8 @@ class SingleFlight(Generic[T]):
                 gates = list(flight.gates.items())  # no gate is added once popped
             for gate_loop, gate in gates:
                 if gate_loop is loop:
-                    gate.set()
+                    _open(gate)
                 else:
                     # A loop closed meanwhile has no waiter left to wake.
                     with contextlib.suppress(RuntimeError):
-                        gate_loop.call_soon_threadsafe(gate.set)
+                        gate_loop.call_soon_threadsafe(_open, gate)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import uuid as uuid_lib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,13 +55,25 @@ _EXT_FILE_TYPE = {
 Source = bytes | str | os.PathLike[str]
 
 
+# A well-formed receiver of each prefixed id type, in one match (`ids.check_id`'s rules for
+# a prefixed Lark id); anything else goes through the full checks, which name the fault.
+_RECEIVER = {
+    id_type: re.compile(re.escape(prefix) + rf"[A-Za-z0-9_\-]{{1,{ids.ID_MAX_LEN - len(prefix)}}}")
+    for id_type, prefix in _ID_PREFIX.items()
+}
+
+
 def new_uuid() -> str:
-    """A dedup uuid for one logical send (Lark keeps one message per uuid for 1 h)."""
-    return uuid_lib.uuid4().hex
+    """A dedup uuid for one logical send (Lark keeps one message per uuid for 1 h): 128
+    random bits as 32 hex digits, like ``uuid4().hex`` at a fifth of its cost."""
+    return os.urandom(16).hex()
 
 
 def check_receiver(receive_id: str, receive_id_type: str) -> None:
     """Reject an unknown id type, an empty id or an id of the wrong kind or shape."""
+    shape = _RECEIVER.get(receive_id_type) if type(receive_id_type) is str else None
+    if shape is not None and type(receive_id) is str and shape.fullmatch(receive_id):
+        return
     if not isinstance(receive_id_type, str) or receive_id_type not in RECEIVE_ID_TYPES:
         raise ConfigError(
             f"receive_id_type must be one of {sorted(RECEIVE_ID_TYPES)}, not {receive_id_type!r}"
@@ -101,15 +112,15 @@ def encode_content(msg_type: str, content: str | dict[str, Any]) -> str:
         raise ConfigError(f"msg_type must be one of {sorted(MSG_TYPES)}, not {msg_type!r}")
     if isinstance(content, str):
         text = ids.check_text(content, "content")
+        size = len(text) if text.isascii() else len(text.encode())
     elif isinstance(content, dict):
         try:
-            text = encode_json(content).decode()
+            raw = encode_json(content)  # valid UTF-8: a lone surrogate is refused here
         except ConfigError as exc:
             raise ConfigError(f"content: {exc.msg}") from None
-        ids.check_text(text, "content")
+        text, size = raw.decode(), len(raw)
     else:
         raise ConfigError(f"content must be a str or a dict, not {type(content).__name__}")
-    size = len(text.encode())
     if msg_type == "text" and size > TEXT_MAX_BYTES:
         raise ConfigError(f"text content is over Lark's {TEXT_MAX_BYTES // 1024} KB limit")
     if msg_type in ("post", "interactive") and size > RICH_MAX_BYTES:

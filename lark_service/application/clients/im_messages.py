@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from lark_service.application.base_client import BaseServiceClient, decode_data, send_uuid_var
+from lark_service.application.base_client import BaseServiceClient, decode_data, note_send_uuid
 from lark_service.application.clients.cards import CardBuilder
 from lark_service.application.clients.im_content import (
     LIST_PAGE_SIZE_MAX,
@@ -64,7 +64,7 @@ class MessageOpsMixin(BaseServiceClient):
             "reply_in_thread": reply_in_thread,
             "uuid": dedup,
         }
-        send_uuid_var.set(dedup)
+        note_send_uuid(dedup)
         try:
             reply = await self._call(
                 "POST",

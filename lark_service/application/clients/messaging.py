@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from lark_service.application.base_client import decode_data, send_uuid_var
+from lark_service.application.base_client import decode_data, note_send_uuid
 from lark_service.application.clients.im_content import (
     TEXT_MAX_BYTES,
     UUID_MAX_LEN,
@@ -71,7 +71,7 @@ class MessagingClient(MessagingShortcuts, MessageOpsMixin, UploadsMixin):
             "content": encode_content(msg_type, content),
             "uuid": dedup,
         }
-        send_uuid_var.set(dedup)
+        note_send_uuid(dedup)
         try:
             reply = await self._call(
                 "POST",
