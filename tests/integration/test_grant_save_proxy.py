@@ -14,26 +14,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from lark_service.adapters.postgres import (
     SqlDatabase,
     StoreDeadlines,
     generate_key,
     sql_credential_stores,
-    upgrade_async,
 )
 from lark_service.domain import UserToken
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing.fake_lark import FakeLark
 from tests.conftest import FAST_RETRY, make_apps
-from tests.integration.conftest import PG_ADMIN_URL, _connect_admin
-from tests.integration.tcp_proxy import Mode, TcpProxy, tcp_proxy
+from tests.integration.pg_proxy import pg_url, proxy, via
+from tests.integration.tcp_proxy import Mode, TcpProxy
+
+__all__ = ["pg_url", "proxy"]  # fixtures
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -52,33 +50,6 @@ class FakeClock:
 
     def now(self) -> float:
         return self._fake.now()
-
-
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    admin = await _connect_admin()
-    name = f"lark_grant_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    await upgrade_async(url)
-    try:
-        yield url
-    finally:
-        await admin.terminate(name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.engine.dispose()
-
-
-@pytest.fixture
-async def proxy(pg_url: str) -> AsyncIterator[TcpProxy]:
-    url = make_url(pg_url)
-    async with tcp_proxy(url.host or "127.0.0.1", url.port or 5432) as running:
-        yield running
-
-
-def via(proxy: TcpProxy, pg_url: str) -> str:
-    url = make_url(pg_url).set(host="127.0.0.1", port=proxy.port)
-    return url.render_as_string(hide_password=False)
 
 
 def refresh_tokens_sent(fake: FakeLark) -> list[str]:

@@ -13,12 +13,9 @@ import asyncio
 import logging
 import os
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from lark_service.adapters.postgres import (
     SqlDatabase,
@@ -42,40 +39,15 @@ from lark_service.entrypoints import cli_db
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing.fake_lark import FakeLark
 from tests.conftest import FAST_RETRY, make_apps
-from tests.integration.conftest import PG_ADMIN_URL, _connect_admin
-from tests.integration.tcp_proxy import Mode, TcpProxy, tcp_proxy
+from tests.integration.pg_proxy import pg_url, proxy, via
+from tests.integration.tcp_proxy import Mode, TcpProxy
+
+__all__ = ["pg_url", "proxy"]  # fixtures
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 FAST = StoreDeadlines(connect=1.0, statement=1.0, operation=2.0, lock=3.0)
 CALL_BUDGET = 15.0  # a call that takes longer than this is counted as hung
-
-
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    admin = await _connect_admin()
-    name = f"lark_faults_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    await upgrade_async(url)
-    try:
-        yield url
-    finally:
-        await admin.terminate(name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.engine.dispose()
-
-
-@pytest.fixture
-async def proxy(pg_url: str) -> AsyncIterator[TcpProxy]:
-    url = make_url(pg_url)
-    async with tcp_proxy(url.host or "127.0.0.1", url.port or 5432) as running:
-        yield running
-
-
-def via(proxy: TcpProxy, pg_url: str) -> str:
-    url = make_url(pg_url).set(host="127.0.0.1", port=proxy.port)
-    return url.render_as_string(hide_password=False)
 
 
 async def timed_calls(pool: CredentialPool, app_ids: list[str]) -> tuple[list[object], float]:

@@ -39,7 +39,7 @@ import httpx
 import msgspec
 
 from lark_service.adapters.lark_events.crypto import encrypt, sign_event
-from lark_service.testing.fake_lark.models import FakeLarkError, FakeRequest
+from lark_service.testing.fake_lark.models import FakeLarkError, FakeRequest, control_body
 from lark_service.testing.fake_lark.server import FakeLark, HandlerResult
 
 __all__ = ["CardCallbackError", "CardClick", "FakeCards", "cards_of", "register"]
@@ -302,16 +302,6 @@ def cards_of(fake: FakeLark) -> FakeCards:
     return found
 
 
-def _body(req: FakeRequest) -> dict[str, Any]:
-    try:
-        body = req.json() if req.body else {}
-    except msgspec.DecodeError:
-        body = None
-    if not isinstance(body, dict):
-        raise FakeLarkError(400, 9499, "Bad Request: expected a JSON object")
-    return body
-
-
 def register(fake: FakeLark) -> None:
     cards = FakeCards(fake)
     fake.state[_STATE_KEY] = cards
@@ -319,7 +309,7 @@ def register(fake: FakeLark) -> None:
 
     @fake.route("POST", "/_fake/cards/configure")
     async def configure(req: FakeRequest) -> HandlerResult:
-        body = _body(req)
+        body = control_body(req)
         try:
             cards.configure(
                 str(body.get("app_id", "")),
@@ -334,7 +324,7 @@ def register(fake: FakeLark) -> None:
 
     @fake.route("POST", "/_fake/cards/click")
     async def click(req: FakeRequest) -> HandlerResult:
-        body = _body(req)
+        body = control_body(req)
         button, operator = body.get("button"), body.get("operator")
         try:
             answer = await cards.click(

@@ -23,15 +23,8 @@ from typing import Any
 
 from lark_service.testing.fake_lark import control_seed
 from lark_service.testing.fake_lark.bot import message_view
-from lark_service.testing.fake_lark.models import FakeLarkError, FakeRequest
+from lark_service.testing.fake_lark.models import FakeLarkError, FakeRequest, control_body
 from lark_service.testing.fake_lark.server import FakeLark, HandlerResult
-
-
-def _body(req: FakeRequest) -> dict[str, Any]:
-    body = req.json() if req.body else {}
-    if not isinstance(body, dict):
-        raise FakeLarkError(400, 9499, "Bad Request: expected a JSON object")
-    return body
 
 
 def _str(body: dict[str, Any], name: str) -> str:
@@ -46,7 +39,7 @@ def register(fake: FakeLark) -> None:
 
     @fake.route("POST", "/_fake/apps")
     async def add_app(req: FakeRequest) -> HandlerResult:
-        body = _body(req)
+        body = control_body(req)
         try:
             app = fake.add_app(
                 _str(body, "app_id"),
@@ -71,7 +64,7 @@ def register(fake: FakeLark) -> None:
 
     @fake.route("POST", "/_fake/advance")
     async def advance(req: FakeRequest) -> HandlerResult:
-        seconds = _body(req).get("seconds")
+        seconds = control_body(req).get("seconds")
         if not isinstance(seconds, int | float) or isinstance(seconds, bool):
             raise FakeLarkError(400, 9499, "Bad Request: seconds must be a number")
         fake.advance(float(seconds))
@@ -79,13 +72,13 @@ def register(fake: FakeLark) -> None:
 
     @fake.route("POST", "/_fake/invalidate")
     async def invalidate(req: FakeRequest) -> HandlerResult:
-        app_id = _body(req).get("app_id")
+        app_id = control_body(req).get("app_id")
         fake.invalidate_tokens(app_id if isinstance(app_id, str) and app_id else None)
         return {}
 
     @fake.route("POST", "/_fake/faults")
     async def faults(req: FakeRequest) -> HandlerResult:
-        body = _body(req)
+        body = control_body(req)
         try:
             fake.inject_fault(
                 _str(body, "kind"),
@@ -101,7 +94,7 @@ def register(fake: FakeLark) -> None:
 
     @fake.route("POST", "/_fake/app_ticket")
     async def app_ticket(req: FakeRequest) -> HandlerResult:
-        app_id = _str(_body(req), "app_id")
+        app_id = _str(control_body(req), "app_id")
         if app_id not in fake.apps:
             raise FakeLarkError(400, 9499, f"Bad Request: unknown app {app_id}")
         return {"app_ticket": fake.push_app_ticket(app_id)}

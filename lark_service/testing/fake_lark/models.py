@@ -186,3 +186,14 @@ def _parse_multipart(body: bytes, boundary: str) -> dict[str, FormPart]:
             params["name"], data, params.get("filename"), headers.get("content-type")
         )
     return out
+
+
+def control_body(req: FakeRequest) -> dict[str, Any]:
+    """The JSON object posted to one of the fake's own ``/_fake/...`` control endpoints."""
+    try:
+        body = req.json() if req.body else {}
+    except msgspec.DecodeError:
+        body = None
+    if not isinstance(body, dict):
+        raise FakeLarkError(400, 9499, "Bad Request: expected a JSON object")
+    return body

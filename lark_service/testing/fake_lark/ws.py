@@ -65,7 +65,7 @@ from lark_service.adapters.lark_ws.frames import (
     decode_frame,
     encode_frame,
 )
-from lark_service.testing.fake_lark.models import FakeLarkError, FakeRequest
+from lark_service.testing.fake_lark.models import FakeLarkError, FakeRequest, control_body
 from lark_service.testing.fake_lark.server import FakeLark, HandlerResult
 
 __all__ = ["ENDPOINT_PATH", "WS_PATH", "FakeLongConnections", "WsAck", "register"]
@@ -416,16 +416,6 @@ def _decode_data(data: Any) -> Any:
         return data
 
 
-def _body(req: FakeRequest) -> dict[str, Any]:
-    try:
-        body = req.json() if req.body else {}
-    except msgspec.DecodeError:
-        body = None
-    if not isinstance(body, dict):
-        raise FakeLarkError(400, 9499, "Bad Request: expected a JSON object")
-    return body
-
-
 def register(fake: FakeLark) -> None:
     hub = FakeLongConnections(fake)
     fake.long_connections = hub
@@ -443,7 +433,7 @@ def register(fake: FakeLark) -> None:
 
     @fake.route("POST", "/_fake/ws/events")
     async def push(req: FakeRequest) -> HandlerResult:
-        body = _body(req)
+        body = control_body(req)
         app_id, event = body.get("app_id"), body.get("event")
         if not isinstance(app_id, str) or not isinstance(event, dict | str):
             raise FakeLarkError(400, 9499, "Bad Request: app_id and event are required")
@@ -460,7 +450,7 @@ def register(fake: FakeLark) -> None:
 
     @fake.route("POST", "/_fake/ws/faults")
     async def faults(req: FakeRequest) -> HandlerResult:
-        body = _body(req)
+        body = control_body(req)
         app_id = body.get("app_id")
         try:
             hub.inject(
@@ -475,7 +465,7 @@ def register(fake: FakeLark) -> None:
     @fake.route("POST", "/_fake/ws/config")
     async def config(req: FakeRequest) -> HandlerResult:
         try:
-            hub.set_config(**{k: float(v) for k, v in _body(req).items()})
+            hub.set_config(**{k: float(v) for k, v in control_body(req).items()})
         except (TypeError, ValueError) as exc:
             raise FakeLarkError(400, 9499, f"Bad Request: {exc}") from None
         return dict(hub.config)
