@@ -6,14 +6,12 @@ from lark_service.adapters.otel.metrics import (
     prometheus_meter_provider,
 )
 from lark_service.adapters.otel.serve import (
-    DEFAULT_METRICS_PORT,
     MetricsServer,
     metrics_asgi_app,
     serve_metrics,
 )
 
 __all__ = [
-    "DEFAULT_METRICS_PORT",
     "PROMETHEUS_NAMES",
     "MetricsServer",
     "OtelMetrics",

@@ -11,7 +11,6 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, make_asgi_app, start_http_server
 
-DEFAULT_METRICS_PORT = 9090
 # Prometheus scrapes from another container; the metrics carry no secrets.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # nosec B104
 
@@ -43,12 +42,15 @@ class MetricsServer:
 
 
 def serve_metrics(
-    port: int = DEFAULT_METRICS_PORT,
+    port: int,
     *,
     addr: str = ALL_INTERFACES,
     registry: CollectorRegistry | None = None,
 ) -> MetricsServer:
-    """Serve ``registry`` (default prometheus_client's) in a daemon thread; port 0 picks one."""
+    """Serve ``registry`` (default prometheus_client's) in a daemon thread; port 0 picks one.
+
+    The port is the caller's (``Settings.metrics_port``, default 9090): one default, there.
+    """
     return MetricsServer(port, addr, registry or REGISTRY)
 
 
