@@ -79,7 +79,7 @@ def create_app(services: Services, *, debug: bool = False) -> Litestar:
             console_router(services),
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
-        guards=[require_scope],
+        before_request=require_scope,
         middleware=[
             tracing_middleware(services.pool.tracer),
             metrics_middleware(services.pool.metrics),
