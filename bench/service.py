@@ -1,6 +1,6 @@
 """The service against the library, measured in one run against the same fake Lark server.
 
-    python bench/service.py [--jobs N] [--concurrency C] [--apps A]
+    python bench/service.py [--jobs N] [--concurrency C] [--apps A] [--repeat R]
 
 The fake Lark server runs in a process of its own (this file, ``fake`` mode; Lark's rate limits
 off at the fake, the client still shapes to them: the sends are spread over ``--apps`` apps and
@@ -14,6 +14,10 @@ off at the fake, the client still shapes to them: the sends are spread over ``--
   publisher confirms while the worker consumes, sends and acks (and records each job in its
   embedded SQLite store): jobs/s from the first publish to the last message at the fake.
 
+With ``--repeat R`` the in-process and serve measures run ``R`` rounds of ``N`` each (the
+same pool, the same server) and report the median: on a shared machine one round's CPU
+figure can be off by a fifth.
+
 Targets (issue 9): server CPU per POST <= 2x CPU per in-process send_text; RabbitMQ jobs/s >=
 0.5x in-process sends/s. Needs RabbitMQ (``LARK_SERVICE_BENCH_AMQP_URL``, default local guest).
 """
@@ -26,6 +30,7 @@ import importlib.util
 import os
 import signal
 import socket
+import statistics
 import subprocess  # nosec B404 - the bench starts lark-service itself
 import sys
 import tempfile
@@ -177,13 +182,18 @@ async def bounded(
     await asyncio.gather(*(lane() for _ in range(concurrency)))
 
 
+def medians(rounds: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median rate and the median CPU per operation of the rounds, each on its own."""
+    return statistics.median(r[0] for r in rounds), statistics.median(r[1] for r in rounds)
+
+
 # -- the three ways to send ------------------------------------------------------------------
 
 
 async def bench_in_process(
-    fake_url: str, apps: list[str], jobs: int, concurrency: int
+    fake_url: str, apps: list[str], jobs: int, concurrency: int, repeat: int = 1
 ) -> tuple[float, float]:
-    """Sends/s and this process's CPU seconds per `send_text`."""
+    """Sends/s and this process's CPU seconds per `send_text` (medians of ``repeat`` rounds)."""
     from lark_service.adapters.memory import InMemoryMetrics
     from lark_service.application import MessagingClient
     from lark_service.domain import AppConfig
@@ -197,16 +207,26 @@ async def bench_in_process(
         async def one(i: int) -> None:
             await bot.send_text(f"oc_b{i % CHATS}", f"m{i}", app_id=apps[i % len(apps)])
 
-        cpu0, t0 = time.process_time(), time.perf_counter()
-        await bounded(jobs, concurrency, one)
-        cpu1, t1 = time.process_time(), time.perf_counter()
-    return jobs / (t1 - t0), (cpu1 - cpu0) / jobs
+        rounds = []
+        for _ in range(repeat):
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            await bounded(jobs, concurrency, one)
+            cpu1, t1 = time.process_time(), time.perf_counter()
+            rounds.append((jobs / (t1 - t0), (cpu1 - cpu0) / jobs))
+    return medians(rounds)
 
 
 async def bench_serve(
-    env: dict[str, str], loop: str, apps: list[str], jobs: int, concurrency: int, tmp: Path
+    env: dict[str, str],
+    loop: str,
+    apps: list[str],
+    jobs: int,
+    concurrency: int,
+    tmp: Path,
+    repeat: int = 1,
 ) -> tuple[float, float]:
-    """Requests/s of ``POST /v1/messages`` and the server's CPU seconds per request."""
+    """Requests/s of ``POST /v1/messages`` and the server's CPU seconds per request (medians
+    of ``repeat`` rounds)."""
     port = free_port()
     data = tmp / f"serve-{loop}"
     proc = start(
@@ -241,12 +261,15 @@ async def bench_serve(
                     await response.read()
 
             await asyncio.gather(*(one(0, a, "oc_warm") for a in apps))
-            cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
-            await bounded(jobs, concurrency, one)
-            cpu1, t1 = cpu_seconds(proc.pid), time.perf_counter()
+            rounds = []
+            for _ in range(repeat):
+                cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
+                await bounded(jobs, concurrency, one)
+                cpu1, t1 = cpu_seconds(proc.pid), time.perf_counter()
+                rounds.append((jobs / (t1 - t0), (cpu1 - cpu0) / jobs))
     finally:
         stop(proc)
-    return jobs / (t1 - t0), (cpu1 - cpu0) / jobs
+    return medians(rounds)
 
 
 async def bench_worker(
@@ -356,6 +379,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2000, help="sends per measurement")
     parser.add_argument("--concurrency", type=int, default=64, help="sends in flight")
     parser.add_argument("--apps", type=int, default=40, help="apps the sends are spread over")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of --jobs for in-process and serve, each reported as its median",
+    )
     sub = parser.add_subparsers(dest="mode")
     fake_mode = sub.add_parser("fake", help="(internal) serve the fake Lark server")
     fake_mode.add_argument("--port", type=int, required=True)
@@ -395,10 +424,10 @@ def main() -> int:
                     async with httpx.AsyncClient(base_url=fake_url) as fake:
                         return {
                             "in-process": await bench_in_process(
-                                fake_url, apps, args.jobs, args.concurrency
+                                fake_url, apps, args.jobs, args.concurrency, args.repeat
                             ),
                             "serve": await bench_serve(
-                                env, loop, apps, args.jobs, args.concurrency, tmp
+                                env, loop, apps, args.jobs, args.concurrency, tmp, args.repeat
                             ),
                             "worker": await bench_worker(
                                 env, loop, apps, args.jobs, args.concurrency, tmp, fake
@@ -425,8 +454,10 @@ def report(results: dict[str, dict[str, tuple[float, float]]], args: argparse.Na
     for key, (name, unit, cpu) in labels.items():
         rows.append([f"{name} ({unit})", *(f"{results[lp][key][0]:.0f}" for lp in loops)])
         rows.append([f"  {cpu}, ms", *(f"{results[lp][key][1] * 1000:.3f}" for lp in loops)])
+    rounds = f", medians of {args.repeat} rounds" if args.repeat > 1 else ""
     print_table(
-        f"{args.jobs} sends, {args.concurrency} in flight, {args.apps} apps, 1 fake Lark server",
+        f"{args.jobs} sends, {args.concurrency} in flight, {args.apps} apps, 1 fake Lark server"
+        + rounds,
         ["measure", *loops],
         rows,
     )

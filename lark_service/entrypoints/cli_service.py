@@ -36,6 +36,7 @@ from lark_service.domain.ports.metrics import Metrics
 from lark_service.domain.ports.send_queue import SendQueue
 from lark_service.entrypoints.bootstrap import Application, application
 from lark_service.entrypoints.cli_options import EXIT_CODES_HELP, settings_from, store_options
+from lark_service.entrypoints.gc_tuning import server_gc
 from lark_service.entrypoints.http.services import ReadinessCheck, Services
 from lark_service.entrypoints.http.wiring import open_services
 from lark_service.entrypoints.settings import Settings
@@ -327,7 +328,8 @@ async def _serve_http(
         if server.started:
             shown = f"[{host}]" if ":" in host else host
             announce(f"http://{shown}:{port}")
-        await serving
+        with server_gc():
+            await serving
 
 
 @contextmanager

@@ -3,11 +3,14 @@
 Keys are ``lks_`` + 43 URL-safe characters (256 random bits); the store keeps their SHA-256
 digest only (see `lark_service.domain.api_keys` for why a fast hash is right here).
 Authentication caches a found key for ``cache_ttl`` seconds so a busy route does not read
-the store on every request; a revocation made elsewhere takes effect within that time.
+the store on every request; a revocation made elsewhere takes effect within that time. When
+the entry expires, the requests in flight with that key share one store lookup instead of
+each making its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterable
 
@@ -52,6 +55,8 @@ class ApiKeyService:
         self.clock = clock
         self.cache_ttl = cache_ttl
         self._cache: dict[str, tuple[float, ApiKey]] = {}
+        self._lookups: dict[str, asyncio.Future[ApiKey | None]] = {}  # by digest, in flight
+        self._revocations = 0  # a lookup begun before a revocation must not fill the cache
 
     async def create(self, scopes: Iterable[str], *, name: str = "") -> CreatedApiKey:
         """A new random key with ``scopes``."""
@@ -75,23 +80,41 @@ class ApiKeyService:
         """`NotFoundError` if there is no such key."""
         if not await self.store.revoke_key(key_id, revoked_at=self.clock.now()):
             raise NotFoundError(f"no API key {key_id!r}", code=-1)
+        self._revocations += 1
+        self._lookups.clear()  # the callers already waiting keep theirs; new ones look again
         self._cache = {h: v for h, v in self._cache.items() if v[1].key_id != key_id}
 
     async def authenticate(self, key: str) -> ApiKey | None:
         """The live key presented as ``key``, or ``None`` (unknown or revoked)."""
         key_hash = hash_api_key(key)
-        now = self.clock.now()
         cached = self._cache.get(key_hash)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > self.clock.now():
             return cached[1]
+        lookup = self._lookups.get(key_hash)
+        if lookup is None:
+            lookup = self._lookups[key_hash] = asyncio.ensure_future(self._look_up(key_hash))
+            lookup.add_done_callback(lambda done: self._lookup_done(key_hash, done))
+        # shielded: a caller that gives up does not cancel the lookup the others wait for
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, key_hash: str) -> ApiKey | None:
+        revocations = self._revocations
         found = await self.store.find_key(key_hash)
+        if revocations != self._revocations:
+            return found if found is not None and not found.revoked else None
         if found is None or found.revoked:
             self._cache.pop(key_hash, None)
             return None
         if len(self._cache) > 10_000:  # bounded: keys are few, garbage is not cached
             self._cache.clear()
-        self._cache[key_hash] = (now + self.cache_ttl, found)
+        self._cache[key_hash] = (self.clock.now() + self.cache_ttl, found)
         return found
+
+    def _lookup_done(self, key_hash: str, done: asyncio.Future[ApiKey | None]) -> None:
+        if self._lookups.get(key_hash) is done:
+            del self._lookups[key_hash]
+        if not done.cancelled():
+            done.exception()  # retrieved: the callers that still wait have it raised
 
     async def _create(self, key: str, scopes: tuple[ApiKeyScope, ...], name: str) -> CreatedApiKey:
         record = ApiKey(

@@ -31,7 +31,7 @@ from lark_service.entrypoints.http import (
 )
 from lark_service.entrypoints.http.auth import require_scope
 from lark_service.entrypoints.http.console import console_router, template_config
-from lark_service.entrypoints.http.metrics import metrics_middleware
+from lark_service.entrypoints.http.metrics import record_requests
 from lark_service.entrypoints.http.problems import (
     http_error_handler,
     internal_error_handler,
@@ -67,7 +67,8 @@ def create_app(services: Services, *, debug: bool = False) -> Litestar:
         HTTPException: http_error_handler,
         Exception: internal_error_handler,
     }
-    return Litestar(
+    tracer = services.pool.tracer
+    app = Litestar(
         route_handlers=[
             *health.ROUTES,
             *routes_messages.ROUTES,
@@ -79,11 +80,10 @@ def create_app(services: Services, *, debug: bool = False) -> Litestar:
             console_router(services),
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
-        guards=[require_scope],
-        middleware=[
-            tracing_middleware(services.pool.tracer),
-            metrics_middleware(services.pool.metrics),
-        ],
+        before_request=require_scope,
+        # no route middleware at all when tracing is off: any would make Litestar add an
+        # exception-handling layer around every handler
+        middleware=[tracing_middleware(tracer)] if tracer.enabled else [],
         exception_handlers=exception_handlers,
         openapi_config=openapi,
         template_config=template_config(),
@@ -91,3 +91,5 @@ def create_app(services: Services, *, debug: bool = False) -> Litestar:
         request_max_body_size=services.max_body_size,
         debug=debug,
     )
+    app.asgi_handler = record_requests(app.asgi_handler, services.pool.metrics)
+    return app
