@@ -435,13 +435,14 @@ async def _worker(args: argparse.Namespace) -> int:
         print("lark-service worker consuming lark.send", flush=True)
         depth = asyncio.create_task(_report_queue_depth(queue, services.pool.metrics))
         try:
-            await run_worker(
-                queue,
-                services.sending.handle_job,
-                asyncio.Event(),
-                prefetch=args.prefetch,
-                on_dead=services.sending.mark_dead,
-            )
+            with server_gc():  # start-up is done: the collector set for a long-running process
+                await run_worker(
+                    queue,
+                    services.sending.handle_job,
+                    asyncio.Event(),
+                    prefetch=args.prefetch,
+                    on_dead=services.sending.mark_dead,
+                )
         finally:
             depth.cancel()
     return 0
