@@ -14,9 +14,10 @@ from __future__ import annotations
 import time
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from lark_service.domain.ports.metrics import Metrics
+from lark_service.entrypoints.http.response_status import ResponseStatus
 
 _PATH_TEMPLATE = "path_template"  # set in the scope by Litestar's router
 
@@ -30,23 +31,16 @@ def record_requests(app: ASGIApp, metrics: Metrics) -> ASGIApp:
             return
         method = scope["method"]
         started = time.perf_counter()
-        status = 500  # what the client sees if the app fails before answering
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        noted = ResponseStatus(send)
         try:
-            await app(scope, receive, send_and_note)
+            await app(scope, receive, noted)
         finally:
             route = scope.get(_PATH_TEMPLATE)
             if route is not None:
                 metrics.http_request(
                     route=str(route),
                     method=method,
-                    status=status,
+                    status=noted.status,
                     seconds=time.perf_counter() - started,
                 )
 

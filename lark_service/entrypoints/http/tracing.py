@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from lark_service.domain.ports.tracing import Tracer
+from lark_service.entrypoints.http.response_status import ResponseStatus
 
 TRACEPARENT = b"traceparent"
 # probes hit these every few seconds: a one-span trace each would bury the real ones
@@ -35,23 +36,16 @@ def tracing_middleware(tracer: Tracer) -> Callable[..., ASGIApp]:
                 return
             method = str(scope.get("method", ""))
             attributes = {"http.request.method": method, "http.route": route}
-            status = 500  # what the client sees if the app fails before answering
+            noted = ResponseStatus(send)
             with tracer.span(
                 f"{method} {route}", attributes, kind="server", parent=_traceparent(scope)
             ) as span:
-
-                async def send_and_note(message: Message) -> None:
-                    nonlocal status
-                    if message["type"] == "http.response.start":
-                        status = message["status"]
-                    await send(message)
-
                 try:
-                    await app(scope, receive, send_and_note)
+                    await app(scope, receive, noted)
                 finally:
-                    span.set_attribute("http.response.status_code", status)
-                    if status >= 500:
-                        span.record_error(str(status))
+                    span.set_attribute("http.response.status_code", noted.status)
+                    if noted.status >= 500:
+                        span.record_error(str(noted.status))
 
         return trace
 
