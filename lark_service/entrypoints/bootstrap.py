@@ -177,23 +177,14 @@ async def open_database(
         yield None
         return
     # imported here: SQL drivers are heavy and the in-memory default needs none
-    from lark_service.adapters.postgres import (
-        SqlDatabase,
-        embedded_database_file,
-        embedded_database_url,
-        upgrade_async,
-    )
-    from lark_service.adapters.postgres.embedded import first_start_lock
+    from lark_service.adapters.postgres import SqlDatabase, open_embedded_database
 
     if url is None:
-        data_dir = settings.resolved_data_dir()
-        url = embedded_database_url(data_dir)
-        # processes starting together take turns: one migrates and writes the key file
-        async with first_start_lock(embedded_database_file(data_dir)):
-            await upgrade_async(url, table_prefix=settings.table_prefix)
-            db = await SqlDatabase.open(
-                url, secret_key=settings.secret_key, table_prefix=settings.table_prefix
-            )
+        db = await open_embedded_database(
+            settings.resolved_data_dir(),
+            secret_key=settings.secret_key,
+            table_prefix=settings.table_prefix,
+        )
     else:
         db = await SqlDatabase.open(
             url, secret_key=settings.secret_key, table_prefix=settings.table_prefix

@@ -12,14 +12,17 @@ Create the schema first with ``upgrade(url)`` / ``await upgrade_async(url)``
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from lark_service.adapters.postgres.app_tickets import SqlAppTicketStore
 from lark_service.adapters.postgres.apps import SqlAppStore
 from lark_service.adapters.postgres.credential_stores import sql_credential_stores
 from lark_service.adapters.postgres.crypto import SecretCipher, generate_key
 from lark_service.adapters.postgres.database import SqlDatabase
 from lark_service.adapters.postgres.deadlines import DEFAULT_DEADLINES, StoreDeadlines
+from lark_service.adapters.postgres.embedded import (
+    embedded_database_file,
+    embedded_database_url,
+    open_embedded_database,
+)
 from lark_service.adapters.postgres.migrations import (
     current,
     current_async,
@@ -50,23 +53,9 @@ __all__ = [
     "embedded_database_file",
     "embedded_database_url",
     "generate_key",
+    "open_embedded_database",
     "rotate_secret_key",
     "sql_credential_stores",
     "upgrade",
     "upgrade_async",
 ]
-
-
-def embedded_database_url(data_dir: Path) -> str:
-    """The embedded SQLite database in ``data_dir`` (created, mode 0700, if missing).
-
-    Its secret key, unless one is configured, is kept in ``lark-service.db.key`` beside it
-    with mode 0600.
-    """
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{embedded_database_file(data_dir).resolve()}"
-
-
-def embedded_database_file(data_dir: Path) -> Path:
-    """The embedded SQLite file of ``data_dir``."""
-    return data_dir / "lark-service.db"
