@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from bench._common import print_table
+from bench._common import median_cpu_per_call, print_table
 from lark_service.adapters.otel import OtelMetrics, prometheus_meter_provider
 from lark_service.application import MessagingClient
 from lark_service.domain import AppConfig
@@ -34,22 +33,11 @@ from lark_service.domain.ports.metrics import Metrics, NullMetrics
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing.fake_lark import FakeLark, serve_in_thread
 
-BATCH = 100
-ROUNDS = 9
 DIRECT = 50_000
 
 
-async def batch_cpu(client: MessagingClient, app_id: str) -> float:
-    """CPU seconds of this thread per call, over one batch."""
-    start = time.thread_time()
-    for _ in range(BATCH):
-        await client.get_bot_info(app_id=app_id)
-    return (time.thread_time() - start) / BATCH
-
-
 async def end_to_end(base_url: str, pools: dict[str, Metrics]) -> dict[str, float]:
-    """Median CPU per call of each app's pool; all open, batches in rotating order."""
-    runs: dict[str, list[float]] = {app_id: [] for app_id in pools}
+    """Median CPU per call of each app's pool, all open at once."""
     async with contextlib.AsyncExitStack() as stack:
         clients = {}
         for app_id, metrics in pools.items():
@@ -58,13 +46,7 @@ async def end_to_end(base_url: str, pools: dict[str, Metrics]) -> dict[str, floa
                 open_pool(apps=[app], base_url=base_url, metrics=metrics)
             )
             clients[app_id] = MessagingClient(pool)
-            for _ in range(50):  # warm up: token, connections
-                await clients[app_id].get_bot_info(app_id=app_id)
-        order = list(pools)
-        for i in range(ROUNDS):
-            for app_id in order[i % len(order) :] + order[: i % len(order)]:
-                runs[app_id].append(await batch_cpu(clients[app_id], app_id))
-    return {app_id: statistics.median(r) for app_id, r in runs.items()}
+        return await median_cpu_per_call(clients)
 
 
 def direct_recording_cost(metrics: Metrics) -> float:

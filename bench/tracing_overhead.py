@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from bench._common import print_table
+from bench._common import BATCH, ROUNDS, median_cpu_per_call, print_table
 from lark_service.adapters.otel.tracing import OtelTracer, tracer_provider
 from lark_service.application import MessagingClient
 from lark_service.domain import AppConfig
@@ -38,8 +37,6 @@ from lark_service.entrypoints.embed import open_pool
 from lark_service.entrypoints.settings import Settings
 from lark_service.testing.fake_lark import FakeLark, serve_in_thread
 
-BATCH = 100
-ROUNDS = 9
 DIRECT = 50_000
 CHUNK = 1_000  # < the batch processor's queue (2048)
 
@@ -58,17 +55,8 @@ class DroppingExporter(SpanExporter):
         return None
 
 
-async def batch_cpu(client: MessagingClient, app_id: str) -> float:
-    """CPU seconds of this thread per call, over one batch."""
-    start = time.thread_time()
-    for _ in range(BATCH):
-        await client.get_bot_info(app_id=app_id)
-    return (time.thread_time() - start) / BATCH
-
-
 async def end_to_end(base_url: str, tracers: dict[str, Tracer]) -> dict[str, float]:
-    """Median CPU per call of each app's pool; all open, batches in rotating order."""
-    runs: dict[str, list[float]] = {app_id: [] for app_id in tracers}
+    """Median CPU per call of each app's pool, all open at once."""
     async with contextlib.AsyncExitStack() as stack:
         clients = {}
         for app_id, tracer in tracers.items():
@@ -78,13 +66,7 @@ async def end_to_end(base_url: str, tracers: dict[str, Tracer]) -> dict[str, flo
             )
             pool.tracer = tracer
             clients[app_id] = MessagingClient(pool)
-            for _ in range(50):  # warm up: token, connections
-                await clients[app_id].get_bot_info(app_id=app_id)
-        order = list(tracers)
-        for i in range(ROUNDS):
-            for app_id in order[i % len(order) :] + order[: i % len(order)]:
-                runs[app_id].append(await batch_cpu(clients[app_id], app_id))
-    return {app_id: statistics.median(r) for app_id, r in runs.items()}
+        return await median_cpu_per_call(clients)
 
 
 def direct_span_cost(tracer: Tracer, flush: Callable[[], object] = lambda: None) -> float:
