@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import time
 from typing import Any
 
@@ -14,6 +13,7 @@ from lark_service.domain import AppConfig, UserToken
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing.fake_lark import FakeLark
 from tests.integration.conftest import PgAdmin, SqlStores
+from tests.integration.spawned import run_spawned
 from tests.integration.test_replicas import pg_url
 from tests.unit.grants_support import USER, oauth_requests
 
@@ -39,17 +39,7 @@ def _replica(url: str, key: str, barrier: Any, results: Any) -> None:
 
 
 def _run(url: str, key: str) -> list[list[str]]:
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
-    procs = [
-        ctx.Process(target=_replica, args=(url, key, barrier, results)) for _ in range(PROCESSES)
-    ]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
-    return [results.get(timeout=5) for _ in procs]
+    return run_spawned(_replica, url, key, count=PROCESSES)
 
 
 async def test_two_processes_refresh_an_expired_user_token_once(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import uuid
 from collections.abc import AsyncIterator
 
@@ -17,6 +16,7 @@ from lark_service.domain import AppConfig
 from lark_service.entrypoints.embed import open_pool
 from lark_service.testing.fake_lark import FakeLark
 from tests.integration.conftest import PG_ADMIN_URL, PgAdmin, SqlStores, _connect_admin
+from tests.integration.spawned import run_spawned
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -52,22 +52,6 @@ def _replica(url: str, key: str, app_ids: list[str], barrier, results) -> None: 
     results.put(asyncio.run(main()))
 
 
-def _run_replicas(url: str, key: str, app_ids: list[str]) -> list[int]:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(PROCESSES)
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(target=_replica, args=(url, key, app_ids, barrier, results))
-        for _ in range(PROCESSES)
-    ]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
-    return [results.get(timeout=5) for _ in procs]
-
-
 async def _seed(url: str, key: str, fake: FakeLark, base_url: str) -> list[str]:
     store = await SqlStores.open(url, secret_key=key)
     app_ids = []
@@ -80,6 +64,10 @@ async def _seed(url: str, key: str, fake: FakeLark, base_url: str) -> list[str]:
         app_ids.append(app_id)
     await store.aclose()
     return app_ids
+
+
+def _run_replicas(url: str, key: str, app_ids: list[str]) -> list[int]:
+    return run_spawned(_replica, url, key, app_ids, count=PROCESSES)
 
 
 async def test_four_processes_fetch_each_apps_token_once_and_reuse_it_after_restart(
