@@ -244,8 +244,13 @@ class BaseServiceClient:
         metrics = pool.metrics
         started = time.perf_counter()
         outcome = "ok"
-        attributes = {"lark.app_id": app.app_id, "lark.api": api, "http.request.method": method}
-        with pool.tracer.span(api, attributes, kind="client") as span:
+        tracer = pool.tracer
+        attributes = (
+            {"lark.app_id": app.app_id, "lark.api": api, "http.request.method": method}
+            if tracer.enabled
+            else None  # kept by every waiting call: 1,000 of them wait for a first token
+        )
+        with tracer.span(api, attributes, kind="client") as span:
             try:
                 for attempt in range(2):  # a range iterator is not tracked by the GC
                     if user_id is not None:

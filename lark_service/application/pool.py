@@ -28,7 +28,7 @@ from lark_service.application.manager import ApplicationManager
 from lark_service.application.rate_limit import RateLimiter
 from lark_service.application.refresh_backoff import RefreshBackoff
 from lark_service.application.resolution import AppResolver
-from lark_service.application.single_flight import SingleFlight
+from lark_service.application.single_flight import FlightAbandoned, SingleFlight
 from lark_service.application.user_tokens import UserTokenMixin
 from lark_service.domain.apps import AppConfig
 from lark_service.domain.errors import (
@@ -209,6 +209,13 @@ class CredentialPool(UserTokenMixin):
                 return token.value
             raise backoff.error
         try:
+            # a fetch in flight is joined without a coroutine around the wait (see `join`)
+            joined = self._flights.join(key)
+            if joined is not None:
+                try:
+                    return (await joined).value
+                except FlightAbandoned:
+                    pass  # its fetching task was cancelled: this caller fetches
             return (await self._flights.run(key, self._obtain_missing, key, app)).value
         except LarkServiceError:
             if token is not None and token.expires_at > self.clock.now():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from lark_service.application.clients.cards import CardBuilder, template_card
 from lark_service.application.clients.im_content import (
@@ -27,11 +27,29 @@ from lark_service.domain.models.messaging import BatchSendResult, Message
 from lark_service.domain.ports.messaging import MessagingPort
 
 
+class SendsMessages(MessagingPort, Protocol):
+    """A `MessagingPort` whose ``send_message`` is also reachable unchecked, as
+    ``_send_message``: the shortcuts checked their own arguments already, and a second
+    check and wrapper per send is most of what 1,000 concurrent sends cost before they
+    wait for a first token (issue 8 item 12)."""
+
+    async def _send_message(
+        self,
+        receive_id: str,
+        msg_type: str,
+        content: str | dict[str, Any],
+        *,
+        receive_id_type: str = "chat_id",
+        app_id: str | None = None,
+        uuid: str | None = None,
+    ) -> Message: ...
+
+
 class MessagingShortcuts:
     """Port methods defined through the primitives of a `MessagingPort`."""
 
     async def send_text(
-        self: MessagingPort,
+        self: SendsMessages,
         receive_id: str,
         text: str,
         *,
@@ -41,7 +59,7 @@ class MessagingShortcuts:
         uuid: str | None = None,
     ) -> Message:
         """Send a text message; ``text`` may hold ``<at user_id="ou_x"></at>`` mentions."""
-        return await self.send_message(
+        return await self._send_message(
             receive_id,
             "text",
             {"text": text},
@@ -51,7 +69,7 @@ class MessagingShortcuts:
         )
 
     async def send_post(
-        self: MessagingPort,
+        self: SendsMessages,
         receive_id: str,
         post: dict[str, Any] | PostBuilder,
         *,
@@ -62,7 +80,7 @@ class MessagingShortcuts:
     ) -> Message:
         """Send rich text: a `PostBuilder` or its ``{"zh_cn": {title, content}}`` dict."""
         content = post.build() if isinstance(post, PostBuilder) else post
-        return await self.send_message(
+        return await self._send_message(
             receive_id,
             "post",
             content,
@@ -72,7 +90,7 @@ class MessagingShortcuts:
         )
 
     async def send_card(
-        self: MessagingPort,
+        self: SendsMessages,
         receive_id: str,
         card: dict[str, Any] | CardBuilder,
         *,
@@ -83,7 +101,7 @@ class MessagingShortcuts:
     ) -> Message:
         """Send an interactive card: a `CardBuilder` or Lark's card JSON as a dict."""
         content = card.build() if isinstance(card, CardBuilder) else card
-        return await self.send_message(
+        return await self._send_message(
             receive_id,
             "interactive",
             content,
@@ -93,7 +111,7 @@ class MessagingShortcuts:
         )
 
     async def send_template_card(
-        self: MessagingPort,
+        self: SendsMessages,
         receive_id: str,
         template_id: str,
         variables: dict[str, Any] | None = None,
@@ -104,7 +122,7 @@ class MessagingShortcuts:
         uuid: str | None = None,
     ) -> Message:
         """Send a card template made in Lark's card builder, filled with ``variables``."""
-        return await self.send_message(
+        return await self._send_message(
             receive_id,
             "interactive",
             template_card(template_id, variables),
@@ -114,7 +132,7 @@ class MessagingShortcuts:
         )
 
     async def send_image(
-        self: MessagingPort,
+        self: SendsMessages,
         receive_id: str,
         image: Source,
         *,
@@ -126,7 +144,7 @@ class MessagingShortcuts:
         """Upload ``image`` (bytes or a path) and send it."""
         check_receiver(receive_id, receive_id_type)
         image_key = await self.upload_image(image, app_id=app_id)
-        return await self.send_message(
+        return await self._send_message(
             receive_id,
             "image",
             {"image_key": image_key},
@@ -136,7 +154,7 @@ class MessagingShortcuts:
         )
 
     async def send_file(
-        self: MessagingPort,
+        self: SendsMessages,
         receive_id: str,
         file: Source,
         *,
@@ -154,7 +172,7 @@ class MessagingShortcuts:
         file_key = await self.upload_file(
             data, file_name=name, file_type=kind, duration=duration, app_id=app_id
         )
-        return await self.send_message(
+        return await self._send_message(
             receive_id,
             "audio" if kind == "opus" else "file",
             {"file_key": file_key},
@@ -164,7 +182,7 @@ class MessagingShortcuts:
         )
 
     async def send_batch(
-        self: MessagingPort,
+        self: SendsMessages,
         receivers: Sequence[str],
         text: str | None = None,
         *,
@@ -195,7 +213,7 @@ class MessagingShortcuts:
         async def one(receive_id: str) -> BatchSendResult:
             async with gate:
                 try:
-                    message = await self.send_message(
+                    message = await self._send_message(
                         receive_id,
                         kind,
                         encoded,

@@ -32,9 +32,13 @@ from lark_service.application.clients.im_messages import MESSAGES_PATH, MessageO
 from lark_service.application.clients.im_shortcuts import MessagingShortcuts
 from lark_service.application.clients.im_uploads import UploadsMixin
 from lark_service.domain.errors import LarkServiceError
-from lark_service.domain.models.messaging import BotInfo, Message
+from lark_service.domain.models.messaging import RECEIVE_ID_TYPES, BotInfo, Message
 
 __all__ = ["TEXT_MAX_BYTES", "UUID_MAX_LEN", "MessagingClient", "new_uuid"]
+
+
+# The query of each receive_id_type, built once (sends are the hot path).
+_RECEIVE_ID_TYPE_QUERY = {t: (("receive_id_type", t),) for t in RECEIVE_ID_TYPES}
 
 
 class _BotReply(msgspec.Struct):
@@ -78,7 +82,8 @@ class MessagingClient(MessagingShortcuts, MessageOpsMixin, UploadsMixin):
                 MESSAGES_PATH,
                 api="im.message.create",
                 app_id=app_id,
-                query=(("receive_id_type", receive_id_type),),
+                query=_RECEIVE_ID_TYPE_QUERY.get(receive_id_type)
+                or (("receive_id_type", receive_id_type),),
                 json=body,
                 idempotent=True,
                 rate_family="im.message.send",
@@ -88,3 +93,7 @@ class MessagingClient(MessagingShortcuts, MessageOpsMixin, UploadsMixin):
             exc.uuid = dedup  # the outcome may be unknown: a retry with this uuid dedups
             raise
         return decode_data(reply.data, Message, api="im.message.create")
+
+    # The shortcuts' way in (`SendsMessages`): stays unwrapped, since `BaseServiceClient`
+    # wraps public names only.
+    _send_message = send_message
