@@ -442,6 +442,7 @@ async def _worker(args: argparse.Namespace) -> int:
                     asyncio.Event(),
                     prefetch=args.prefetch,
                     on_dead=services.sending.mark_dead,
+                    is_done=services.sending.is_done,
                 )
         finally:
             depth.cancel()

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from lark_service.domain.errors import ConfigError
 from lark_service.domain.jobs import JobOutcome, SendJob
-from lark_service.domain.ports.send_queue import DeadHook, SendQueue
+from lark_service.domain.ports.send_queue import DeadHook, DoneCheck, SendQueue
 
 log = logging.getLogger("lark_service.worker")
 
@@ -30,12 +30,14 @@ async def run_worker(
     prefetch: int = 16,
     handle_signals: bool = True,
     on_dead: DeadHook | None = None,
+    is_done: DoneCheck | None = None,
 ) -> None:
     """Consume until ``stop`` is set (or SIGTERM/SIGINT arrives), then shut down gracefully.
 
     ``prefetch`` bounds how many jobs are handled at once. ``handle_signals=False`` leaves the
     process's signal handlers alone (for embedding, or a worker that is not on the main thread).
-    The queue is closed on return, also when consuming could not start.
+    The queue is closed on return, also when consuming could not start. ``on_dead`` and
+    ``is_done`` go to `SendQueue.consume` (`SendingService.mark_dead` and ``is_done``).
     """
     if not 1 <= prefetch <= 65_535:
         raise ConfigError("prefetch must be between 1 and 65535")
@@ -50,7 +52,7 @@ async def run_worker(
                 continue
             installed.append(sig)
     try:
-        await queue.consume(handle_job, prefetch=prefetch, on_dead=on_dead)
+        await queue.consume(handle_job, prefetch=prefetch, on_dead=on_dead, is_done=is_done)
         log.info("worker consuming send jobs (prefetch %d)", prefetch)
         await stop.wait()
         log.info("worker stopping: finishing jobs in flight")

@@ -23,7 +23,7 @@ from lark_service.application.clients.messaging import MessagingClient
 from lark_service.application.usecases.sending import SendCommand, SendingService
 from lark_service.domain.errors import BadRequestError
 from lark_service.domain.jobs import JobOutcome, QueueDepth, SendJob
-from lark_service.domain.ports.send_queue import DeadHook, JobHandler
+from lark_service.domain.ports.send_queue import DeadHook, DoneCheck, JobHandler
 from lark_service.domain.ports.tracing import NULL_SPAN, NullTracer
 from lark_service.entrypoints.http import create_app
 from lark_service.entrypoints.http.tracing import tracing_middleware
@@ -338,7 +338,12 @@ class RecordingQueue:
         self.jobs.append(job)
 
     async def consume(
-        self, handler: JobHandler, *, prefetch: int = 16, on_dead: DeadHook | None = None
+        self,
+        handler: JobHandler,
+        *,
+        prefetch: int = 16,
+        on_dead: DeadHook | None = None,
+        is_done: DoneCheck | None = None,
     ) -> None:
         return None
 

@@ -10,6 +10,11 @@ time. After ``RetryPolicy.max_attempts`` failed deliveries the job goes to ``lar
 ended without an outcome (the worker died, the connection dropped, a shutdown handed back a
 prefetched job) counts as a failed one: the redelivered job goes through the retry delay, so a job
 that crashes every worker still ends in the dead-letter queue.
+
+Before the queue dead-letters a job on its own (attempts used up, a redelivered copy included) it
+asks the ``is_done`` hook: a crash between a re-publish and its ack leaves two copies of a job,
+and a copy of a job already sent or failed for good is acknowledged, not dead-lettered. A hook
+that cannot answer within ``publish_timeout`` (store down) leaves the job dead-lettered.
 """
 
 from __future__ import annotations
@@ -43,7 +48,14 @@ from lark_service.adapters.amqp.publishing import persistent_message, publish_co
 from lark_service.adapters.amqp.topology import RetryPolicy, Topology, delay_ms
 from lark_service.domain.errors import ConfigError, TransportError
 from lark_service.domain.jobs import JobOutcome, QueueDepth, SendJob
-from lark_service.domain.ports.send_queue import DeadHook, JobHandler, SendQueue
+from lark_service.domain.ports.send_queue import (
+    DeadHook,
+    DoneCheck,
+    JobHandler,
+    SendQueue,
+    job_done_already,
+    tell_dead,
+)
 
 log = logging.getLogger("lark_service.amqp.send")
 
@@ -98,6 +110,7 @@ class AmqpSendQueue(SendQueue):
         self._in_flight: set[asyncio.Task[object]] = set()
         self._closing = False
         self._on_dead: DeadHook | None = None  # set by `consume`
+        self._is_done: DoneCheck | None = None  # set by `consume`
 
     @classmethod
     async def connect(
@@ -196,15 +209,22 @@ class AmqpSendQueue(SendQueue):
     # -- consuming ------------------------------------------------------------------------
 
     async def consume(
-        self, handler: JobHandler, *, prefetch: int = 16, on_dead: DeadHook | None = None
+        self,
+        handler: JobHandler,
+        *,
+        prefetch: int = 16,
+        on_dead: DeadHook | None = None,
+        is_done: DoneCheck | None = None,
     ) -> None:
         if not 1 <= prefetch <= 65_535:
             raise ConfigError("prefetch must be between 1 and 65535")
         if self._closing:
             raise TransportError("the send queue is closed")
-        # told of each job this queue dead-letters on its own (attempts used up), so the job's
-        # record says "dead" too; a handler's DEAD was recorded by the handler itself
+        # for the jobs this queue dead-letters on its own (attempts used up): `is_done` is asked
+        # before (a copy of a job done with is acknowledged), `on_dead` told after, so the
+        # job's record says "dead" too; a handler's DEAD was recorded by the handler itself
         self._on_dead = on_dead
+        self._is_done = is_done
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             task = asyncio.current_task()
@@ -274,21 +294,15 @@ class AmqpSendQueue(SendQueue):
     async def _retry_later(self, job: SendJob, error: str) -> None:
         failed = msgspec.structs.replace(job, attempt=job.attempt + 1)
         if failed.attempt >= self._retry.max_attempts:
+            if await job_done_already(self._is_done, failed, within=self._publish_timeout):
+                log.info("send job %s out of attempts but done: not dead-lettered", job.job_id)
+                return
             log.warning("send job %s dead after %d attempts", job.job_id, failed.attempt)
             await self._put(self._topology.dead_queue, failed, error)
-            await self._tell_dead(failed, error)
+            await tell_dead(self._on_dead, failed, error, within=self._publish_timeout)
         else:
             delay = self._retry.delay_after(failed.attempt)
             await self._put(self._topology.retry_queue(delay), failed)
-
-    async def _tell_dead(self, job: SendJob, error: str) -> None:
-        if self._on_dead is None:
-            return
-        try:
-            async with asyncio.timeout(self._publish_timeout):
-                await self._on_dead(job, error)
-        except Exception as exc:  # the job is safely dead-lettered; only its record lags
-            log.warning("recording dead job %s failed: %s", job.job_id, type(exc).__name__)
 
     async def _dead_raw(self, message: AbstractIncomingMessage, error: str) -> None:
         channel = self._channel()

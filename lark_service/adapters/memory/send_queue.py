@@ -2,9 +2,10 @@
 
 Same contract as the RabbitMQ adapter: a job whose handler returns RETRY (or raises) is
 delivered again after a backoff, with ``attempt`` counting up; after ``max_attempts``
-deliveries, or when the handler returns DEAD, it moves to the dead letters. Unlike RabbitMQ,
-jobs live in memory and are lost when the process exits. ``sleep`` is injected so tests run
-the backoff without waiting.
+deliveries, or when the handler returns DEAD, it moves to the dead letters; before it
+dead-letters a job on its own (attempts used up) it asks ``is_done``, and a job already done
+with (sent, failed for good) is settled instead. Unlike RabbitMQ, jobs live in memory and are
+lost when the process exits. ``sleep`` is injected so tests run the backoff without waiting.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from lark_service.domain.jobs import JobOutcome, QueueDepth, SendJob
-from lark_service.domain.ports.send_queue import DeadHook, JobHandler, SendQueue
+from lark_service.domain.ports.send_queue import (
+    DeadHook,
+    DoneCheck,
+    JobHandler,
+    SendQueue,
+    job_done_already,
+    tell_dead,
+)
 
 log = logging.getLogger("lark_service.send_queue")
 
@@ -34,12 +42,15 @@ class InMemorySendQueue(SendQueue):
         base_delay: float = 1.0,
         max_delay: float = 60.0,
         sleep: Sleep = asyncio.sleep,
+        hook_timeout: float = 10.0,
     ) -> None:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._sleep = sleep
+        self._hook_timeout = hook_timeout  # seconds for each call of `is_done` or `on_dead`
         self._on_dead: DeadHook | None = None
+        self._is_done: DoneCheck | None = None
         self._ready: asyncio.Queue[SendJob] = asyncio.Queue()
         self._dead: dict[str, SendJob] = {}
         self._delayed = 0
@@ -61,9 +72,15 @@ class InMemorySendQueue(SendQueue):
         self._ready.put_nowait(job)
 
     async def consume(
-        self, handler: JobHandler, *, prefetch: int = 16, on_dead: DeadHook | None = None
+        self,
+        handler: JobHandler,
+        *,
+        prefetch: int = 16,
+        on_dead: DeadHook | None = None,
+        is_done: DoneCheck | None = None,
     ) -> None:
         self._on_dead = on_dead
+        self._is_done = is_done
         for _ in range(prefetch):
             self._spawn(self._worker(handler))
 
@@ -110,20 +127,22 @@ class InMemorySendQueue(SendQueue):
                 log.warning("send job %s: handler raised %s", job.job_id, type(exc).__name__)
                 outcome, reason = JobOutcome.RETRY, f"handler raised {type(exc).__name__}"
             if outcome is JobOutcome.RETRY and job.attempt + 1 >= self.max_attempts:
-                outcome, reason = JobOutcome.DEAD, reason or "too many attempts"
+                outcome, reason = await self._out_of_attempts(job, reason)
             if outcome is JobOutcome.RETRY:
                 self._delayed += 1
                 self._spawn(self._redeliver(job))
             elif outcome is JobOutcome.DEAD:
                 self._dead[job.job_id] = job
-                if self._on_dead is not None:
-                    try:
-                        await self._on_dead(job, reason)
-                    except Exception as exc:
-                        log.warning("recording dead job %s failed: %s", job.job_id, exc)
+                await tell_dead(self._on_dead, job, reason, within=self._hook_timeout)
                 self._settle()
             else:
                 self._settle()
+
+    async def _out_of_attempts(self, job: SendJob, reason: str) -> tuple[JobOutcome, str]:
+        if await job_done_already(self._is_done, job, within=self._hook_timeout):
+            log.info("send job %s out of attempts but done: not dead-lettered", job.job_id)
+            return JobOutcome.DONE, reason
+        return JobOutcome.DEAD, reason or "too many attempts"
 
     async def _redeliver(self, job: SendJob) -> None:
         try:

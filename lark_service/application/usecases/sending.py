@@ -229,9 +229,26 @@ class SendingService:
         except Exception as exc:
             log.warning("publishing %s of job %s failed: %s", topic, record.job_id, exc)
 
+    async def is_done(self, job: SendJob) -> bool:
+        """Whether ``job``'s record says it is done with: sent, or failed for good at Lark.
+
+        The queue asks before it dead-letters a job on its own, so that a copy left by a crash
+        between a re-publish and its ack is acknowledged instead. "dead" is not done: the record
+        says "dead" before the queue has the dead letter, and a job must not be lost if that
+        publish fails (a second dead letter is the safe side). A store error propagates: the
+        queue then dead-letters the job."""
+        record = await self.jobs.get_job(job.job_id)
+        return record is not None and _done(record)
+
     async def mark_dead(self, job: SendJob, reason: str = "") -> JobRecord:
-        """Record that the queue dead-lettered ``job``, keeping its last Lark error."""
+        """Record that the queue dead-lettered ``job``, keeping its last Lark error.
+
+        A record already done with (sent, failed for good) is kept as it is: the dead letter is
+        a copy of a job whose outcome is known (its record could not be read in time)."""
         previous = await self.jobs.get_job(job.job_id)
+        if previous is not None and _done(previous):
+            log.info("job %s dead-lettered after it settled as %s", job.job_id, previous.status)
+            return previous
         record = JobRecord(
             job_id=job.job_id,
             app_id=job.app_id,
@@ -290,10 +307,15 @@ def _never_queued(record: JobRecord) -> bool:
 
 
 def _settled(record: JobRecord) -> bool:
-    """Whether the job is done with: sent, dead-lettered, or failed for good at Lark."""
+    """Whether the job is done with (`_done`) or dead-lettered."""
+    return record.status == "dead" or _done(record)
+
+
+def _done(record: JobRecord) -> bool:
+    """Whether the job's outcome at Lark is known: sent, or failed for good."""
     if record.status == "failed":
         return not _never_queued(record)  # its publish may have reached the broker after all
-    return record.status in ("sent", "dead")
+    return record.status == "sent"
 
 
 def _job_attributes(app_id: str, job_id: str) -> dict[str, AttributeValue]:

@@ -1,13 +1,27 @@
+"""The send queue's port (`SendQueue`), the job records' port (`JobStore`), and the two hooks a
+queue calls when it dead-letters a job on its own (`DoneCheck` before, `DeadHook` after).
+
+`job_done_already` and `tell_dead` call those hooks the same way in every queue: under the
+queue's deadline, and a failing or late hook never stops the queue.
+"""
+
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from lark_service.domain.jobs import JobOutcome, JobRecord, JobStatus, QueueDepth, SendJob
 
+log = logging.getLogger("lark_service.send_queue")
+
 JobHandler = Callable[[SendJob], Awaitable[JobOutcome]]
 DeadHook = Callable[[SendJob, str], Awaitable[object]]
 """Told of each job the queue dead-letters, with the reason (`SendingService.mark_dead`)."""
+DoneCheck = Callable[[SendJob], Awaitable[bool]]
+"""Whether the job's record says it is done with: sent, or failed for good at Lark
+(`SendingService.is_done`). Asked before the queue dead-letters a job on its own."""
 
 
 class SendQueue(Protocol):
@@ -21,13 +35,23 @@ class SendQueue(Protocol):
     async def publish(self, job: SendJob) -> None: ...
 
     async def consume(
-        self, handler: JobHandler, *, prefetch: int = 16, on_dead: DeadHook | None = None
+        self,
+        handler: JobHandler,
+        *,
+        prefetch: int = 16,
+        on_dead: DeadHook | None = None,
+        is_done: DoneCheck | None = None,
     ) -> None:
         """Start delivering jobs to ``handler`` in the background; returns at once.
 
         ``on_dead`` is told of every job the queue dead-letters on its own (attempts used up,
         e.g. by worker crashes), so the job's record says "dead" too; a handler that answered
-        DEAD has recorded that itself (telling ``on_dead`` again is harmless)."""
+        DEAD has recorded that itself (telling ``on_dead`` again is harmless).
+
+        ``is_done`` is asked first: a crash between a re-publish and its ack leaves two copies
+        of a job, and a copy whose job is already done (sent, failed for good) is acknowledged
+        instead of dead-lettered. When it cannot answer (store down, deadline passed) the job
+        is dead-lettered: a duplicate dead letter is safe, a lost job is not."""
         ...
 
     async def depth(self) -> QueueDepth: ...
@@ -39,6 +63,29 @@ class SendQueue(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+async def job_done_already(is_done: DoneCheck | None, job: SendJob, *, within: float) -> bool:
+    """``is_done(job)`` within ``within`` seconds; ``False`` without the hook or an answer."""
+    if is_done is None:
+        return False
+    try:
+        async with asyncio.timeout(within):
+            return await is_done(job)
+    except Exception as exc:  # dead-lettered then: a duplicate dead letter is the safe side
+        log.warning("reading the record of job %s failed: %s", job.job_id, type(exc).__name__)
+        return False
+
+
+async def tell_dead(on_dead: DeadHook | None, job: SendJob, reason: str, *, within: float) -> None:
+    """``on_dead(job, reason)`` within ``within`` seconds; a failure is logged."""
+    if on_dead is None:
+        return
+    try:
+        async with asyncio.timeout(within):
+            await on_dead(job, reason)
+    except Exception as exc:  # the job is safely dead-lettered; only its record lags
+        log.warning("recording dead job %s failed: %s", job.job_id, type(exc).__name__)
 
 
 class JobStore(Protocol):

@@ -128,7 +128,8 @@ async def open_services(
     ``jobs`` and ``api_keys`` are the composition root's stores (SQL when a database is
     configured); without them they are in memory. A ``queue`` given (the RabbitMQ adapter)
     is used as it is: its worker runs elsewhere and dead-letters through
-    ``SendingService.mark_dead``; ``readiness`` adds checks (the broker's) to ``/readyz``.
+    ``SendingService.is_done`` and ``mark_dead``; ``readiness`` adds checks (the broker's) to
+    ``/readyz``.
     Without one, an in-process queue is consumed here: failed jobs are retried after
     ``retry_delay`` s, doubling, through ``sleep`` (tests pass one that does not wait), and
     it is closed at exit. The pool stays the caller's.
@@ -174,7 +175,9 @@ async def open_services(
             log.warning("created the admin API key given in %s", ADMIN_KEY_ENV)
         if in_process is not None:
             await in_process.consume(
-                services.sending.handle_job, on_dead=services.sending.mark_dead
+                services.sending.handle_job,
+                on_dead=services.sending.mark_dead,
+                is_done=services.sending.is_done,
             )
         yield services
 
