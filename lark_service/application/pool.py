@@ -41,6 +41,7 @@ from lark_service.domain.errors import (
 from lark_service.domain.ports.app_tickets import AppTicketStore
 from lark_service.domain.ports.apps import AppStore
 from lark_service.domain.ports.clock import Clock
+from lark_service.domain.ports.credentials import CredentialStores
 from lark_service.domain.ports.metrics import Metrics, TokenExpiry
 from lark_service.domain.ports.token_issuer import TokenIssuer
 from lark_service.domain.ports.tokens import TokenStore
@@ -52,6 +53,8 @@ from lark_service.domain.tokens import AccessToken, TokenKey, TokenKind, UserTok
 log = logging.getLogger("lark_service.pool")
 
 _CacheKey = tuple[str, TokenKind, str]
+
+DEFAULT_REFRESH_AHEAD = 300.0  # seconds: inside the last 30 minutes, when Lark re-issues
 
 
 class CredentialPool(UserTokenMixin):
@@ -74,7 +77,7 @@ class CredentialPool(UserTokenMixin):
         metrics: Metrics,
         apps: Iterable[AppConfig] = (),
         default_app_id: str | None = None,
-        refresh_ahead: float = 300.0,
+        refresh_ahead: float = DEFAULT_REFRESH_AHEAD,
         min_remaining: float = 30.0,
         limiter: RateLimiter | None = None,
         call_timeout: float | None = None,
@@ -124,6 +127,42 @@ class CredentialPool(UserTokenMixin):
         )
         for app in self._initial_apps:
             self.apps.register(app)
+
+    @classmethod
+    def from_stores(
+        cls,
+        stores: CredentialStores,
+        *,
+        issuer: TokenIssuer,
+        transport: LarkTransport,
+        clock: Clock,
+        metrics: Metrics,
+        apps: Iterable[AppConfig] = (),
+        default_app_id: str | None = None,
+        refresh_ahead: float = DEFAULT_REFRESH_AHEAD,
+        limiter: RateLimiter | None = None,
+        tracer: Tracer | None = None,
+    ) -> CredentialPool:
+        """A pool on the stores of one backend, as an adapter bundles them.
+
+        How the composition root (`entrypoints.bootstrap`) and the test kit (`fake_pool`)
+        build their pool; the keywords mean what they mean for the constructor.
+        """
+        return cls(
+            app_store=stores.apps,
+            token_store=stores.tokens,
+            ticket_store=stores.app_tickets,
+            grant_store=stores.user_grants,
+            issuer=issuer,
+            transport=transport,
+            clock=clock,
+            metrics=metrics,
+            apps=apps,
+            default_app_id=default_app_id,
+            refresh_ahead=refresh_ahead,
+            limiter=limiter,
+            tracer=tracer,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 

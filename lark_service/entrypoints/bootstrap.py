@@ -314,34 +314,8 @@ class Gateways(containers.DeclarativeContainer):
 # -- services --------------------------------------------------------------------------------
 
 
-async def open_credential_pool(
-    *,
-    stores: CredentialStores,
-    issuer: TokenIssuer,
-    transport: LarkTransport,
-    clock: Clock,
-    metrics: Metrics,
-    apps: Iterable[AppConfig],
-    default_app_id: str | None,
-    refresh_ahead: float,
-    limiter: RateLimiter,
-    tracer: Tracer | None = None,
-) -> AsyncIterator[CredentialPool]:
-    pool = CredentialPool(
-        app_store=stores.apps,
-        token_store=stores.tokens,
-        ticket_store=stores.app_tickets,
-        grant_store=stores.user_grants,
-        issuer=issuer,
-        transport=transport,
-        clock=clock,
-        metrics=metrics,
-        apps=apps,
-        default_app_id=default_app_id,
-        refresh_ahead=refresh_ahead,
-        limiter=limiter,
-        tracer=tracer,
-    )
+async def run_credential_pool(pool: CredentialPool) -> AsyncIterator[CredentialPool]:
+    """``pool`` started (stored apps loaded), and its background refreshes stopped at exit."""
     try:
         await pool.start()
         yield pool
@@ -356,17 +330,20 @@ class Services(containers.DeclarativeContainer):
     default_app_id = providers.Object[str | None](None)
     limiter = core.limiter
     pool: providers.Provider[CredentialPool] = providers.Resource(
-        open_credential_pool,
-        stores=gateways.stores,
-        issuer=gateways.issuer,
-        transport=gateways.transport,
-        clock=core.clock,
-        metrics=core.metrics,
-        apps=apps,
-        default_app_id=default_app_id,
-        refresh_ahead=core.settings.provided.refresh_ahead,
-        limiter=limiter,
-        tracer=core.tracer,
+        run_credential_pool,
+        providers.Factory(
+            CredentialPool.from_stores,
+            gateways.stores,
+            issuer=gateways.issuer,
+            transport=gateways.transport,
+            clock=core.clock,
+            metrics=core.metrics,
+            apps=apps,
+            default_app_id=default_app_id,
+            refresh_ahead=core.settings.provided.refresh_ahead,
+            limiter=limiter,
+            tracer=core.tracer,
+        ),
     )
     # Clients are cheap views over the pool: a new one per call of the provider.
     messaging = providers.Factory(MessagingClient, pool)

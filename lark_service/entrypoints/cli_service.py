@@ -261,6 +261,7 @@ async def _services(
                 processed_events=(await app.gateways.stores()).processed_events,
                 grant_sessions=await app.gateways.grant_sessions(),
                 grant_secret=settings.secret_key,
+                dedup_ttl=settings.event_dedup_retention,
             ) as services,
             contextlib.AsyncExitStack() as stack,
         ):

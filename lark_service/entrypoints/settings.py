@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, Self
 
 import msgspec
 
+from lark_service.application.usecases.events import DEFAULT_DEDUP_TTL
 from lark_service.domain.errors import ConfigError
 
 __all__ = ["CONFIG_ENV", "ENV_PREFIX", "Settings", "check_database_url", "load_settings"]
@@ -41,6 +42,9 @@ URL_FIELDS = frozenset({"database_url", "amqp_url", "rate_limit_url", "otlp_endp
 # Fields read from a standard variable instead of LARK_SERVICE_<FIELD>.
 STANDARD_ENV = {"otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT"}
 
+# Lark retries an event it could not deliver 4 times, 15 s, 5 min, 1 h and 6 h apart (the
+# last about 7.1 h after the first try): a dedup entry must outlive that, with a margin
+MIN_EVENT_DEDUP_RETENTION = 86400.0
 _PREFIX = re.compile(r"[A-Za-z0-9_]{0,32}")
 _BOOL_FIELDS = frozenset({"metrics_enabled", "upkeep_enabled"})
 _TRUE = {"1", "true", "yes", "on"}
@@ -114,6 +118,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Keep ended grant sessions this many seconds before pruning them."""
     job_retention: Seconds = 7 * 86400.0
     """Keep send-job records this many seconds after their last change before pruning them."""
+    event_dedup_retention: Seconds = DEFAULT_DEDUP_TTL
+    """Remember a handled event's id this many seconds, so that Lark's redeliveries of it are
+    dropped (the upkeep prunes the entries after). At least 86400 (1 day): Lark retries a
+    failed delivery for hours (its last try about 7 h after the first), and a redelivery
+    arriving after its entry is gone would be handled, and published, a second time."""
 
     def __post_init__(self) -> None:
         if self.database_url is not None:
@@ -131,6 +140,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ConfigError(
                 f"{STANDARD_ENV['otlp_endpoint']}: write http://HOST:4318 (OTLP over HTTP); "
                 "unset for no traces"
+            )
+        if self.event_dedup_retention < MIN_EVENT_DEDUP_RETENTION:
+            raise ConfigError(
+                f"{ENV_PREFIX}EVENT_DEDUP_RETENTION (event_dedup_retention): at least "
+                f"{MIN_EVENT_DEDUP_RETENTION:g} seconds (1 day), since Lark redelivers a failed "
+                f"event for hours (got {self.event_dedup_retention:g})"
             )
         if not _PREFIX.fullmatch(self.table_prefix):
             raise ConfigError(

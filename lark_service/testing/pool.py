@@ -2,8 +2,9 @@
 
 The test kit cannot call `open_pool` (``entrypoints`` sits above ``testing`` in the layer
 order), so this composes the same pieces: the in-memory credential store, `HttpTokenIssuer`
-and the pool, over an `InProcessLarkTransport`. ``open_pool(transport=...)`` is the way to
-the fake with any other option of `open_pool` (an SQL store, say).
+and the pool (`CredentialPool.from_stores`, as the composition root builds it), over an
+`InProcessLarkTransport`. ``open_pool(transport=...)`` is the way to the fake with any other
+option of `open_pool` (an SQL store, say).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from lark_service.adapters.lark_http.retry import RetryPolicy
 from lark_service.adapters.memory.clock import SystemClock
 from lark_service.adapters.memory.metrics import InMemoryMetrics
 from lark_service.adapters.memory.store import in_memory_stores
-from lark_service.application.pool import CredentialPool
+from lark_service.application.pool import DEFAULT_REFRESH_AHEAD, CredentialPool
 from lark_service.application.rate_limit import RateLimiter
 from lark_service.domain.apps import AppConfig, AppType
 from lark_service.domain.ports.clock import Clock
@@ -51,7 +52,7 @@ async def fake_pool(
     clock: Clock | None = None,
     metrics: Metrics | None = None,
     retry: RetryPolicy | None = None,
-    refresh_ahead: float = 300.0,
+    refresh_ahead: float = DEFAULT_REFRESH_AHEAD,
     limiter: RateLimiter | None = None,
     timeout: float = 30.0,  # noqa: ASYNC109 - the transport's per-attempt timeout
 ) -> AsyncIterator[CredentialPool]:
@@ -71,12 +72,8 @@ async def fake_pool(
     metrics = metrics if metrics is not None else InMemoryMetrics()
     clock = clock if clock is not None else SystemClock()
     transport = InProcessLarkTransport(fake, timeout=timeout, retry=retry, metrics=metrics)
-    stores = stores if stores is not None else in_memory_stores()
-    pool = CredentialPool(
-        app_store=stores.apps,
-        token_store=stores.tokens,
-        ticket_store=stores.app_tickets,
-        grant_store=stores.user_grants,
+    pool = CredentialPool.from_stores(
+        stores if stores is not None else in_memory_stores(),
         issuer=HttpTokenIssuer(transport=transport, clock=clock),
         transport=transport,
         clock=clock,

@@ -190,6 +190,20 @@ def test_upkeep_periods_come_from_the_file_and_the_environment(tmp_path: Path) -
         Settings().replace(upkeep_job_prune_interval=-1)
 
 
+def test_the_event_dedup_retention_is_at_least_a_day() -> None:
+    assert Settings().event_dedup_retention == 7 * 86400.0
+    s = load_settings({"LARK_SERVICE_EVENT_DEDUP_RETENTION": "86400"})
+    assert s.event_dedup_retention == 86400.0
+    # shorter than Lark's redelivery window (~7 h): a late redelivery would be handled twice
+    for value in ("25200", "0", "-1"):
+        with pytest.raises(ConfigError, match="LARK_SERVICE_EVENT_DEDUP_RETENTION"):
+            load_settings({"LARK_SERVICE_EVENT_DEDUP_RETENTION": value})
+    with pytest.raises(ConfigError, match=r"event_dedup_retention\): at least 86400 seconds"):
+        Settings(event_dedup_retention=3600.0)
+    with pytest.raises(ConfigError, match="event_dedup_retention"):
+        Settings().replace(event_dedup_retention=60)
+
+
 def test_the_settings_page_documents_every_setting_with_its_default() -> None:
     page = (Path(__file__).resolve().parents[2] / "docs" / "usage" / "settings.md").read_text()
     rows: dict[str, str] = {}  # TOML key -> its default cell (a row may hold two keys)

@@ -63,7 +63,9 @@ EventReply = dict[str, Any]
 # A card callback handler: gets the callback, returns the answer (None answers ``{}``).
 CardHandler = Callable[[LarkEvent], Awaitable[EventReply | None]]
 
-DEFAULT_DEDUP_TTL = 7 * 24 * 3600.0  # Lark stops redelivering long before (its last retry: ~6 h)
+# Lark stops redelivering long before (its last retry: ~7 h after the first try); the service's
+# ``event_dedup_retention`` setting (`entrypoints.settings`) defaults to this
+DEFAULT_DEDUP_TTL = 7 * 24 * 3600.0
 DEFAULT_CARD_DEADLINE = 2.5  # seconds: Lark gives a card callback 3 s, the network some of it
 # an update after an answer: started once the answer is likely at Lark (a card in the answer
 # would otherwise replace the update), and given up after the deadline

@@ -26,7 +26,7 @@ from lark_service.application.clients.messaging import MessagingClient
 from lark_service.application.clients.tables import WorkspaceTableClient
 from lark_service.application.pool import CredentialPool
 from lark_service.application.usecases.apps import AppsService
-from lark_service.application.usecases.events import EventIntake
+from lark_service.application.usecases.events import DEFAULT_DEDUP_TTL, EventIntake
 from lark_service.application.usecases.grant_card_actions import AuthorizationCardActions
 from lark_service.application.usecases.grants import GrantService
 from lark_service.application.usecases.keys import ADMIN_KEY_ENV, ApiKeyService
@@ -55,6 +55,7 @@ def build_services(
     grant_sessions: GrantSessionStore | None = None,
     grant_secret: str | None = None,
     oauth_redirect_uri: str = "",
+    dedup_ttl: float = DEFAULT_DEDUP_TTL,
 ) -> Services:
     """The use cases and clients over ``pool`` and the given stores, queue and bus.
 
@@ -94,6 +95,7 @@ def build_services(
             processed=processed_events,
             tickets=pool.ticket_store,
             clock=pool.clock,
+            dedup_ttl=dedup_ttl,
             metrics=pool.metrics,
         ),
         bus=bus,
@@ -122,6 +124,7 @@ async def open_services(
     grant_sessions: GrantSessionStore | None = None,
     grant_secret: str | None = None,
     oauth_redirect_uri: str = "",
+    dedup_ttl: float = DEFAULT_DEDUP_TTL,
 ) -> AsyncIterator[Services]:
     """Services with their stores and a send queue.
 
@@ -136,7 +139,8 @@ async def open_services(
 
     ``bus`` (the RabbitMQ event bus) receives Lark's events and the send results; without one
     an in-process bus is used (and closed at exit). ``processed_events`` remembers event ids
-    (give the SQL store so that deduplication survives restarts); in memory without one.
+    (give the SQL store so that deduplication survives restarts), each for ``dedup_ttl``
+    seconds (the ``event_dedup_retention`` setting); in memory without one.
     """
     async with AsyncExitStack() as stack:
         jobs = InMemoryJobStore() if jobs is None else jobs
@@ -169,6 +173,7 @@ async def open_services(
             grant_sessions=grant_sessions,
             grant_secret=grant_secret,
             oauth_redirect_uri=oauth_redirect_uri,
+            dedup_ttl=dedup_ttl,
         )
         stack.push_async_callback(_finish_card_updates, services)
         if admin_key and await services.keys.ensure(admin_key, ("admin",), name=ADMIN_KEY_ENV):

@@ -13,7 +13,7 @@ import sys
 
 import uvicorn
 
-from lark_service.testing.fake_lark.runner import http_impl, tcp_listener
+from lark_service.testing.fake_lark.runner import KEEP_ALIVE, http_impl, tcp_listener
 from lark_service.testing.fake_lark.server import FakeLark
 
 DEMO_APPS = (
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         log_level=args.log_level,
         access_log=False,
         lifespan="off",
+        timeout_keep_alive=KEEP_ALIVE,  # longer than the client's: see `runner.KEEP_ALIVE`
     )
     uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -1,8 +1,8 @@
 """Serve a `FakeLark` over a real socket with uvicorn, in a daemon thread.
 
 `serve_in_thread` binds the socket itself (so ``port=0`` picks a free port), starts uvicorn
-(asyncio loop, httptools when installed else h11, log level warning, no access log, no
-lifespan) and returns once the server accepts connections.
+(asyncio loop, h11, log level warning, no access log, no lifespan, idle connections kept
+`KEEP_ALIVE` seconds) and returns once the server accepts connections.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ import uvicorn
 
 from lark_service.testing.fake_lark.server import FakeLark
 
-__all__ = ["RunningServer", "serve_in_thread", "tcp_listener"]
+__all__ = ["KEEP_ALIVE", "RunningServer", "serve_in_thread", "tcp_listener"]
+
+# Seconds an idle connection is kept open. It must outlast the client's (our aiohttp
+# transport keeps one 60 s): with uvicorn's default of 5 s the fake closed connections the
+# client still counted as reusable, and the next request on one failed ("Can not write
+# request body"). 75 s is what gateways in front of an API typically keep (nginx's default).
+KEEP_ALIVE = 75
 
 
 def http_impl(*, fast: bool = False) -> str:
@@ -92,6 +98,7 @@ def serve_in_thread(
         access_log=False,
         lifespan="off",
         backlog=2048,
+        timeout_keep_alive=KEEP_ALIVE,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
