@@ -46,16 +46,10 @@ from lark_service.adapters.amqp.dead_letters import (
 )
 from lark_service.adapters.amqp.publishing import persistent_message, publish_confirmed, settle
 from lark_service.adapters.amqp.topology import RetryPolicy, Topology, delay_ms
+from lark_service.application.queue_hooks import job_done_already, tell_dead
 from lark_service.domain.errors import ConfigError, TransportError
 from lark_service.domain.jobs import JobOutcome, QueueDepth, SendJob
-from lark_service.domain.ports.send_queue import (
-    DeadHook,
-    DoneCheck,
-    JobHandler,
-    SendQueue,
-    job_done_already,
-    tell_dead,
-)
+from lark_service.domain.ports.send_queue import DeadHook, DoneCheck, JobHandler, SendQueue
 
 log = logging.getLogger("lark_service.amqp.send")
 

@@ -17,15 +17,9 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
+from lark_service.application.queue_hooks import job_done_already, tell_dead
 from lark_service.domain.jobs import JobOutcome, QueueDepth, SendJob
-from lark_service.domain.ports.send_queue import (
-    DeadHook,
-    DoneCheck,
-    JobHandler,
-    SendQueue,
-    job_done_already,
-    tell_dead,
-)
+from lark_service.domain.ports.send_queue import DeadHook, DoneCheck, JobHandler, SendQueue
 
 log = logging.getLogger("lark_service.send_queue")
 

@@ -1,20 +1,14 @@
 """The send queue's port (`SendQueue`), the job records' port (`JobStore`), and the two hooks a
-queue calls when it dead-letters a job on its own (`DoneCheck` before, `DeadHook` after).
-
-`job_done_already` and `tell_dead` call those hooks the same way in every queue: under the
-queue's deadline, and a failing or late hook never stops the queue.
+queue calls when it dead-letters a job on its own (`DoneCheck` before, `DeadHook` after; every
+queue calls them through `lark_service.application.queue_hooks`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from lark_service.domain.jobs import JobOutcome, JobRecord, JobStatus, QueueDepth, SendJob
-
-log = logging.getLogger("lark_service.send_queue")
 
 JobHandler = Callable[[SendJob], Awaitable[JobOutcome]]
 DeadHook = Callable[[SendJob, str], Awaitable[object]]
@@ -63,29 +57,6 @@ class SendQueue(Protocol):
         ...
 
     async def aclose(self) -> None: ...
-
-
-async def job_done_already(is_done: DoneCheck | None, job: SendJob, *, within: float) -> bool:
-    """``is_done(job)`` within ``within`` seconds; ``False`` without the hook or an answer."""
-    if is_done is None:
-        return False
-    try:
-        async with asyncio.timeout(within):
-            return await is_done(job)
-    except Exception as exc:  # dead-lettered then: a duplicate dead letter is the safe side
-        log.warning("reading the record of job %s failed: %s", job.job_id, type(exc).__name__)
-        return False
-
-
-async def tell_dead(on_dead: DeadHook | None, job: SendJob, reason: str, *, within: float) -> None:
-    """``on_dead(job, reason)`` within ``within`` seconds; a failure is logged."""
-    if on_dead is None:
-        return
-    try:
-        async with asyncio.timeout(within):
-            await on_dead(job, reason)
-    except Exception as exc:  # the job is safely dead-lettered; only its record lags
-        log.warning("recording dead job %s failed: %s", job.job_id, type(exc).__name__)
 
 
 class JobStore(Protocol):
