@@ -27,6 +27,7 @@ import msgspec
 from lark_service.application.clients.arguments import compile_checks, is_checked, mark_checked
 from lark_service.application.pool import CredentialPool
 from lark_service.application.resolution import current_context_app
+from lark_service.application.single_flight import FlightAbandoned
 from lark_service.application.transport_discovery import load_default_transport
 from lark_service.domain.apps import FEISHU_BASE_URL, AppConfig, resolve_base_url
 from lark_service.domain.errors import (
@@ -197,8 +198,19 @@ class BaseServiceClient:
         pooled = getattr(self.pool, "call_timeout", None)
         return pooled if isinstance(pooled, (int, float)) else None
 
-    async def _call(
+    def _call(self, method: str, path: str, **kw: Any) -> Coroutine[Any, Any, LarkReply]:
+        """Make one call (see `_exchange` for the keywords)."""
+        return self._exchange(None, method, path, **kw)
+
+    def _call_data(
+        self, type_: type[T], method: str, path: str, **kw: Any
+    ) -> Coroutine[Any, Any, T]:
+        """Make a call and decode its ``data`` into ``type_``."""
+        return self._exchange(type_, method, path, **kw)
+
+    async def _exchange(
         self,
+        decode: type[Any] | None,
         method: str,
         path: str,
         *,
@@ -214,9 +226,16 @@ class BaseServiceClient:
         binary: bool = False,
         rate_family: str | None = None,
         rate_subject: str | None = None,
-    ) -> LarkReply:
-        """Make one call. ``rate_family`` (a key of ``DEFAULT_LIMITS``) shapes it client-side;
-        ``rate_subject`` (a receiver id) applies the family's per-subject limit."""
+        uuid: str | None = None,
+    ) -> Any:
+        """Make one call: its reply, or with ``decode`` its ``data`` decoded into that type.
+        ``rate_family`` (a key of ``DEFAULT_LIMITS``) shapes it client-side; ``rate_subject``
+        (a receiver id) applies the family's per-subject limit; ``uuid`` (a send's dedup
+        uuid) is put on its error, since its outcome may be unknown.
+
+        `_call` and `_call_data` hand out this coroutine itself rather than awaiting it in
+        one of their own: a send waiting for a first token then holds one coroutine fewer
+        (issue 8 item 12)."""
         request = LarkRequest(
             method=method,
             base_url=self._base_url,
@@ -237,7 +256,13 @@ class BaseServiceClient:
                     api=api,
                 )
             request.token = self._access_token
-            return await self._transport.call(request)
+            try:
+                reply = await self._transport.call(request)
+            except LarkServiceError as exc:
+                if uuid is not None:
+                    exc.uuid = uuid
+                raise
+            return reply if decode is None else decode_data(reply.data, decode, api=api)
         app = pool.resolve(app_id, self.app_id)
         request.app_id = app.app_id
         request.base_url = _base_url(app)
@@ -256,7 +281,18 @@ class BaseServiceClient:
                     if user_id is not None:
                         token = await pool.user_access_token(app, user_id)
                     else:
-                        token = await pool.get_token(app, token_kind, tenant_key)
+                        # the cached token, or a join of the fetch in flight, with no
+                        # coroutine around the wait (see `CredentialPool.token_or_flight`)
+                        found = pool.token_or_flight(app, token_kind, tenant_key)
+                        if isinstance(found, str):
+                            token = found
+                        elif found is None:
+                            token = await pool.get_token(app, token_kind, tenant_key)
+                        else:
+                            try:
+                                token = (await found).value
+                            except FlightAbandoned:
+                                token = await pool.get_token(app, token_kind, tenant_key)
                     if rate_family is not None and not attempt:
                         # after the token: a slot is booked as close to sending as possible
                         # the loop's clock: the one the limiter's sleeps run on
@@ -280,11 +316,15 @@ class BaseServiceClient:
                             pool.invalidate(app.app_id, token_kind, tenant_key, token)
                     else:
                         _note_reply(span, reply.code, reply.log_id)
-                        return reply
+                        if decode is None:
+                            return reply
+                        return decode_data(reply.data, decode, api=api, app_id=app.app_id)
                 raise AssertionError("unreachable")  # pragma: no cover
             except LarkServiceError as exc:
                 exc.app_id = exc.app_id or app.app_id
                 exc.api = exc.api or api
+                if uuid is not None:
+                    exc.uuid = uuid
                 outcome = type(exc).__name__
                 _note_reply(span, exc.code, exc.log_id)
                 raise
@@ -295,11 +335,6 @@ class BaseServiceClient:
                     outcome=outcome,
                     seconds=time.perf_counter() - started,
                 )
-
-    async def _call_data(self, type_: type[T], method: str, path: str, **kw: Any) -> T:
-        """Make a call and decode its ``data`` into ``type_``."""
-        reply = await self._call(method, path, **kw)
-        return decode_data(reply.data, type_, api=kw.get("api", ""))
 
 
 def _app_id_only(self: object, app_id: str) -> None: ...
@@ -365,14 +400,14 @@ def _checked_iterator(func: Callable[..., AsyncIterator[T]]) -> Callable[..., An
 
 def _query_pairs(
     query: Mapping[str, Any] | Sequence[tuple[str, str]] | None,
-) -> list[tuple[str, str]] | None:
+) -> Sequence[tuple[str, str]] | None:
     if not query:
         return None
     if type(query) is tuple and len(query) == 1:  # one (name, str) pair: the common case
         pair = query[0]
         if type(pair) is tuple and len(pair) == 2 and type(pair[1]) is str:
             check_text(pair[1], pair[0])
-            return [pair]
+            return query  # a tuple: nothing to copy, and a send's own query is built once
     items = query.items() if isinstance(query, Mapping) else query
     pairs: list[tuple[str, str]] = []
     for key, value in items:

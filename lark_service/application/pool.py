@@ -223,15 +223,18 @@ class CredentialPool(UserTokenMixin):
 
     # -- tenant / app tokens -----------------------------------------------------------
 
-    async def get_token(
+    def token_or_flight(
         self, app: AppConfig, kind: TokenKind = TokenKind.TENANT, tenant_key: str = ""
-    ) -> str:
-        """A valid token value for ``app``; the hot path is a dict lookup.
+    ) -> str | asyncio.Future[AccessToken] | None:
+        """How `get_token` starts, without a coroutine: the cached token while it is fresh
+        (a refresh ahead of expiry starts in the background), else the future of the fetch
+        in flight when no token is cached (there is nothing to fall back to), else ``None``:
+        then `get_token` decides. The future raises what the fetch raised, or
+        `FlightAbandoned` (then call `get_token`).
 
-        A miss is fetched single-flight; while Lark fails, the cached token serves until it
-        really expires. The miss path is written out here rather than in a helper
-        coroutine: 1,000 callers of a fresh app all take it in one loop iteration, and
-        each nested coroutine is one more object per caller for the cyclic GC to walk.
+        `BaseServiceClient` calls this before `get_token`: 1,000 callers of a fresh app all
+        wait in one loop iteration, and a coroutine around each wait is one more object per
+        caller to create and for the cyclic GC to walk (issue 8 item 12).
         """
         key = (app.app_id, kind, tenant_key)
         token = self._tokens.get(key)
@@ -242,19 +245,35 @@ class CredentialPool(UserTokenMixin):
             if remaining > self.min_remaining:
                 self._refresh_in_background(key, app)
                 return token.value
+            return None
+        if key in self._backoff:
+            return None
+        return self._flights.join(key)
+
+    async def get_token(
+        self, app: AppConfig, kind: TokenKind = TokenKind.TENANT, tenant_key: str = ""
+    ) -> str:
+        """A valid token value for ``app``; the hot path is a dict lookup.
+
+        A miss is fetched single-flight; while Lark fails, the cached token serves until it
+        really expires.
+        """
+        found = self.token_or_flight(app, kind, tenant_key)
+        if isinstance(found, str):
+            return found
+        if found is not None:
+            try:
+                return (await found).value
+            except FlightAbandoned:
+                pass  # its fetching task was cancelled: this caller fetches
+        key = (app.app_id, kind, tenant_key)
+        token = self._tokens.get(key)
         backoff = self._backoff.get(key)
         if backoff is not None and backoff.error is not None and backoff.waiting(self.clock.now()):
             if token is not None and token.expires_at > self.clock.now():
                 return token.value
             raise backoff.error
         try:
-            # a fetch in flight is joined without a coroutine around the wait (see `join`)
-            joined = self._flights.join(key)
-            if joined is not None:
-                try:
-                    return (await joined).value
-                except FlightAbandoned:
-                    pass  # its fetching task was cancelled: this caller fetches
             return (await self._flights.run(key, self._obtain_missing, key, app)).value
         except LarkServiceError:
             if token is not None and token.expires_at > self.clock.now():

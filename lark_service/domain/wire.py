@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 
@@ -23,7 +25,7 @@ class LarkRequest(msgspec.Struct, kw_only=True):
     api: str = ""
     app_id: str = ""
     token: str | None = None
-    query: list[tuple[str, str]] | None = None
+    query: Sequence[tuple[str, str]] | None = None
     body: bytes | None = None
     form: list[FormField] | None = None
     headers: dict[str, str] | None = None

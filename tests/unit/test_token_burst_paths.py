@@ -126,7 +126,7 @@ def test_argument_fast_paths_agree_with_the_rules(
 
 
 def test_one_pair_query_fast_path_checks_the_value() -> None:
-    assert _query_pairs((("receive_id_type", "chat_id"),)) == [("receive_id_type", "chat_id")]
+    assert _query_pairs((("receive_id_type", "chat_id"),)) == (("receive_id_type", "chat_id"),)
     assert _query_pairs({"page_size": 20}) == [("page_size", "20")]
     with pytest.raises(ConfigError, match="receive_id_type"):
         _query_pairs((("receive_id_type", "\udc80"),))
@@ -166,3 +166,36 @@ async def test_a_burst_of_first_sends_fetches_one_token_and_sends_each(
     )
     assert len({m.message_id for m in sent}) == 400
     assert fake.token_requests("cli_app0") == 1
+
+
+async def test_sends_waiting_on_a_cancelled_fetch_take_it_over(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
+    """The sends join the owner's fetch through its future (no coroutine around the wait);
+    when the owner is cancelled, one of them fetches and every send still goes out."""
+    fake.state["im_rate_scale"] = 0
+    fake.inject_fault("latency", path_prefix="/open-apis/auth/", latency=5.0, count=1)
+    client = MessagingClient(pool)
+    owner = asyncio.create_task(pool.get_token(pool.resolve("cli_app0")))
+    await asyncio.sleep(0.1)  # the owner's token request is in flight
+    sends = [asyncio.create_task(client.send_text("oc_take", f"m{i}")) for i in range(50)]
+    await asyncio.sleep(0.1)
+    assert not any(task.done() for task in sends)  # they are waiting on the owner's fetch
+    owner.cancel()
+    sent = await asyncio.gather(*sends)
+    assert owner.cancelled()
+    assert len({m.message_id for m in sent}) == 50
+    assert fake.token_requests("cli_app0") == 2  # the cancelled one, and the takeover
+
+
+async def test_sends_waiting_on_a_failed_fetch_get_its_typed_error(
+    pool: CredentialPool, fake: FakeLark
+) -> None:
+    fake.inject_fault("5xx", path_prefix="/open-apis/auth/", count=100, status=503)
+    client = MessagingClient(pool)
+    outcomes = await asyncio.gather(
+        *(client.send_text("oc_fail", f"m{i}") for i in range(20)), return_exceptions=True
+    )
+    assert {type(o).__name__ for o in outcomes} == {"ServerError"}
+    assert fake.token_requests("cli_app0") <= 4  # one fetch (and its retries) for all 20
+    assert not fake.messages

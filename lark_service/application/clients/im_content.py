@@ -102,8 +102,9 @@ def check_uuid(uuid: str) -> str:
 
 
 def send_uuid(uuid: str | None) -> str:
-    """The caller's uuid (checked) or a new one for this logical send."""
-    return check_uuid(uuid) if uuid is not None else new_uuid()
+    """The caller's uuid or a new one for this logical send. The caller's was checked with
+    the send's other arguments (every ``uuid`` argument is: `arguments`)."""
+    return uuid if uuid is not None else new_uuid()
 
 
 def encode_content(msg_type: str, content: str | dict[str, Any]) -> str:

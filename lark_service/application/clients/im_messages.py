@@ -65,21 +65,18 @@ class MessageOpsMixin(BaseServiceClient):
             "uuid": dedup,
         }
         note_send_uuid(dedup)
-        try:
-            reply = await self._call(
-                "POST",
-                lark_path(_MESSAGE + "/reply", message_id=message_id),
-                api="im.message.reply",
-                app_id=app_id,
-                json=body,
-                idempotent=True,
-                rate_family="im.message.send",
-                rate_subject=message_id,
-            )
-        except LarkServiceError as exc:
-            exc.uuid = dedup  # the outcome may be unknown: a retry with this uuid dedups
-            raise
-        return decode_data(reply.data, Message, api="im.message.reply")
+        return await self._call_data(
+            Message,
+            "POST",
+            lark_path(_MESSAGE + "/reply", message_id=message_id),
+            api="im.message.reply",
+            app_id=app_id,
+            json=body,
+            idempotent=True,
+            rate_family="im.message.send",
+            rate_subject=message_id,
+            uuid=dedup,  # on its error: the outcome may be unknown, a retry with it dedups
+        )
 
     async def update_message(
         self,

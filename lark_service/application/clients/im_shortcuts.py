@@ -9,7 +9,7 @@ text replies and edits, and history paging all go through ``send_message``,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -33,7 +33,7 @@ class SendsMessages(MessagingPort, Protocol):
     check and wrapper per send is most of what 1,000 concurrent sends cost before they
     wait for a first token (issue 8 item 12)."""
 
-    async def _send_message(
+    def _send_message(
         self,
         receive_id: str,
         msg_type: str,
@@ -42,7 +42,7 @@ class SendsMessages(MessagingPort, Protocol):
         receive_id_type: str = "chat_id",
         app_id: str | None = None,
         uuid: str | None = None,
-    ) -> Message: ...
+    ) -> Awaitable[Message]: ...
 
 
 class MessagingShortcuts:

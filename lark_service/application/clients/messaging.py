@@ -15,6 +15,7 @@ with the in-memory adapter (`lark_service.application.clients.im_shortcuts.Messa
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 import msgspec
@@ -31,7 +32,6 @@ from lark_service.application.clients.im_content import (
 from lark_service.application.clients.im_messages import MESSAGES_PATH, MessageOpsMixin
 from lark_service.application.clients.im_shortcuts import MessagingShortcuts
 from lark_service.application.clients.im_uploads import UploadsMixin
-from lark_service.domain.errors import LarkServiceError
 from lark_service.domain.models.messaging import RECEIVE_ID_TYPES, BotInfo, Message
 
 __all__ = ["TEXT_MAX_BYTES", "UUID_MAX_LEN", "MessagingClient", "new_uuid"]
@@ -67,6 +67,25 @@ class MessagingClient(MessagingShortcuts, MessageOpsMixin, UploadsMixin):
         uuid: str | None = None,
     ) -> Message:
         """Send any msg_type; ``content`` is Lark's JSON string (or a dict to encode)."""
+        return await self._send_message(
+            receive_id, msg_type, content, receive_id_type=receive_id_type, app_id=app_id, uuid=uuid
+        )
+
+    def _send_message(
+        self,
+        receive_id: str,
+        msg_type: str,
+        content: str | dict[str, Any],
+        *,
+        receive_id_type: str = "chat_id",
+        app_id: str | None = None,
+        uuid: str | None = None,
+    ) -> Coroutine[Any, Any, Message]:
+        """`send_message` without the argument check of a public method: the shortcuts'
+        way in (`SendsMessages`), who checked their own. Not a coroutine itself: it checks
+        and builds the send, then hands out the call's coroutine (one fewer per waiting send).
+        An error of the call carries the uuid: its outcome may be unknown, and a retry with
+        that uuid is deduplicated by Lark."""
         check_receiver(receive_id, receive_id_type)
         dedup = send_uuid(uuid)
         body = {
@@ -76,24 +95,17 @@ class MessagingClient(MessagingShortcuts, MessageOpsMixin, UploadsMixin):
             "uuid": dedup,
         }
         note_send_uuid(dedup)
-        try:
-            reply = await self._call(
-                "POST",
-                MESSAGES_PATH,
-                api="im.message.create",
-                app_id=app_id,
-                query=_RECEIVE_ID_TYPE_QUERY.get(receive_id_type)
-                or (("receive_id_type", receive_id_type),),
-                json=body,
-                idempotent=True,
-                rate_family="im.message.send",
-                rate_subject=receive_id,
-            )
-        except LarkServiceError as exc:
-            exc.uuid = dedup  # the outcome may be unknown: a retry with this uuid dedups
-            raise
-        return decode_data(reply.data, Message, api="im.message.create")
-
-    # The shortcuts' way in (`SendsMessages`): stays unwrapped, since `BaseServiceClient`
-    # wraps public names only.
-    _send_message = send_message
+        return self._exchange(  # not through `_call_data`: its ** would rebuild the keywords
+            Message,
+            "POST",
+            MESSAGES_PATH,
+            api="im.message.create",
+            app_id=app_id,
+            query=_RECEIVE_ID_TYPE_QUERY.get(receive_id_type)
+            or (("receive_id_type", receive_id_type),),
+            json=body,
+            idempotent=True,
+            rate_family="im.message.send",
+            rate_subject=receive_id,
+            uuid=dedup,
+        )
