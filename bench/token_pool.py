@@ -33,6 +33,10 @@ from lark_service.testing.fake_lark import FakeLark, serve_in_thread
 
 TOKEN_LATENCY = 0.05  # seconds the fake takes to issue a token, like a real round trip
 CALLS = 1000
+# Issue 8 item 12 asks <= 5 ms on the machine where the minimal client blocked 3 ms; the
+# absolute figure scales with the machine (the floor alone, callers that only wait on one
+# event, takes ~10 ms on a 2-CPU VM), so the target is checked as that ratio.
+BURST_TARGET_RATIO = 5 / 3
 
 
 async def _stall_watch(stop: asyncio.Event) -> float:
@@ -178,14 +182,16 @@ async def main() -> None:
                 f"{BURST_TOKEN_LATENCY * 1000:.0f} ms token (ms)",
                 f"{burst_result['sends_ms']:.2f} ({burst_result['requests']:.0f} token request)",
                 "n/a",
-                "target <= 5 ms",
+                f"target <= 5 ms where the minimal client takes 3 ms: "
+                f"<= {BURST_TARGET_RATIO:.2f}x the minimal client",
             ],
             [
                 "  minimal single-flight client, same sends (ms)",
                 f"{burst_result['baseline_ms']:.2f}",
                 "n/a",
                 f"ratio ours / minimal: "
-                f"{burst_result['sends_ms'] / burst_result['baseline_ms']:.2f}",
+                f"{burst_result['sends_ms'] / burst_result['baseline_ms']:.2f} "
+                f"(target <= {BURST_TARGET_RATIO:.2f})",
             ],
             [
                 "  same sends, cyclic GC off / gen-0 threshold x10 / start-up heap frozen (ms)",
