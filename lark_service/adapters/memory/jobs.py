@@ -13,6 +13,13 @@ class InMemoryJobStore(JobStore):
     async def save_job(self, record: JobRecord) -> None:
         self._jobs[record.job_id] = record
 
+    async def replace_job(self, record: JobRecord, *, expected: JobRecord | None) -> bool:
+        # atomic: no await between the check and the set
+        if self._jobs.get(record.job_id) != expected:
+            return False
+        self._jobs[record.job_id] = record
+        return True
+
     async def get_job(self, job_id: str) -> JobRecord | None:
         return self._jobs.get(job_id)
 

@@ -8,7 +8,7 @@ while a write is in flight are written together by the next one, as one multi-ro
 ``save_job`` still returns only once its record is committed (a worker acknowledges a job
 after its status is durable), and records are written in the order they were saved: the last
 save of a job wins, as with `SqlJobStore`. A failed write fails every ``save_job`` waiting on
-it. Reads go straight to `SqlJobStore`.
+it. Reads and compare-and-set writes (`replace_job`) go straight to `SqlJobStore`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class GroupCommitJobStore(JobStore):
 
     def __init__(self, db: SqlDatabase, *, max_batch: int = MAX_BATCH) -> None:
         self._db = db
-        self._reads = SqlJobStore(db)
+        self._direct = SqlJobStore(db)
         self._max_batch = max_batch
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -49,16 +49,21 @@ class GroupCommitJobStore(JobStore):
             self._writer = asyncio.create_task(self._write_pending())
         await done
 
+    async def replace_job(self, record: JobRecord, *, expected: JobRecord | None) -> bool:
+        # a compare-and-set is decided on its own, not in a batch; a save still waiting in one
+        # is not a record stored yet
+        return await self._direct.replace_job(record, expected=expected)
+
     async def get_job(self, job_id: str) -> JobRecord | None:
-        return await self._reads.get_job(job_id)
+        return await self._direct.get_job(job_id)
 
     async def list_jobs(
         self, *, status: JobStatus | None = None, limit: int = 100
     ) -> list[JobRecord]:
-        return await self._reads.list_jobs(status=status, limit=limit)
+        return await self._direct.list_jobs(status=status, limit=limit)
 
     async def prune_jobs(self, before: float) -> int:
-        return await self._reads.prune_jobs(before)
+        return await self._direct.prune_jobs(before)
 
     async def _write_pending(self) -> None:
         # One writer at a time keeps the saves in order; whatever arrives meanwhile is the

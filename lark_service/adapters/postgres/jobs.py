@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import RowMapping, delete, select
+from sqlalchemy import RowMapping, and_, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
 
 from lark_service.adapters.postgres.database import SqlDatabase
 from lark_service.domain.jobs import JobRecord, JobStatus
@@ -15,7 +17,8 @@ __all__ = ["SqlJobStore"]
 
 
 class SqlJobStore(JobStore):
-    """Each job's latest status; saving a record replaces the previous one."""
+    """Each job's latest status; saving a record replaces the previous one, replacing it
+    (`replace_job`) only if it is still the one expected."""
 
     def __init__(self, db: SqlDatabase) -> None:
         self._db = db
@@ -26,6 +29,24 @@ class SqlJobStore(JobStore):
 
     async def save_job(self, record: JobRecord) -> None:
         await self._db.write("saving a job", self._db.upsert(self._t.jobs, job_row(record)))
+
+    async def replace_job(self, record: JobRecord, *, expected: JobRecord | None) -> bool:
+        t = self._t.jobs
+        row = job_row(record)
+        if expected is None:
+            insert = self._db.insert(t, row)
+            stmt: Executable = insert.on_conflict_do_nothing(index_elements=["job_id"])
+        else:
+            # one statement: the row is compared and written under the same row lock
+            # (PostgreSQL re-checks the condition on a row updated meanwhile)
+            same = [t.c[k].is_not_distinct_from(v) for k, v in job_row(expected).items()]
+            stmt = update(t).where(and_(t.c.job_id == record.job_id, *same)).values(row)
+
+        async def fn(conn: AsyncConnection) -> bool:
+            return (await conn.execute(stmt)).rowcount == 1
+
+        # not idempotent: a commit retried after it happened finds its own record, not expected
+        return await self._db.run("replacing a job", fn, idempotent=False)
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         t = self._t.jobs

@@ -26,6 +26,7 @@ from lark_service.domain.errors import (
     NotFoundError,
     RateLimitedError,
     ServerError,
+    StoreError,
     TransportError,
 )
 from lark_service.domain.jobs import JobOutcome, JobRecord, JobStatus, SendJob
@@ -241,28 +242,29 @@ class SendingService:
         return record is not None and _done(record)
 
     async def mark_dead(self, job: SendJob, reason: str = "") -> JobRecord:
-        """Record that the queue dead-lettered ``job``, keeping its last Lark error.
+        """Record that the queue dead-lettered ``job``, keeping its last Lark error; returns the
+        record stored afterwards.
 
         A record already done with (sent, failed for good) is kept as it is: the dead letter is
-        a copy of a job whose outcome is known (its record could not be read in time)."""
+        a copy of a job whose outcome is known (its record could not be read in time). The
+        write is a compare-and-set against the record read (`JobStore.replace_job`), so a
+        "sent" saved by another worker in between is kept too, and not counted as dead."""
         previous = await self.jobs.get_job(job.job_id)
-        if previous is not None and _done(previous):
-            log.info("job %s dead-lettered after it settled as %s", job.job_id, previous.status)
-            return previous
-        record = JobRecord(
-            job_id=job.job_id,
-            app_id=job.app_id,
-            status="dead",
-            attempts=max(job.attempt + 1, previous.attempts if previous else 0),
-            error_code=previous.error_code if previous else None,
-            error_msg=(previous.error_msg if previous else None) or reason or None,
-            log_id=previous.log_id if previous else None,
-            updated_at=self.clock.now(),
+        for tries in range(MARK_DEAD_TRIES):
+            # a "dead" saved meanwhile stands: its writer recorded (and counted) the dead letter
+            if previous is not None and (_settled(previous) if tries else _done(previous)):
+                log.info("job %s dead-lettered after it settled as %s", job.job_id, previous.status)
+                return previous
+            record = _dead_record(job, reason, previous, self.clock.now())
+            if await self.jobs.replace_job(record, expected=previous):
+                if previous is None or previous.status != "dead":  # not counted by handle_job
+                    self.metrics.send_job(app_id=job.app_id, outcome="dead_lettered")
+                return record
+            previous = await self.jobs.get_job(job.job_id)  # saved meanwhile: decide again
+        raise StoreError(
+            f"the record of job {job.job_id!r} changed {MARK_DEAD_TRIES} times while it was"
+            " being marked dead"
         )
-        await self.jobs.save_job(record)
-        if previous is None or previous.status != "dead":  # not counted by handle_job already
-            self.metrics.send_job(app_id=job.app_id, outcome="dead_lettered")
-        return record
 
     async def replay_dead(self, job_id: str | None = None) -> int:
         """Move one dead job (or all) back to the queue; their records become ``queued``."""
@@ -295,6 +297,23 @@ class SendingService:
 
 
 NOT_QUEUED = "not queued"
+# compare-and-set rounds of mark_dead: a lost round goes on only when the record saved between
+# its read and its write is neither done nor dead (queued again), so a few suffice
+MARK_DEAD_TRIES = 3
+
+
+def _dead_record(job: SendJob, reason: str, previous: JobRecord | None, now: float) -> JobRecord:
+    """``job`` dead-lettered, with the attempts and last Lark error of its ``previous`` record."""
+    return JobRecord(
+        job_id=job.job_id,
+        app_id=job.app_id,
+        status="dead",
+        attempts=max(job.attempt + 1, previous.attempts if previous else 0),
+        error_code=previous.error_code if previous else None,
+        error_msg=(previous.error_msg if previous else None) or reason or None,
+        log_id=previous.log_id if previous else None,
+        updated_at=now,
+    )
 
 
 def _never_queued(record: JobRecord) -> bool:

@@ -66,6 +66,14 @@ class JobStore(Protocol):
         """Insert or replace the record."""
         ...
 
+    async def replace_job(self, record: JobRecord, *, expected: JobRecord | None) -> bool:
+        """Save ``record`` only if the stored record of its job is still ``expected`` (``None``:
+        there is none), in one atomic step; whether it was saved.
+
+        A compare-and-set: a writer that read a record and decided on it (`mark_dead`) does not
+        undo a record another worker saved meanwhile (``sent``). Every field is compared."""
+        ...
+
     async def get_job(self, job_id: str) -> JobRecord | None: ...
 
     async def list_jobs(
