@@ -12,9 +12,11 @@ prefetched job) counts as a failed one: the redelivered job goes through the ret
 that crashes every worker still ends in the dead-letter queue.
 
 Before the queue dead-letters a job on its own (attempts used up, a redelivered copy included) it
-asks the ``is_done`` hook: a crash between a re-publish and its ack leaves two copies of a job,
-and a copy of a job already sent or failed for good is acknowledged, not dead-lettered. A hook
-that cannot answer within ``publish_timeout`` (store down) leaves the job dead-lettered.
+asks the ``is_done`` hook: a crash between a re-publish (or a dead letter) and its ack leaves two
+copies of a job, and a copy of a job already sent, failed for good or dead-lettered is
+acknowledged, not dead-lettered (again). ``on_dead`` is told after every confirmed dead letter,
+so a record saying "dead" means the dead letter exists. A hook that cannot answer within
+``publish_timeout`` (store down) leaves the job dead-lettered.
 """
 
 from __future__ import annotations
@@ -214,9 +216,9 @@ class AmqpSendQueue(SendQueue):
             raise ConfigError("prefetch must be between 1 and 65535")
         if self._closing:
             raise TransportError("the send queue is closed")
-        # for the jobs this queue dead-letters on its own (attempts used up): `is_done` is asked
-        # before (a copy of a job done with is acknowledged), `on_dead` told after, so the
-        # job's record says "dead" too; a handler's DEAD was recorded by the handler itself
+        # `is_done` is asked before this queue dead-letters a job on its own (a copy of a job
+        # done with is acknowledged); `on_dead` is told after every confirmed dead letter, so
+        # the job's record says "dead" only once the dead letter exists
         self._on_dead = on_dead
         self._is_done = is_done
 
@@ -273,11 +275,11 @@ class AmqpSendQueue(SendQueue):
             if outcome is JobOutcome.RETRY:
                 await self._retry_later(job, error)
             elif outcome is JobOutcome.DEAD:
-                await self._put(
-                    self._topology.dead_queue,
-                    msgspec.structs.replace(job, attempt=job.attempt + 1),
-                    "the handler declared the job dead",
-                )
+                dead = msgspec.structs.replace(job, attempt=job.attempt + 1)
+                reason = "the handler declared the job dead"
+                await self._put(self._topology.dead_queue, dead, reason)
+                # told once the dead letter exists: a record saying "dead" means it does
+                await tell_dead(self._on_dead, dead, reason, within=self._publish_timeout)
         except TransportError:
             # Not acknowledged: the broker redelivers the job once the channel is back.
             log.warning("could not re-queue send job %s; it will be redelivered", job.job_id)

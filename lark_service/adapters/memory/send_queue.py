@@ -4,8 +4,9 @@ Same contract as the RabbitMQ adapter: a job whose handler returns RETRY (or rai
 delivered again after a backoff, with ``attempt`` counting up; after ``max_attempts``
 deliveries, or when the handler returns DEAD, it moves to the dead letters; before it
 dead-letters a job on its own (attempts used up) it asks ``is_done``, and a job already done
-with (sent, failed for good) is settled instead. Unlike RabbitMQ, jobs live in memory and are
-lost when the process exits. ``sleep`` is injected so tests run the backoff without waiting.
+with (sent, failed for good, dead-lettered) is settled instead. Unlike RabbitMQ, jobs live in
+memory and are lost when the process exits. ``sleep`` is injected so tests run the backoff
+without waiting.
 """
 
 from __future__ import annotations

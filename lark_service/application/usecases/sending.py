@@ -156,7 +156,8 @@ class SendingService:
         """Send one queued job (uuid = job id) and record the result.
 
         DONE when sent or failed for good; RETRY on a transient failure; on the last attempt
-        a transient failure is recorded as ``dead`` and the job is dead-lettered (DEAD).
+        a transient failure is recorded (still ``queued``, with its error) and the job is
+        dead-lettered (DEAD): the queue then calls `mark_dead`, once the dead letter exists.
         The span continues the trace of the request that queued the job.
 
         A retry of a job whose record is already settled (sent, failed for good, dead) is
@@ -190,11 +191,10 @@ class SendingService:
             )
         except TRANSIENT_ERRORS as exc:
             span.record_error(exc)
-            last = attempts >= self.max_attempts
-            record = await self._record_error(job, exc, "dead" if last else "queued", attempts)
-            if last:
-                await self._publish_result(record)
-            return JobOutcome.DEAD if last else JobOutcome.RETRY
+            # "dead" is written by `mark_dead`, after the queue has the dead letter: a record
+            # saying "dead" then means there is one (see `is_done`)
+            await self._record_error(job, exc, "queued", attempts)
+            return JobOutcome.DEAD if attempts >= self.max_attempts else JobOutcome.RETRY
         except LarkServiceError as exc:
             span.record_error(exc)
             await self._publish_result(await self._record_error(job, exc, "failed", attempts))
@@ -231,34 +231,36 @@ class SendingService:
             log.warning("publishing %s of job %s failed: %s", topic, record.job_id, exc)
 
     async def is_done(self, job: SendJob) -> bool:
-        """Whether ``job``'s record says it is done with: sent, or failed for good at Lark.
+        """Whether ``job``'s record says it is done with: sent, failed for good at Lark, or
+        dead-lettered.
 
         The queue asks before it dead-letters a job on its own, so that a copy left by a crash
-        between a re-publish and its ack is acknowledged instead. "dead" is not done: the record
-        says "dead" before the queue has the dead letter, and a job must not be lost if that
-        publish fails (a second dead letter is the safe side). A store error propagates: the
-        queue then dead-letters the job."""
+        between a re-publish (or a dead letter) and its ack is acknowledged instead. "dead" is
+        done because it is only written once the dead letter exists (`mark_dead`, called by
+        the queue after the broker confirmed it); a crash between the two leaves the record
+        short of "dead", and the copy is dead-lettered (a second dead letter is the safe side,
+        a lost job is not). A store error propagates: the queue then dead-letters the job."""
         record = await self.jobs.get_job(job.job_id)
-        return record is not None and _done(record)
+        return record is not None and _settled(record)
 
     async def mark_dead(self, job: SendJob, reason: str = "") -> JobRecord:
         """Record that the queue dead-lettered ``job``, keeping its last Lark error; returns the
         record stored afterwards.
 
-        A record already done with (sent, failed for good) is kept as it is: the dead letter is
-        a copy of a job whose outcome is known (its record could not be read in time). The
+        A record already done with (sent, failed for good, dead) is kept as it is: the dead
+        letter is a copy of a job whose outcome is known (its record could not be read in
+        time, or a crash came between a dead letter and its record). The
         write is a compare-and-set against the record read (`JobStore.replace_job`), so a
         "sent" saved by another worker in between is kept too, and not counted as dead."""
         previous = await self.jobs.get_job(job.job_id)
-        for tries in range(MARK_DEAD_TRIES):
-            # a "dead" saved meanwhile stands: its writer recorded (and counted) the dead letter
-            if previous is not None and (_settled(previous) if tries else _done(previous)):
+        for _ in range(MARK_DEAD_TRIES):
+            # a "dead" stands: its writer recorded (and counted) the dead letter already
+            if previous is not None and _settled(previous):
                 log.info("job %s dead-lettered after it settled as %s", job.job_id, previous.status)
                 return previous
             record = _dead_record(job, reason, previous, self.clock.now())
             if await self.jobs.replace_job(record, expected=previous):
-                if previous is None or previous.status != "dead":  # not counted by handle_job
-                    self.metrics.send_job(app_id=job.app_id, outcome="dead_lettered")
+                await self._publish_result(record)  # counted, and `.message.failed`
                 return record
             previous = await self.jobs.get_job(job.job_id)  # saved meanwhile: decide again
         raise StoreError(

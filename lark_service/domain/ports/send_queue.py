@@ -38,14 +38,15 @@ class SendQueue(Protocol):
     ) -> None:
         """Start delivering jobs to ``handler`` in the background; returns at once.
 
-        ``on_dead`` is told of every job the queue dead-letters on its own (attempts used up,
-        e.g. by worker crashes), so the job's record says "dead" too; a handler that answered
-        DEAD has recorded that itself (telling ``on_dead`` again is harmless).
+        ``on_dead`` is told of every job the queue dead-letters, once the dead letter exists
+        (the handler answered DEAD, or attempts were used up, e.g. by worker crashes), so the
+        job's record says "dead" only when there is a dead letter.
 
-        ``is_done`` is asked first: a crash between a re-publish and its ack leaves two copies
-        of a job, and a copy whose job is already done (sent, failed for good) is acknowledged
-        instead of dead-lettered. When it cannot answer (store down, deadline passed) the job
-        is dead-lettered: a duplicate dead letter is safe, a lost job is not."""
+        ``is_done`` is asked before the queue dead-letters a job on its own: a crash between a
+        re-publish (or a dead letter) and its ack leaves two copies of a job, and a copy whose
+        job is already done (sent, failed for good, dead-lettered) is acknowledged instead.
+        When it cannot answer (store down, deadline passed) the job is dead-lettered: a
+        duplicate dead letter is safe, a lost job is not."""
         ...
 
     async def depth(self) -> QueueDepth: ...
