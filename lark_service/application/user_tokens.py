@@ -68,13 +68,18 @@ class UserTokenMixin:
             self, app_id: str | None = None, client_default: str | None = None
         ) -> AppConfig: ...
 
-    async def save_user_token(self, token: UserToken) -> None:
+    async def save_user_token(self, token: UserToken) -> UserToken:
         """Keep a user's grant (from the OAuth flow); it is refreshed and rotated as needed.
 
-        If the store fails, the grant is kept in memory and saved again in the background.
+        Returns the grant as kept: a new authorization, granted now unless ``granted_at``
+        says when. If the store fails, the grant is kept in memory and saved again in the
+        background.
         """
+        if token.granted_at is None:
+            token = msgspec.structs.replace(token, granted_at=self.clock.now())
         self._user_tokens[(token.app_id, token.user_id)] = token
         await self._save_grant(token)
+        return token
 
     async def authorize_user(
         self,
@@ -94,8 +99,7 @@ class UserTokenMixin:
             redirect_uri=redirect_uri,
             code_verifier=code_verifier,
         )
-        await self.save_user_token(token)
-        return token
+        return await self.save_user_token(token)
 
     async def revoke_user(self, app_id: str, user_id: str) -> None:
         """Forget a user's grant."""

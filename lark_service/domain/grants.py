@@ -61,7 +61,7 @@ class AuthorizationLink(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class GrantStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """What is known of a user's grant, without its tokens."""
+    """What is known of a user's grant, without its tokens (``granted_at``: `UserToken`'s)."""
 
     app_id: str
     user_id: str
@@ -69,6 +69,7 @@ class GrantStatus(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: float = 0.0
     refresh_expires_at: float = 0.0
     scope: str = ""
+    granted_at: float | None = None
 
 
 class GrantExpiry(msgspec.Struct, frozen=True, kw_only=True):

@@ -49,7 +49,12 @@ class AccessToken(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UserToken(msgspec.Struct, frozen=True, kw_only=True):
-    """A user's OAuth grant: access token plus the single-use, rotating refresh token."""
+    """A user's OAuth grant: access token plus the single-use, rotating refresh token.
+
+    ``granted_at`` is when the user authorized the app (clock seconds). ``None`` on a refreshed
+    token: saving it keeps the time the store has; ``None`` from a store: not known (a grant
+    kept before the time was recorded).
+    """
 
     app_id: str
     user_id: str
@@ -58,12 +63,13 @@ class UserToken(msgspec.Struct, frozen=True, kw_only=True):
     refresh_token: str = ""
     refresh_expires_at: float = 0.0
     scope: str = ""
+    granted_at: float | None = None
 
     def __repr__(self) -> str:
         return (
             f"UserToken(app_id={self.app_id!r}, user_id={self.user_id!r}, "
             f"expires_at={self.expires_at}, refresh_expires_at={self.refresh_expires_at}, "
-            "access_token='***', refresh_token='***')"
+            f"granted_at={self.granted_at}, access_token='***', refresh_token='***')"
         )
 
     __str__ = __repr__

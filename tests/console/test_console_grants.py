@@ -11,6 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from lark_service.application.usecases.grants import GrantService
+from lark_service.domain.tokens import UserToken
 from lark_service.entrypoints.http import create_app
 from lark_service.entrypoints.http.console.templating import duration
 from lark_service.testing.fake_lark import FakeLark
@@ -65,6 +66,12 @@ async def seed_every_state(console: Console, fake: FakeLark) -> None:
     await grants_of(console).grant_lapsed(APP, "ou_refused", "refused")
 
 
+def granted_of(html: str, user_id: str, app_id: str = APP) -> str:
+    found = re.search(rf'data-testid="granted-{app_id}-{user_id}">(.*?)</td>', html)
+    assert found is not None, f"no row for {user_id}"
+    return re.sub(r"<[^>]+>", "", found.group(1))
+
+
 @pytest.fixture
 def with_redirect(console: Console) -> None:
     grants_of(console).redirect_uri = REDIRECT
@@ -92,6 +99,39 @@ async def test_every_state_is_listed(console: Console, fake: FakeLark, with_redi
     assert "could not be refreshed; card sent" in page.text
     assert 'aria-current="page">User grants' in page.text
     assert f'<h2 id="grants-{APP}">{APP}</h2>' in page.text
+
+
+async def test_when_each_user_granted_is_shown_in_utc(
+    console: Console, fake: FakeLark, with_redirect: None
+) -> None:
+    await seed_every_state(console, fake)
+    # a grant kept before its time was recorded (a database migrated to 0006)
+    now = console.clock.now()
+    legacy = UserToken(
+        app_id=APP,
+        user_id="ou_legacy",
+        access_token="u-legacy",
+        expires_at=now + 3600,
+        refresh_token="ur-legacy",
+        refresh_expires_at=now + 20 * DAY,
+    )
+    await grants_of(console).grants.save_user_token(legacy)
+    await console.sign_in()
+    page = await console.client.get("/console/grants")
+    assert '<th scope="col">Granted</th>' in page.text
+    shown = {
+        user: granted_of(page.text, user)
+        for user in ("ou_lapsed", "ou_expiring", "ou_active", "ou_pending", "ou_refused")
+    }
+    assert shown == {
+        "ou_lapsed": "2026-09-21 14:13:20 UTC",  # START
+        "ou_expiring": "2026-09-26 14:13:20 UTC",  # 5 days later
+        "ou_active": "2026-10-24 02:13:20 UTC",  # 32.5 days later
+        "ou_pending": "—",  # no grant yet
+        "ou_refused": "—",  # no grant any more
+    }
+    assert state_of(page.text, "ou_legacy") == "active"
+    assert granted_of(page.text, "ou_legacy") == "unknown"
 
 
 async def test_resend_sends_a_card_once_per_open_session(

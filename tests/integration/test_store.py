@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -34,6 +35,7 @@ from lark_service.domain.errors import ConfigError, StoreError
 from lark_service.domain.tokens import AccessToken, TokenKey, TokenKind, UserToken
 from lark_service.entrypoints import cli_db
 from lark_service.entrypoints.settings import load_settings
+from tests.grant_store_support import check_granted_at
 
 from .conftest import OpenStore, PgAdmin, SqlStores
 
@@ -132,6 +134,32 @@ async def test_user_tokens(store: SqlStores) -> None:
     await store.user_grants.delete_user_token("cli_a", "ou_1")
     assert await store.user_grants.load_user_token("cli_a", "ou_1") is None
     assert await store.user_grants.load_user_token("cli_a", "ou_2") == grant("ou_2")
+
+
+async def test_a_refresh_keeps_when_the_user_granted_and_a_new_grant_has_its_own_time(
+    store: SqlStores,
+) -> None:
+    await check_granted_at(store.user_grants)
+
+
+async def test_grants_kept_before_migration_0006_were_granted_at_an_unknown_time(
+    database_url: str, secret_key: str
+) -> None:
+    await upgrade_async(database_url)
+    before = await SqlStores.open(database_url, secret_key=secret_key)
+    await before.user_grants.save_user_token(msgspec.structs.replace(grant(), granted_at=7.0))
+    await before.aclose()
+    await downgrade_async(database_url, "0005")  # the grant as a 0005 database holds it
+    await upgrade_async(database_url)
+    after = await SqlStores.open(database_url, secret_key=secret_key)
+    try:
+        assert await after.user_grants.load_user_token("cli_a", "ou_1") == grant()  # None
+        # a refresh does not make the time up either
+        refreshed = msgspec.structs.replace(grant(), access_token="u-2", refresh_token="ur-2")
+        await after.user_grants.save_user_token(refreshed)
+        assert await after.user_grants.load_user_token("cli_a", "ou_1") == refreshed
+    finally:
+        await after.aclose()
 
 
 async def test_remember_event_dedups(store: SqlStores) -> None:

@@ -9,6 +9,7 @@ from lark_service.domain.apps import AppConfig
 from lark_service.domain.tokens import AccessToken, TokenKey, TokenKind, UserToken
 from lark_service.entrypoints.embed import open_pool
 from lark_service.entrypoints.settings import Settings
+from tests.grant_store_support import GRANTED, authorized, check_granted_at
 
 pytestmark = pytest.mark.anyio
 
@@ -32,6 +33,13 @@ async def test_one_state_behind_five_stores_and_delete_app_cascades() -> None:
     assert state.apps == {} and state.tokens == {} and state.app_tickets == {}
     assert state.user_tokens == {}
     assert await stores.apps.delete_app("cli_a") is False
+
+
+async def test_a_refresh_keeps_when_the_user_granted_and_a_new_grant_has_its_own_time() -> None:
+    await check_granted_at(in_memory_stores().user_grants)
+    grant = authorized("ou_1", GRANTED)
+    assert f"granted_at={GRANTED}" in repr(grant)
+    assert grant.access_token not in repr(grant) and grant.refresh_token not in repr(grant)
 
 
 async def test_processed_events_dedup_and_prune() -> None:

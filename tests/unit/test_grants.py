@@ -80,6 +80,30 @@ async def test_round_trip_authorize_call_refresh_rotate_revoke(grants: Grants) -
     assert (f"{APP}.user_grant.revoked") in [t for t, _ in grants.bus.published]
 
 
+async def test_granted_at_survives_refreshes_and_a_new_authorization_sets_it_anew(
+    grants: Grants,
+) -> None:
+    fake, service, store = grants.fake, grants.service, grants.pool.grant_store
+    link, _ = await service.begin(APP, USER)
+    code, state = redirect_params(approve(fake, link.url, USER))
+    first = fake.now()
+    assert (await service.complete(code, state)).granted_at == first
+    for hours in (2, 4):  # the access token expired: each call refreshes and rotates
+        fake.advance(7200)
+        await service.access_token(APP, USER)
+        assert len(oauth_requests(fake, "refresh_token")) == hours // 2
+        assert (await service.status(APP, USER)).granted_at == first
+    await service.revoke(APP, USER)
+    assert (await service.status(APP, USER)).granted_at is None
+    fake.advance(3600)
+    await grants.authorize()
+    assert (await service.status(APP, USER)).granted_at == first + 4 * 3600 + 3600
+    # the pool's own OAuth exchange (no GrantService) records it too, on the pool's clock
+    fake.add_auth_code(APP, "ou_bob", "code-b")
+    kept = await grants.pool.authorize_user(APP, "ou_bob", "code-b")
+    assert kept.granted_at == fake.now() and kept == await store.load_user_token(APP, "ou_bob")
+
+
 async def test_ten_concurrent_calls_with_an_expired_token_refresh_once(grants: Grants) -> None:
     await grants.authorize()
     grants.fake.advance(7200)

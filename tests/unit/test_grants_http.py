@@ -44,6 +44,7 @@ async def test_authorize_callback_status_and_revoke(api: Api, fake: FakeLark) ->
     assert r.status_code == 200 and r.json()["authorized"] is True
     stored = await api.services.pool.grant_store.load_user_token("cli_app0", USER)
     assert stored is not None
+    assert stored.granted_at is not None and r.json()["granted_at"] == stored.granted_at
     assert stored.access_token not in r.text and stored.refresh_token not in r.text
 
     r = await api.client.delete(GRANT, params={"app_id": "cli_app0"}, headers=api.read)
@@ -51,7 +52,7 @@ async def test_authorize_callback_status_and_revoke(api: Api, fake: FakeLark) ->
     r = await api.client.delete(GRANT, params={"app_id": "cli_app0"}, headers=api.send)
     assert r.status_code == 204
     r = await api.client.get(GRANT, params={"app_id": "cli_app0"}, headers=api.read)
-    assert r.json()["authorized"] is False
+    assert r.json()["authorized"] is False and r.json()["granted_at"] is None
 
 
 async def test_callback_refuses_bad_state_and_reports_a_decline(api: Api, fake: FakeLark) -> None:

@@ -105,7 +105,11 @@ class InMemoryUserGrantStore:
         return self.state.user_tokens.get((app_id, user_id))
 
     async def save_user_token(self, token: UserToken) -> None:
-        self.state.user_tokens[(token.app_id, token.user_id)] = token
+        key = (token.app_id, token.user_id)
+        kept = self.state.user_tokens.get(key)
+        if token.granted_at is None and kept is not None:  # a refresh: still the same grant
+            token = msgspec.structs.replace(token, granted_at=kept.granted_at)
+        self.state.user_tokens[key] = token
 
     async def delete_user_token(self, app_id: str, user_id: str) -> None:
         self.state.user_tokens.pop((app_id, user_id), None)

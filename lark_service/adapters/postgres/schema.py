@@ -130,6 +130,8 @@ def build_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         Column("refresh_expires_at", Double, nullable=False),
         Column("scope", Text, nullable=False),
         _ts("updated_at"),
+        # when the user authorized the app, clock seconds; NULL: unknown (before migration 0006)
+        Column("granted_at", Double, nullable=True),
     )
     processed_events = Table(
         f"{p}processed_events",

@@ -38,13 +38,16 @@ class SqlUserGrantStore:
             refresh_token=db.unseal(t, r, "refresh_token"),
             refresh_expires_at=r["refresh_expires_at"],
             scope=r["scope"],
+            granted_at=r["granted_at"],
         )
 
     async def save_user_token(self, token: UserToken) -> None:
         t = self._db.tables.user_tokens
         row = msgspec.structs.asdict(token) | {"updated_at": utc_now()}
         row = self._db.seal(t, row, "access_token", "refresh_token")
-        await self._db.write("saving a user token", self._db.upsert(t, row))
+        # a refresh (no granted_at) is still the grant the user gave: keep when it was given
+        keep = ("granted_at",) if token.granted_at is None else ()
+        await self._db.write("saving a user token", self._db.upsert(t, row, keep=keep))
 
     async def delete_user_token(self, app_id: str, user_id: str) -> None:
         stmt = delete(self._db.tables.user_tokens).where(self._where(app_id, user_id))

@@ -48,6 +48,7 @@ from lark_service.domain.grants import (
 from lark_service.domain.ports.events import EventBus
 from lark_service.domain.ports.grant_sessions import GrantSessionStore
 from lark_service.domain.ports.user_grants import UserGrantStore
+from lark_service.domain.tokens import UserToken
 
 __all__ = ["DEFAULT_SCOPE", "GrantService"]
 
@@ -81,6 +82,18 @@ def _check_user_id(user_id: str) -> str:
     if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > _USER_ID_MAX:
         raise ConfigError("user_id: give the user's open_id (ou_...)")
     return user_id
+
+
+def _granted(token: UserToken) -> GrantStatus:
+    return GrantStatus(
+        app_id=token.app_id,
+        user_id=token.user_id,
+        authorized=True,
+        expires_at=token.expires_at,
+        refresh_expires_at=token.refresh_expires_at,
+        scope=token.scope,
+        granted_at=token.granted_at,
+    )
 
 
 class GrantService:
@@ -244,17 +257,10 @@ class GrantService:
         except LarkServiceError as exc:
             await self._finish(session, GrantSessionStatus.FAILED, reason=f"code {exc.code}")
             raise
-        await self.pool.save_user_token(token)
+        token = await self.pool.save_user_token(token)
         await self._finish(session, GrantSessionStatus.COMPLETED)
         await self._publish(claims.app_id, "granted", claims.user_id)
-        return GrantStatus(
-            app_id=token.app_id,
-            user_id=token.user_id,
-            authorized=True,
-            expires_at=token.expires_at,
-            refresh_expires_at=token.refresh_expires_at,
-            scope=token.scope,
-        )
+        return _granted(token)
 
     async def deny(self, state: str, error: str) -> GrantSession | None:
         """The redirect brought ``error`` (the user declined): the session fails."""
@@ -274,14 +280,7 @@ class GrantService:
         token = await self.grants.load_user_token(app.app_id, user_id)
         if token is None:
             return GrantStatus(app_id=app.app_id, user_id=user_id, authorized=False)
-        return GrantStatus(
-            app_id=app.app_id,
-            user_id=user_id,
-            authorized=True,
-            expires_at=token.expires_at,
-            refresh_expires_at=token.refresh_expires_at,
-            scope=token.scope,
-        )
+        return _granted(token)
 
     async def access_token(self, app_id: str | None, user_id: str) -> str:
         """A valid user_access_token (refreshed and rotated as needed) or

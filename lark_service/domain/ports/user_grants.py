@@ -12,7 +12,11 @@ class UserGrantStore(Protocol):
     async def load_user_token(self, app_id: str, user_id: str) -> UserToken | None: ...
 
     async def save_user_token(self, token: UserToken) -> None:
-        """Insert or replace the grant of ``(token.app_id, token.user_id)``."""
+        """Insert or replace the grant of ``(token.app_id, token.user_id)``.
+
+        A token without ``granted_at`` (a refresh) keeps the stored grant's; with one (a new
+        authorization) it replaces it. Inserted without one, the time is unknown (``None``).
+        """
         ...
 
     async def delete_user_token(self, app_id: str, user_id: str) -> None: ...

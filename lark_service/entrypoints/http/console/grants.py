@@ -40,7 +40,11 @@ _ORDER = {GrantState.LAPSED: 0, GrantState.EXPIRING: 1, GrantState.PENDING: 2, G
 
 @dataclass(frozen=True, slots=True)
 class GrantRow:
-    """One user of one app; times are epoch seconds (0: none)."""
+    """One user of one app; times are epoch seconds (0: none).
+
+    ``granted`` says whether a grant is stored; its ``granted_at`` is ``None`` when the store
+    does not know it (a grant kept before the time was recorded).
+    """
 
     app_id: str
     user_id: str
@@ -50,6 +54,8 @@ class GrantRow:
     refresh_expires_at: float = 0.0
     scope: str = ""
     card: GrantSession | None = None  # the open authorization session, if any
+    granted: bool = False
+    granted_at: float | None = None
 
 
 def _grant_state(refresh_expires_at: float, now: float, window: float) -> tuple[GrantState, str]:
@@ -82,6 +88,8 @@ async def grant_rows(grants: GrantService) -> list[GrantRow]:
             refresh_expires_at=token.refresh_expires_at,
             scope=token.scope,
             card=cards.get(key),
+            granted=True,
+            granted_at=token.granted_at,
         )
     for key, session in cards.items():
         if key in rows:
