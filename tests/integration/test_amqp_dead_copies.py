@@ -31,6 +31,7 @@ from tests.integration.amqp_scratch import (
 )
 from tests.integration.pg_proxy import pg_url, proxy, via
 from tests.integration.tcp_proxy import Mode, TcpProxy
+from tests.job_store_support import sent_record
 
 __all__ = ["pg_url", "proxy"]  # fixtures
 
@@ -107,17 +108,6 @@ async def _worker_settles(
         await observer.aclose()
 
 
-def _sent(job: SendJob) -> JobRecord:
-    return JobRecord(
-        job_id=job.job_id,
-        app_id=job.app_id,
-        status="sent",
-        attempts=1,
-        message_id="om_sent",
-        updated_at=1.0,
-    )
-
-
 async def test_a_redelivered_copy_of_a_sent_job_is_not_dead_lettered(
     prefix: str, pg_url: str, pool: CredentialPool
 ) -> None:
@@ -125,13 +115,13 @@ async def test_a_redelivered_copy_of_a_sent_job_is_not_dead_lettered(
     try:
         jobs = SqlJobStore(db)
         job = make_job(1, attempt=POLICY.max_attempts - 1)  # the copy of the last retry
-        await jobs.save_job(_sent(job))  # the other copy was sent
+        await jobs.save_job(sent_record(job))  # the other copy was sent
         await _redelivered_on_its_last_attempt(prefix, job)
         depth, answers, told = await _worker_settles(prefix, pool, jobs)
         assert answers == [True]
         assert told == []
         assert depth == QueueDepth(ready=0, dead=0)  # acknowledged, nothing dead-lettered
-        assert await jobs.get_job(job.job_id) == _sent(job)
+        assert await jobs.get_job(job.job_id) == sent_record(job)
     finally:
         await db.aclose()
 
@@ -145,7 +135,7 @@ async def test_a_redelivered_copy_is_dead_lettered_when_its_record_cannot_be_rea
     proxied = await SqlDatabase.open(via(proxy, pg_url), secret_key=key)
     try:
         job = make_job(2, attempt=POLICY.max_attempts - 1)
-        await SqlJobStore(direct).save_job(_sent(job))
+        await SqlJobStore(direct).save_job(sent_record(job))
         await _redelivered_on_its_last_attempt(prefix, job)
         proxy.set_mode(mode)  # the store is down: refused at once, or silent until a deadline
         depth, answers, told = await _worker_settles(prefix, pool, SqlJobStore(proxied))
@@ -161,7 +151,7 @@ async def test_a_redelivered_copy_is_dead_lettered_when_its_record_cannot_be_rea
         assert entry.job == msgspec.structs.replace(job, attempt=POLICY.max_attempts)
         assert "without an outcome" in entry.last_error
         proxy.set_mode("pass")
-        assert await SqlJobStore(direct).get_job(job.job_id) == _sent(job)  # left "sent"
+        assert await SqlJobStore(direct).get_job(job.job_id) == sent_record(job)  # left "sent"
     finally:
         proxy.set_mode("pass")
         await proxied.aclose()

@@ -18,9 +18,10 @@ from lark_service.adapters.postgres.job_batches import GroupCommitJobStore
 from lark_service.adapters.postgres.jobs import SqlJobStore
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.application.usecases.sending import SendingService
-from lark_service.domain.jobs import JobRecord, JobStatus, SendJob
+from lark_service.domain.jobs import JobRecord, SendJob
 from lark_service.domain.ports.send_queue import JobStore
 from tests.integration.conftest import SqlStores
+from tests.job_store_support import SavedAfterRead, queued_record, sent_record
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -40,59 +41,6 @@ def _job(n: int) -> SendJob:
         content='{"text":"hi"}',
         attempt=4,
     )
-
-
-def _queued(job: SendJob) -> JobRecord:
-    return JobRecord(
-        job_id=job.job_id,
-        app_id=job.app_id,
-        status="queued",
-        attempts=4,
-        error_code=500,
-        error_msg="ServerError: 500",
-        log_id="log-1",
-        updated_at=1000.25,
-    )
-
-
-def _sent(job: SendJob) -> JobRecord:
-    return JobRecord(
-        job_id=job.job_id,
-        app_id=job.app_id,
-        status="sent",
-        attempts=5,
-        message_id="om_sent",
-        updated_at=2000.5,
-    )
-
-
-class SavedAfterRead(JobStore):
-    """``jobs``, where another worker saves ``meanwhile`` right after the next read."""
-
-    def __init__(self, jobs: JobStore, meanwhile: JobRecord) -> None:
-        self.jobs = jobs
-        self.meanwhile: JobRecord | None = meanwhile
-
-    async def get_job(self, job_id: str) -> JobRecord | None:
-        found = await self.jobs.get_job(job_id)
-        if self.meanwhile is not None:
-            record, self.meanwhile = self.meanwhile, None
-            await self.jobs.save_job(record)
-        return found
-
-    async def save_job(self, record: JobRecord) -> None:
-        await self.jobs.save_job(record)
-
-    async def replace_job(self, record: JobRecord, *, expected: JobRecord | None) -> bool:
-        return await self.jobs.replace_job(record, expected=expected)
-
-    async def list_jobs(
-        self, *, status: JobStatus | None = None, limit: int = 100
-    ) -> list[JobRecord]:
-        return await self.jobs.list_jobs(status=status, limit=limit)
-
-    async def prune_jobs(self, before: float) -> int:
-        return await self.jobs.prune_jobs(before)
 
 
 @pytest.fixture(params=sorted(STORES))
@@ -120,7 +68,7 @@ def _dead_count(sending: SendingService) -> int:
 
 async def test_replace_job_writes_only_over_the_expected_record(jobs: JobStore) -> None:
     job = _job(1)
-    queued, sent = _queued(job), _sent(job)
+    queued, sent = queued_record(job), sent_record(job)
     dead = msgspec.structs.replace(queued, status="dead", updated_at=3000.0)
     assert await jobs.replace_job(queued, expected=None) is True  # no record yet: inserted
     assert await jobs.replace_job(sent, expected=None) is False  # there is one now
@@ -143,10 +91,10 @@ async def test_a_sent_saved_between_mark_deads_read_and_write_stays_sent(
     jobs: JobStore, sending: SendingService
 ) -> None:
     job = _job(2)
-    await jobs.save_job(_queued(job))
-    sending.jobs = SavedAfterRead(jobs, _sent(job))  # another worker's "sent", after the read
-    assert await sending.mark_dead(job, "attempts used up") == _sent(job)
-    assert await jobs.get_job(job.job_id) == _sent(job)
+    await jobs.save_job(queued_record(job))
+    sending.jobs = SavedAfterRead(jobs, sent_record(job))  # another worker's "sent", after the read
+    assert await sending.mark_dead(job, "attempts used up") == sent_record(job)
+    assert await jobs.get_job(job.job_id) == sent_record(job)
     assert _dead_count(sending) == 0  # kept "sent": not counted as dead
 
 
@@ -156,14 +104,14 @@ async def test_many_mark_deads_racing_a_sent_always_end_sent(
     marks_per_job = 12
     for n in range(8):
         job = _job(100 + n)
-        await jobs.save_job(_queued(job))
+        await jobs.save_job(queued_record(job))
         calls: list[Awaitable[JobRecord | None]] = [
             sending.mark_dead(job, "attempts used up") for _ in range(marks_per_job)
         ]
         position = n * marks_per_job // 7  # the "sent" first, among the marks, last
-        calls.insert(position, jobs.save_job(_sent(job)))
+        calls.insert(position, jobs.save_job(sent_record(job)))
         results = await asyncio.gather(*calls)
-        assert await jobs.get_job(job.job_id) == _sent(job), f"the sent was call {position}"
+        assert await jobs.get_job(job.job_id) == sent_record(job), f"the sent was call {position}"
         # each mark_dead returns what it left stored: "dead" before the sent, "sent" after it
         assert all(r is None or r.status in ("dead", "sent") for r in results)
     assert _dead_count(sending) <= 8  # at most one count a job

@@ -15,7 +15,9 @@ from lark_service.adapters.memory.send_queue import InMemorySendQueue
 from lark_service.application import CredentialPool, MessagingClient
 from lark_service.application.usecases.sending import MARK_DEAD_TRIES, SendingService
 from lark_service.domain.errors import StoreError
-from lark_service.domain.jobs import JobRecord, SendJob
+from lark_service.domain.jobs import SendJob
+from lark_service.domain.ports.send_queue import JobStore
+from tests.job_store_support import SavedAfterRead, queued_record, sent_record
 
 pytestmark = pytest.mark.anyio
 
@@ -28,43 +30,11 @@ JOB = SendJob(
     content='{"text":"hi"}',
     attempt=4,
 )
-QUEUED = JobRecord(
-    job_id=JOB.job_id,
-    app_id=JOB.app_id,
-    status="queued",
-    attempts=4,
-    error_code=500,
-    error_msg="ServerError: 500",
-    updated_at=1.0,
-)
-SENT = JobRecord(
-    job_id=JOB.job_id,
-    app_id=JOB.app_id,
-    status="sent",
-    attempts=5,
-    message_id="om_sent",
-    updated_at=2.0,
-)
+QUEUED = queued_record(JOB, log_id=None, updated_at=1.0)
+SENT = sent_record(JOB, updated_at=2.0)
 
 
-class SavedAfterRead(InMemoryJobStore):
-    """Job records in memory where another worker saves the next of ``meanwhile`` right after
-    each read: the record a reader decides on is no longer the stored one when it writes."""
-
-    def __init__(self, *meanwhile: JobRecord) -> None:
-        super().__init__()
-        self.meanwhile = list(meanwhile)
-
-    async def get_job(self, job_id: str) -> JobRecord | None:
-        found = await super().get_job(job_id)
-        if self.meanwhile:
-            await self.save_job(self.meanwhile.pop(0))
-        return found
-
-
-def _sending(
-    pool: CredentialPool, jobs: InMemoryJobStore
-) -> tuple[SendingService, InMemoryMetrics]:
+def _sending(pool: CredentialPool, jobs: JobStore) -> tuple[SendingService, InMemoryMetrics]:
     metrics = InMemoryMetrics()
     sending = SendingService(
         messaging=MessagingClient(pool),
@@ -79,7 +49,7 @@ def _sending(
 async def test_a_sent_saved_between_the_read_and_the_write_stays_sent(
     pool: CredentialPool,
 ) -> None:
-    jobs = SavedAfterRead(SENT)
+    jobs = SavedAfterRead(InMemoryJobStore(), SENT)
     await jobs.save_job(QUEUED)  # what mark_dead reads
     sending, metrics = _sending(pool, jobs)
     marked = await sending.mark_dead(JOB, "attempts used up")
@@ -90,7 +60,7 @@ async def test_a_sent_saved_between_the_read_and_the_write_stays_sent(
 
 
 async def test_a_sent_saved_before_a_first_record_stays_sent(pool: CredentialPool) -> None:
-    jobs = SavedAfterRead(SENT)  # no record when mark_dead reads
+    jobs = SavedAfterRead(InMemoryJobStore(), SENT)  # no record when mark_dead reads
     sending, metrics = _sending(pool, jobs)
     assert await sending.mark_dead(JOB, "attempts used up") == SENT
     assert await jobs.get_job(JOB.job_id) == SENT
@@ -104,7 +74,7 @@ async def test_a_record_requeued_meanwhile_is_marked_dead_from_the_new_record(
     later = msgspec.structs.replace(
         QUEUED, attempts=7, error_code=429, error_msg="RateLimitedError: slow down"
     )
-    jobs = SavedAfterRead(later)
+    jobs = SavedAfterRead(InMemoryJobStore(), later)
     await jobs.save_job(QUEUED)
     sending, metrics = _sending(pool, jobs)
     marked = await sending.mark_dead(JOB, "attempts used up")
@@ -118,7 +88,7 @@ async def test_a_dead_saved_meanwhile_stands_and_is_counted_by_its_writer_only(
     pool: CredentialPool,
 ) -> None:
     theirs = msgspec.structs.replace(QUEUED, status="dead", attempts=5, updated_at=3.0)
-    jobs = SavedAfterRead(theirs)
+    jobs = SavedAfterRead(InMemoryJobStore(), theirs)
     await jobs.save_job(QUEUED)
     sending, metrics = _sending(pool, jobs)
     assert await sending.mark_dead(JOB, "attempts used up") == theirs
@@ -131,7 +101,7 @@ async def test_a_record_that_keeps_changing_is_a_store_error_and_stays_as_saved(
     pool: CredentialPool,
 ) -> None:
     requeued = [msgspec.structs.replace(QUEUED, attempts=n) for n in range(5, 5 + MARK_DEAD_TRIES)]
-    jobs = SavedAfterRead(*requeued)
+    jobs = SavedAfterRead(InMemoryJobStore(), *requeued)
     await jobs.save_job(QUEUED)
     sending, metrics = _sending(pool, jobs)
     with pytest.raises(StoreError, match="job-race-1"):
