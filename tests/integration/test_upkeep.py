@@ -52,9 +52,13 @@ async def test_two_replicas_run_each_job_once_per_period(store: SqlStores) -> No
     times = [t for t, _ in stamps.runs]
     # both replicas tick 8 times; one of them runs the job each period
     assert 6 <= len(times) <= 9, stamps.runs
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) > PERIOD * 0.5, gaps  # never twice in one period
     assert len({r for _, r in stamps.runs}) == 1  # the holder keeps its lease
+    # never twice in one tick. Not "never closer than half a period": the schedule is fixed
+    # rate, so a tick the busy loop ran late is followed by the next one on time (gaps of
+    # 0.1 s were seen on a loaded CI machine), but a second run in the same tick would
+    # come within its jitter (<= 0.025 s)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) > PERIOD * 0.15, gaps
 
 
 async def test_the_other_replica_takes_over_when_the_holder_stops(store: SqlStores) -> None:
