@@ -275,11 +275,10 @@ class AmqpSendQueue(SendQueue):
             if outcome is JobOutcome.RETRY:
                 await self._retry_later(job, error)
             elif outcome is JobOutcome.DEAD:
-                dead = msgspec.structs.replace(job, attempt=job.attempt + 1)
-                reason = "the handler declared the job dead"
-                await self._put(self._topology.dead_queue, dead, reason)
-                # told once the dead letter exists: a record saying "dead" means it does
-                await tell_dead(self._on_dead, dead, reason, within=self._publish_timeout)
+                await self._dead_letter(
+                    msgspec.structs.replace(job, attempt=job.attempt + 1),
+                    "the handler declared the job dead",
+                )
         except TransportError:
             # Not acknowledged: the broker redelivers the job once the channel is back.
             log.warning("could not re-queue send job %s; it will be redelivered", job.job_id)
@@ -294,11 +293,15 @@ class AmqpSendQueue(SendQueue):
                 log.info("send job %s out of attempts but done: not dead-lettered", job.job_id)
                 return
             log.warning("send job %s dead after %d attempts", job.job_id, failed.attempt)
-            await self._put(self._topology.dead_queue, failed, error)
-            await tell_dead(self._on_dead, failed, error, within=self._publish_timeout)
+            await self._dead_letter(failed, error)
         else:
             delay = self._retry.delay_after(failed.attempt)
             await self._put(self._topology.retry_queue(delay), failed)
+
+    async def _dead_letter(self, failed: SendJob, reason: str) -> None:
+        await self._put(self._topology.dead_queue, failed, reason)
+        # told once the dead letter exists: a record saying "dead" means it does
+        await tell_dead(self._on_dead, failed, reason, within=self._publish_timeout)
 
     async def _dead_raw(self, message: AbstractIncomingMessage, error: str) -> None:
         channel = self._channel()
